@@ -1,0 +1,1 @@
+list(APPEND GRIFFIN_SOURCES common/check.c common/rng.c)

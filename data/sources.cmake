@@ -1,0 +1,1 @@
+# sources of data/ (appended to GRIFFIN_SOURCES)

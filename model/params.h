@@ -1,0 +1,72 @@
+/* The parameter table: one list of tensors drives sizes, offsets, names (the official torch
+ * state_dict names of ARCHITECTURE.md §15.1), initialisation and optimizer groups.
+ * Parameters, gradients and optimizer moments are each one flat float buffer laid out by
+ * this table, layer-major. */
+#ifndef GRIFFIN_PARAMS_H
+#define GRIFFIN_PARAMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* Per-layer tensor slots; a layer has a subset depending on its block type. */
+typedef enum {
+    P_TEMPORAL_NORM = 0,
+    /* recurrent block */
+    P_LIN_Y_W, P_LIN_Y_B, P_LIN_X_W, P_LIN_X_B, P_LIN_OUT_W, P_LIN_OUT_B,
+    P_CONV_W, P_CONV_B, P_A_PARAM, P_IGATE_W, P_IGATE_B, P_AGATE_W, P_AGATE_B,
+    /* attention block */
+    P_Q_W, P_K_W, P_V_W, P_FINAL_W, P_FINAL_B,
+    /* MLP */
+    P_CHANNEL_NORM, P_UP_W, P_UP_B, P_DOWN_W, P_DOWN_B,
+    P_NUM_SLOTS
+} ParamSlot;
+
+/* Optimizer groups: weight decay applies to GROUP_WEIGHT by default. */
+typedef enum { GROUP_WEIGHT = 0, GROUP_BIAS, GROUP_NORM, GROUP_A_PARAM, GROUP_EMBED } ParamGroup;
+
+typedef enum {
+    INIT_NORMAL = 0, /* normal(0, std) */
+    INIT_ZERO,
+    INIT_A_PARAM     /* RG-LRU ring init, radius in [0.9, 0.999] */
+} InitKind;
+
+typedef struct {
+    char name[96];
+    int ndim;
+    int shape[4];
+    size_t numel;
+    size_t offset;   /* in floats, into the flat buffer */
+    int layer;       /* -1 for embedding and final norm */
+    int slot;        /* ParamSlot, or -1 for the globals */
+    ParamGroup group;
+    InitKind init;
+    float init_std;
+} TensorInfo;
+
+typedef struct {
+    int count;
+    size_t total;       /* floats */
+    TensorInfo *t;      /* count entries */
+    int embed;          /* index of embedder.input_embedding */
+    int final_norm;     /* index of final_norm.scale */
+    int *slot_index;    /* [depth][P_NUM_SLOTS] -> tensor index or -1 */
+} ParamTable;
+
+void param_table_build(ParamTable *pt, const GriffinConfig *c);
+void param_table_free(ParamTable *pt);
+/* index of a tensor by name, or -1 */
+int param_table_find(const ParamTable *pt, const char *name);
+
+/* Pointers of one layer's tensors inside a flat buffer (params or grads); absent slots NULL. */
+typedef struct {
+    float *p[P_NUM_SLOTS];
+} LayerPtrs;
+void layer_ptrs(const ParamTable *pt, float *buf, int layer, LayerPtrs *out);
+
+/* Official torch initialisation (ARCHITECTURE.md §13), deterministic in seed; each tensor
+ * draws from its own stream (seed, tensor index). */
+void params_init(const ParamTable *pt, float *params, uint64_t seed);
+
+#endif

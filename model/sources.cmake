@@ -1,0 +1,1 @@
+list(APPEND GRIFFIN_SOURCES model/config.c model/params.c)

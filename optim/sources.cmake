@@ -1,0 +1,1 @@
+# sources of optim/ (appended to GRIFFIN_SOURCES)

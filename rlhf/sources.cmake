@@ -1,0 +1,1 @@
+# sources of rlhf/ (appended to GRIFFIN_SOURCES)

@@ -1,0 +1,34 @@
+/* griffin: the command-line entry. Each command is a thin driver in train/. */
+#include <stdio.h>
+#include <string.h>
+
+#include "train/commands.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} Command;
+
+static const Command commands[] = {
+    {"help", NULL, "this list"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: griffin <command> [config.ini] [--section.key=value ...]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nRun 'griffin <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return argc < 2 ? 1 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (commands[i].run && !strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "griffin: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

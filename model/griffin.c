@@ -1,0 +1,290 @@
+/* Model assembly: embedding → residual blocks → final norm → tied unembedding → soft cap,
+ * and the backward pass in exact reverse (ARCHITECTURE.md §2, §5, §7, §8).
+ * Pitfall 19: the temporal block's output is added to the un-normalised input, and the MLP
+ * normalises that sum. */
+#include "griffin.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/check.h"
+#include "layers.h"
+
+/* Arena carving: the first pass (base == NULL) only counts, the second hands out pointers. */
+typedef struct {
+    float *base;
+    size_t used;
+} Carver;
+
+static float *carve(Carver *c, size_t n) {
+    size_t start = c->used;
+    c->used += (n + 15) / 16 * 16; /* keep 64-byte alignment */
+    return c->base ? c->base + start : NULL;
+}
+
+static void layout(GriffinModel *m, Carver *cv) {
+    const GriffinConfig *c = &m->cfg;
+    size_t N = (size_t)m->max_B * m->max_T;
+    size_t D = c->width, E = c->lru_width, F = c->mlp_width, H = c->num_heads, K = D / H, V = c->vocab_size;
+    size_t band = (size_t)m->max_B * H * m->max_T * (size_t)attention_band(m->max_T, c->window);
+    size_t S = D > E ? D : E;
+    S = S > F ? S : F;
+    for (int l = 0; l < c->depth; l++) {
+        LayerActs *a = &m->layers[l];
+        memset(a, 0, sizeof *a);
+        a->x_in = carve(cv, N * D);
+        a->tn_rstd = carve(cv, N);
+        a->tn_out = carve(cv, N * D);
+        if (c->block_types[l] == BLOCK_RECURRENT) {
+            a->y_pre = carve(cv, N * E);
+            a->y_br = carve(cv, N * E);
+            a->x_br = carve(cv, N * E);
+            a->conv = carve(cv, N * E);
+            a->gx = carve(cv, N * E);
+            a->ga = carve(cv, N * E);
+            a->lru = carve(cv, N * E);
+            a->rprod = carve(cv, N * E);
+        } else {
+            a->q = carve(cv, N * D);
+            a->k = carve(cv, N * K);
+            a->v = carve(cv, N * K);
+            a->probs = carve(cv, band);
+            a->att = carve(cv, N * D);
+        }
+        a->resid = carve(cv, N * D);
+        a->cn_rstd = carve(cv, N);
+        a->cn_out = carve(cv, N * D);
+        a->gate_pre = carve(cv, N * F);
+        a->up_pre = carve(cv, N * F);
+        a->mprod = carve(cv, N * F);
+    }
+    m->x_final = carve(cv, N * D);
+    m->fn_rstd = carve(cv, N);
+    m->fn_out = carve(cv, N * D);
+    m->logits = carve(cv, N * V);
+    m->lse = carve(cv, N);
+    m->dlogits = carve(cv, N * V);
+    m->d_res = carve(cv, N * D);
+    m->d_norm = carve(cv, N * D);
+    for (int i = 0; i < 7; i++) m->d_s[i] = carve(cv, N * S);
+    m->d_k = carve(cv, N * K);
+    m->d_v = carve(cv, N * K);
+    m->d_scores = carve(cv, band);
+}
+
+GriffinModel *griffin_create(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed) {
+    CHECK(max_B > 0 && max_T > 0, "griffin_create: batch %d x %d must be positive", max_B, max_T);
+    GriffinModel *m = callocCheck(1, sizeof *m);
+    m->cfg = *cfg;
+    const char *err = config_finalize(&m->cfg);
+    CHECK(!err, "model config: %s", err);
+    param_table_build(&m->table, &m->cfg);
+    m->params = alignedCallocCheck(m->table.total * sizeof(float));
+    m->grads = alignedCallocCheck(m->table.total * sizeof(float));
+    params_init(&m->table, m->params, seed);
+    m->max_B = max_B;
+    m->max_T = max_T;
+    m->layers = callocCheck((size_t)m->cfg.depth, sizeof(LayerActs));
+    Carver count = {NULL, 0};
+    layout(m, &count);
+    m->arena_floats = count.used;
+    m->arena = alignedCallocCheck(count.used * sizeof(float));
+    Carver real = {m->arena, 0};
+    layout(m, &real);
+    size_t N = (size_t)max_B * max_T;
+    m->tokens = mallocCheck(N * sizeof(int));
+    m->targets = mallocCheck(N * sizeof(int));
+    m->pos = mallocCheck(N * sizeof(int));
+    m->mask = mallocCheck(N);
+    return m;
+}
+
+void griffin_free(GriffinModel *m) {
+    if (!m) return;
+    param_table_free(&m->table);
+    free(m->params);
+    free(m->grads);
+    free(m->arena);
+    free(m->layers);
+    free(m->tokens);
+    free(m->targets);
+    free(m->pos);
+    free(m->mask);
+    free(m);
+}
+
+size_t griffin_activation_bytes(const GriffinModel *m) { return m->arena_floats * sizeof(float); }
+
+void griffin_zero_grad(GriffinModel *m) { memset(m->grads, 0, m->table.total * sizeof(float)); }
+
+static void recurrent_forward(GriffinModel *m, LayerActs *a, LayerPtrs *w, float *out) {
+    const GriffinConfig *c = &m->cfg;
+    int N = m->B * m->T, D = c->width, E = c->lru_width;
+    size_t NE = (size_t)N * E;
+    linear_forward(a->y_pre, a->tn_out, w->p[P_LIN_Y_W], w->p[P_LIN_Y_B], N, D, E);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < NE; i++) a->y_br[i] = gelu_tanh(a->y_pre[i]);
+    linear_forward(a->x_br, a->tn_out, w->p[P_LIN_X_W], w->p[P_LIN_X_B], N, D, E);
+    conv1d_forward(a->conv, a->x_br, m->pos, w->p[P_CONV_W], w->p[P_CONV_B], m->B, m->T, E);
+    rglru_forward(a->lru, a->gx, a->ga, a->conv, m->pos, w->p[P_A_PARAM], w->p[P_IGATE_W],
+                  w->p[P_IGATE_B], w->p[P_AGATE_W], w->p[P_AGATE_B], m->B, m->T, E, c->num_heads);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < NE; i++) a->rprod[i] = a->lru[i] * a->y_br[i];
+    linear_forward(out, a->rprod, w->p[P_LIN_OUT_W], w->p[P_LIN_OUT_B], N, E, D);
+}
+
+static void attention_block_forward(GriffinModel *m, LayerActs *a, LayerPtrs *w, float *out) {
+    const GriffinConfig *c = &m->cfg;
+    int N = m->B * m->T, D = c->width, H = c->num_heads, K = D / H;
+    linear_forward(a->q, a->tn_out, w->p[P_Q_W], NULL, N, D, D);
+    linear_forward(a->k, a->tn_out, w->p[P_K_W], NULL, N, D, K);
+    linear_forward(a->v, a->tn_out, w->p[P_V_W], NULL, N, D, K);
+    rope_forward(a->q, m->pos, N, H, K);
+    rope_forward(a->k, m->pos, N, 1, K);
+    attention_forward(a->att, a->probs, a->q, a->k, a->v, m->pos, m->B, m->T, H, K, c->window);
+    linear_forward(out, a->att, w->p[P_FINAL_W], w->p[P_FINAL_B], N, D, D);
+}
+
+float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, const int *pos,
+                      const uint8_t *mask, int B, int T) {
+    const GriffinConfig *c = &m->cfg;
+    CHECK(B > 0 && T > 0 && B <= m->max_B && T <= m->max_T,
+          "griffin_forward: batch %d x %d exceeds the allocated %d x %d", B, T, m->max_B, m->max_T);
+    int N = B * T, D = c->width, V = c->vocab_size;
+    m->B = B;
+    m->T = T;
+    for (int n = 0; n < N; n++) {
+        CHECK(tokens[n] >= 0 && tokens[n] < V, "token %d at row %d outside the vocabulary (%d)", tokens[n], n, V);
+        m->tokens[n] = tokens[n];
+        m->pos[n] = pos[n];
+        m->mask[n] = mask ? (mask[n] != 0) : 1;
+        if (targets) {
+            CHECK(!m->mask[n] || (targets[n] >= 0 && targets[n] < V),
+                  "target %d at row %d outside the vocabulary (%d)", targets[n], n, V);
+            m->targets[n] = m->mask[n] ? targets[n] : 0;
+        }
+    }
+    m->has_targets = targets != NULL;
+
+    float *x = m->layers[0].x_in;
+    embedding_forward(x, m->tokens, m->params + m->table.t[m->table.embed].offset,
+                      c->embed_scale ? embed_scale_value(D) : 1.0f, N, D);
+    for (int l = 0; l < c->depth; l++) {
+        LayerActs *a = &m->layers[l];
+        LayerPtrs w;
+        layer_ptrs(&m->table, m->params, l, &w);
+        float *next = l + 1 < c->depth ? m->layers[l + 1].x_in : m->x_final;
+        rmsnorm_forward(a->tn_out, a->tn_rstd, a->x_in, w.p[P_TEMPORAL_NORM], N, D);
+        if (c->block_types[l] == BLOCK_RECURRENT) recurrent_forward(m, a, &w, a->resid);
+        else attention_block_forward(m, a, &w, a->resid);
+        size_t ND = (size_t)N * D;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < ND; i++) a->resid[i] += a->x_in[i];
+        rmsnorm_forward(a->cn_out, a->cn_rstd, a->resid, w.p[P_CHANNEL_NORM], N, D);
+        mlp_forward(next, a->gate_pre, a->up_pre, a->mprod, a->cn_out, w.p[P_UP_W], w.p[P_UP_B],
+                    w.p[P_DOWN_W], w.p[P_DOWN_B], N, D, c->mlp_width);
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < ND; i++) next[i] += a->resid[i];
+    }
+    rmsnorm_forward(m->fn_out, m->fn_rstd, m->x_final, m->params + m->table.t[m->table.final_norm].offset, N, D);
+    const float *table = m->params + m->table.t[m->table.embed].offset;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, D, 1.0f, m->fn_out, D, table, D, 0.0f,
+                m->logits, V);
+    softcap_forward(m->logits, c->soft_cap, (size_t)N * V);
+    m->loss = 0.0f;
+    m->loss_count = 0.0;
+    if (targets) {
+        for (int n = 0; n < N; n++) m->loss_count += m->mask[n];
+        double total = crossentropy_forward(m->lse, m->logits, m->targets, m->mask, N, V);
+        m->loss = m->loss_count > 0 ? (float)(total / m->loss_count) : 0.0f;
+    }
+    return m->loss;
+}
+
+static void recurrent_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w, LayerPtrs *g,
+                               const float *dout, float *dnorm) {
+    const GriffinConfig *c = &m->cfg;
+    int N = m->B * m->T, D = c->width, E = c->lru_width;
+    size_t NE = (size_t)N * E;
+    float *d_rprod = m->d_s[0], *d_lru = m->d_s[1], *d_conv = m->d_s[2], *d_xbr = m->d_s[3];
+    float *d_ypre = m->d_s[4], *d_prex = m->d_s[5], *d_prea = m->d_s[6];
+    memset(d_rprod, 0, NE * sizeof(float));
+    linear_backward(d_rprod, g->p[P_LIN_OUT_W], g->p[P_LIN_OUT_B], dout, a->rprod, w->p[P_LIN_OUT_W], N, E, D);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < NE; i++) {
+        d_lru[i] = d_rprod[i] * a->y_br[i];
+        d_ypre[i] = d_rprod[i] * a->lru[i] * gelu_tanh_grad(a->y_pre[i]);
+    }
+    memset(d_conv, 0, NE * sizeof(float));
+    rglru_backward(d_conv, g->p[P_A_PARAM], g->p[P_IGATE_W], g->p[P_IGATE_B], g->p[P_AGATE_W], g->p[P_AGATE_B],
+                   d_prex, d_prea, d_lru, a->lru, a->gx, a->ga, a->conv, m->pos, w->p[P_A_PARAM],
+                   w->p[P_IGATE_W], w->p[P_AGATE_W], m->B, m->T, E, c->num_heads);
+    memset(d_xbr, 0, NE * sizeof(float));
+    conv1d_backward(d_xbr, g->p[P_CONV_W], g->p[P_CONV_B], d_conv, a->x_br, m->pos, w->p[P_CONV_W], m->B, m->T, E);
+    linear_backward(dnorm, g->p[P_LIN_X_W], g->p[P_LIN_X_B], d_xbr, a->tn_out, w->p[P_LIN_X_W], N, D, E);
+    linear_backward(dnorm, g->p[P_LIN_Y_W], g->p[P_LIN_Y_B], d_ypre, a->tn_out, w->p[P_LIN_Y_W], N, D, E);
+}
+
+static void attention_block_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w, LayerPtrs *g,
+                                     const float *dout, float *dnorm) {
+    const GriffinConfig *c = &m->cfg;
+    int N = m->B * m->T, D = c->width, H = c->num_heads, K = D / H;
+    size_t ND = (size_t)N * D, NK = (size_t)N * K;
+    float *d_att = m->d_s[0], *d_q = m->d_s[1];
+    memset(d_att, 0, ND * sizeof(float));
+    linear_backward(d_att, g->p[P_FINAL_W], g->p[P_FINAL_B], dout, a->att, w->p[P_FINAL_W], N, D, D);
+    memset(d_q, 0, ND * sizeof(float));
+    memset(m->d_k, 0, NK * sizeof(float));
+    memset(m->d_v, 0, NK * sizeof(float));
+    attention_backward(d_q, m->d_k, m->d_v, m->d_scores, d_att, a->probs, a->q, a->k, a->v, m->pos,
+                       m->B, m->T, H, K, c->window);
+    rope_backward(d_q, m->pos, N, H, K);
+    rope_backward(m->d_k, m->pos, N, 1, K);
+    linear_backward(dnorm, g->p[P_Q_W], NULL, d_q, a->tn_out, w->p[P_Q_W], N, D, D);
+    linear_backward(dnorm, g->p[P_K_W], NULL, m->d_k, a->tn_out, w->p[P_K_W], N, D, K);
+    linear_backward(dnorm, g->p[P_V_W], NULL, m->d_v, a->tn_out, w->p[P_V_W], N, D, K);
+}
+
+void griffin_backward(GriffinModel *m) {
+    const GriffinConfig *c = &m->cfg;
+    CHECK(m->has_targets, "griffin_backward: the last forward had no targets");
+    int N = m->B * m->T, D = c->width, V = c->vocab_size, F = c->mlp_width;
+    size_t ND = (size_t)N * D, NV = (size_t)N * V;
+    const ParamTable *pt = &m->table;
+    float *table = m->params + pt->t[pt->embed].offset;
+    float *dtable = m->grads + pt->t[pt->embed].offset;
+
+    memset(m->dlogits, 0, NV * sizeof(float));
+    if (m->loss_count > 0)
+        crossentropy_backward(m->dlogits, m->logits, m->lse, m->targets, m->mask,
+                              (float)(1.0 / m->loss_count), N, V);
+    softcap_backward(m->dlogits, m->logits, c->soft_cap, NV);
+    /* z = fn_out · tableᵀ:  d fn_out = dz · table;  dtable += dzᵀ · fn_out */
+    memset(m->d_norm, 0, ND * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, V, 1.0f, m->dlogits, V, table, D, 0.0f, m->d_norm, D);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, D, N, 1.0f, m->dlogits, V, m->fn_out, D, 1.0f, dtable, D);
+    memset(m->d_res, 0, ND * sizeof(float));
+    rmsnorm_backward(m->d_res, m->grads + pt->t[pt->final_norm].offset, m->d_norm, m->x_final, m->fn_rstd,
+                     m->params + pt->t[pt->final_norm].offset, N, D);
+
+    /* m->d_res holds dL/d(block output); each block turns it into dL/d(block input) */
+    for (int l = c->depth - 1; l >= 0; l--) {
+        LayerActs *a = &m->layers[l];
+        LayerPtrs w, g;
+        layer_ptrs(pt, m->params, l, &w);
+        layer_ptrs(pt, m->grads, l, &g);
+        /* out = MLP(RMSNorm_c(resid)) + resid */
+        memset(m->d_norm, 0, ND * sizeof(float));
+        mlp_backward(m->d_norm, g.p[P_UP_W], g.p[P_UP_B], g.p[P_DOWN_W], g.p[P_DOWN_B], m->d_s[0], m->d_s[1],
+                     m->d_s[2], m->d_res, a->cn_out, a->gate_pre, a->up_pre, a->mprod, w.p[P_UP_W],
+                     w.p[P_DOWN_W], N, D, F);
+        rmsnorm_backward(m->d_res, g.p[P_CHANNEL_NORM], m->d_norm, a->resid, a->cn_rstd, w.p[P_CHANNEL_NORM], N, D);
+        /* resid = Temporal(RMSNorm_t(x_in)) + x_in */
+        memset(m->d_norm, 0, ND * sizeof(float));
+        if (c->block_types[l] == BLOCK_RECURRENT) recurrent_backward(m, a, &w, &g, m->d_res, m->d_norm);
+        else attention_block_backward(m, a, &w, &g, m->d_res, m->d_norm);
+        rmsnorm_backward(m->d_res, g.p[P_TEMPORAL_NORM], m->d_norm, a->x_in, a->tn_rstd, w.p[P_TEMPORAL_NORM], N, D);
+    }
+    embedding_backward(dtable, m->d_res, m->tokens, c->embed_scale ? embed_scale_value(D) : 1.0f, N, D);
+}

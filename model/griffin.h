@@ -1,0 +1,88 @@
+/* The Griffin model: parameters, gradients and activations in flat buffers, and the whole
+ * forward and backward pass (ARCHITECTURE.md §2, §5; reference: recurrentgemma torch
+ * griffin.Griffin and modules.ResidualBlock). */
+#ifndef GRIFFIN_MODEL_H
+#define GRIFFIN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "params.h"
+
+/* Activations one layer keeps for backward; pointers into the activation arena. Rows are
+ * tokens (N = B*T). Only the fields of the layer's block type are set. */
+typedef struct {
+    float *x_in;      /* [N,D] residual stream entering the block */
+    float *tn_rstd;   /* [N] */
+    float *tn_out;    /* [N,D] RMSNorm_t(x_in) */
+    /* recurrent */
+    float *y_pre;     /* [N,E] linear_y output (before GeLU) */
+    float *y_br;      /* [N,E] GeLU(y_pre) */
+    float *x_br;      /* [N,E] linear_x output */
+    float *conv;      /* [N,E] Conv1D(x_br) */
+    float *gx, *ga;   /* [N,E] RG-LRU gates */
+    float *lru;       /* [N,E] RG-LRU output */
+    float *rprod;     /* [N,E] lru ⊙ y_br */
+    /* attention */
+    float *q;         /* [N,D] after RoPE */
+    float *k, *v;     /* [N,K] k after RoPE */
+    float *probs;     /* [B,H,T,A1] */
+    float *att;       /* [N,D] attention output before proj_final */
+    /* residual after the temporal block, channel norm and MLP */
+    float *resid;     /* [N,D] */
+    float *cn_rstd;   /* [N] */
+    float *cn_out;    /* [N,D] */
+    float *gate_pre, *up_pre, *mprod; /* [N,F] */
+} LayerActs;
+
+typedef struct {
+    GriffinConfig cfg;
+    ParamTable table;
+    float *params;        /* [table.total] */
+    float *grads;         /* [table.total] */
+    int max_B, max_T;
+    /* activation arena, sized once for (max_B, max_T) */
+    float *arena;
+    size_t arena_floats;
+    LayerActs *layers;    /* [depth] */
+    float *x_final;       /* [N,D] residual stream after the last block */
+    float *fn_rstd;       /* [N] */
+    float *fn_out;        /* [N,D] final-norm output */
+    float *logits;        /* [N,V] soft-capped */
+    float *lse;           /* [N] */
+    float *dlogits;       /* [N,V] */
+    /* backward scratch */
+    float *d_res, *d_norm;   /* [N,D] */
+    float *d_s[7];           /* [N, max(D,E,F)] each */
+    float *d_k, *d_v;        /* [N,K] */
+    float *d_scores;         /* [B,H,T,A1] */
+    /* inputs of the last forward (copied) */
+    int *tokens, *targets, *pos;
+    uint8_t *mask;
+    int B, T;
+    int has_targets;
+    double loss_count;    /* number of unmasked targets of the last forward */
+    float loss;
+} GriffinModel;
+
+/* Builds the parameter table and allocates everything for batches up to (max_B, max_T);
+ * parameters are initialised as the official torch code with seed. */
+GriffinModel *griffin_create(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed);
+void griffin_free(GriffinModel *m);
+
+/* Forward over a (B,T) batch. tokens, pos [B,T]; targets [B,T] or NULL (no loss); mask [B,T]
+ * of 0/1 or NULL (all targets count). Returns the mean loss over unmasked targets (0 without
+ * targets). Soft-capped logits are left in m->logits [B*T, V]. */
+float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, const int *pos,
+                      const uint8_t *mask, int B, int T);
+
+/* Backward of the last forward's loss; ACCUMULATES into m->grads. */
+void griffin_backward(GriffinModel *m);
+
+void griffin_zero_grad(GriffinModel *m);
+
+/* bytes of the activation arena (for reports) */
+size_t griffin_activation_bytes(const GriffinModel *m);
+
+#endif

@@ -1,0 +1,80 @@
+/* Forward/backward kernels of every layer, one pair per layer, side by side in its file.
+ *
+ * Conventions (STYLE.md):
+ * - arguments: outputs, tensors saved for backward, inputs, weights, sizes;
+ * - every backward ACCUMULATES (+=) into its outputs, parameter and input gradients alike;
+ *   callers zero gradient buffers once per optimizer step (and scratch before use);
+ * - rows are tokens: N = B*T rows, row n = b*T + t;
+ * - legend: B batch, T time, N rows, D width, E LRU width, H heads, K head dim,
+ *   A attention window, F MLP width, V vocab; W = 4 conv taps.
+ * - weights keep the official torch layouts (ARCHITECTURE.md §15.1). */
+#ifndef GRIFFIN_LAYERS_H
+#define GRIFFIN_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- gemm.c: torch Linear and matrix helpers (cblas_sgemm) ---- */
+void linear_forward(float *y, const float *x, const float *w, const float *b, int N, int NI, int NO);
+void linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                     int N, int NI, int NO);
+/* db[NO] += sum over rows of dy[N,NO] (deterministic, parallel over columns) */
+void colsum_accumulate(float *db, const float *dy, int N, int NO, int ldy);
+
+/* ---- embedding.c ---- */
+void embedding_forward(float *out, const int *tokens, const float *table, float scale, int N, int D);
+void embedding_backward(float *dtable, const float *dout, const int *tokens, float scale, int N, int D);
+
+/* ---- rmsnorm.c ---- */
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *scale, int N, int D);
+void rmsnorm_backward(float *dx, float *dscale, const float *dout, const float *x, const float *rstd,
+                      const float *scale, int N, int D);
+
+/* ---- mlp.c: gated GeLU-tanh MLP ---- */
+float gelu_tanh(float x);
+float gelu_tanh_grad(float x);
+void mlp_forward(float *out, float *gate_pre, float *up_pre, float *prod, const float *x,
+                 const float *w_up, const float *b_up, const float *w_down, const float *b_down,
+                 int N, int D, int F);
+void mlp_backward(float *dx, float *dw_up, float *db_up, float *dw_down, float *db_down,
+                  float *dprod, float *dgate, float *dup, const float *dout, const float *x,
+                  const float *gate_pre, const float *up_pre, const float *prod, const float *w_up,
+                  const float *w_down, int N, int D, int F);
+
+/* ---- conv1d.c: causal depthwise conv, 4 taps, document-masked ---- */
+void conv1d_forward(float *out, const float *x, const int *pos, const float *w, const float *b,
+                    int B, int T, int E);
+void conv1d_backward(float *dx, float *dw, float *db, const float *dout, const float *x, const int *pos,
+                     const float *w, int B, int T, int E);
+
+/* ---- rglru.c: Real-Gated Linear Recurrent Unit ---- */
+void rglru_forward(float *h, float *gx, float *ga, const float *c, const int *pos, const float *a_param,
+                   const float *wx, const float *bx, const float *wa, const float *ba,
+                   int B, int T, int E, int H);
+void rglru_backward(float *dc, float *da_param, float *dwx, float *dbx, float *dwa, float *dba,
+                    float *dpre_x, float *dpre_a, const float *dh, const float *h, const float *gx,
+                    const float *ga, const float *c, const int *pos, const float *a_param,
+                    const float *wx, const float *wa, int B, int T, int E, int H);
+
+/* ---- attention.c: half-dim RoPE and local MQA attention ---- */
+void rope_forward(float *x, const int *pos, int N, int nheads, int K);
+void rope_backward(float *dx, const int *pos, int N, int nheads, int K);
+/* band width of the stored probabilities: A1 = min(A, T-1) + 1 */
+int attention_band(int T, int A);
+void attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
+                       const int *pos, int B, int T, int H, int K, int A);
+void attention_backward(float *dq, float *dk, float *dv, float *dscores, const float *dout,
+                        const float *probs, const float *q, const float *k, const float *v,
+                        const int *pos, int B, int T, int H, int K, int A);
+
+/* ---- loss.c: soft cap and masked cross-entropy ---- */
+void softcap_forward(float *logits, float cap, size_t n);
+void softcap_backward(float *dlogits, const float *capped, float cap, size_t n);
+/* returns sum over unmasked rows of -log softmax(logits)[target]; lse[N] saved */
+double crossentropy_forward(float *lse, const float *logits, const int *targets, const uint8_t *mask,
+                            int N, int V);
+/* dlogits += scale * mask * (softmax - onehot) */
+void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets,
+                           const uint8_t *mask, float scale, int N, int V);
+
+#endif

@@ -1,0 +1,56 @@
+/* Logit soft cap and masked cross-entropy (ARCHITECTURE.md §3, §12).
+ * Pitfall 2: the cap c·tanh(z/c) comes before softmax, loss and sampling, and its derivative
+ * is part of backward. Pitfall 21: the loss is the mean over unmasked targets. */
+#include <math.h>
+
+#include "layers.h"
+
+/* logits [n] in place: ℓ = cap · tanh(z / cap); cap == 0 leaves them unchanged */
+void softcap_forward(float *logits, float cap, size_t n) {
+    if (cap == 0.0f) return;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) logits[i] = cap * tanhf(logits[i] / cap);
+}
+
+/* forward: ℓ = c tanh(z/c)  ⇒  dz = dℓ (1 − (ℓ/c)²)   (in place on dlogits; from the capped ℓ) */
+void softcap_backward(float *dlogits, const float *capped, float cap, size_t n) {
+    if (cap == 0.0f) return;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float r = capped[i] / cap;
+        dlogits[i] *= 1.0f - r * r;
+    }
+}
+
+/* logits [N,V], targets [N], mask [N] (NULL = all 1) -> lse [N] saved;
+ * returns Σ_{n: mask} (lse_n − logits[n, target_n]) in double */
+double crossentropy_forward(float *lse, const float *logits, const int *targets, const uint8_t *mask,
+                            int N, int V) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *row = logits + (size_t)n * V;
+        float mx = row[0];
+        for (int i = 1; i < V; i++) mx = row[i] > mx ? row[i] : mx;
+        float s = 0.0f;
+        for (int i = 0; i < V; i++) s += expf(row[i] - mx);
+        lse[n] = mx + logf(s);
+    }
+    double total = 0.0; /* summed in row order: independent of the thread count */
+    for (int n = 0; n < N; n++)
+        if (!mask || mask[n]) total += (double)(lse[n] - logits[(size_t)n * V + targets[n]]);
+    return total;
+}
+
+/* forward: loss = scale · Σ_{n: mask} (lse_n − ℓ[n, target_n])
+ *   dlogits[n, i] += scale · (softmax(ℓ_n)_i − [i == target_n])   for unmasked n */
+void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets,
+                           const uint8_t *mask, float scale, int N, int V) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        if (mask && !mask[n]) continue;
+        const float *row = logits + (size_t)n * V;
+        float *d = dlogits + (size_t)n * V;
+        for (int i = 0; i < V; i++) d[i] += scale * expf(row[i] - lse[n]);
+        d[targets[n]] -= scale;
+    }
+}

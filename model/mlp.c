@@ -1,0 +1,70 @@
+/* Gated GeLU-tanh MLP (ARCHITECTURE.md §6; reference: recurrentgemma torch
+ * modules.MLPBlock). Pitfall 16: GeLU on branch 0 (ffw_up.w[0]), which multiplies the linear
+ * branch 1; ffw_up is stored (in, out) with bias b[c,0,0,:]; ffw_down is a torch Linear. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "layers.h"
+
+#define GELU_C 0.7978845608028654f /* sqrt(2/pi) */
+#define GELU_A 0.044715f
+
+float gelu_tanh(float x) {
+    float u = GELU_C * (x + GELU_A * x * x * x);
+    return 0.5f * x * (1.0f + tanhf(u));
+}
+
+float gelu_tanh_grad(float x) {
+    float u = GELU_C * (x + GELU_A * x * x * x);
+    float th = tanhf(u);
+    return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_C * (1.0f + 3.0f * GELU_A * x * x);
+}
+
+/* y [N,F] = x [N,D] · w [D,F] + b [F]   (in, out layout) */
+static void matmul_io_bias(float *y, const float *x, const float *w, const float *b, int N, int D, int F) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) memcpy(y + (size_t)n * F, b, sizeof(float) * (size_t)F);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, F, D, 1.0f, x, D, w, F, 1.0f, y, F);
+}
+
+/* x [N,D]; w_up [2,D,F], b_up [2,1,1,F]; w_down [D,F], b_down [D]
+ * saved: gate_pre [N,F] = x·w_up[0] + b_up[0], up_pre [N,F] = x·w_up[1] + b_up[1],
+ *        prod [N,F] = gelu(gate_pre) ⊙ up_pre
+ * out [N,D] = prod · w_downᵀ + b_down */
+void mlp_forward(float *out, float *gate_pre, float *up_pre, float *prod, const float *x,
+                 const float *w_up, const float *b_up, const float *w_down, const float *b_down,
+                 int N, int D, int F) {
+    matmul_io_bias(gate_pre, x, w_up, b_up, N, D, F);
+    matmul_io_bias(up_pre, x, w_up + (size_t)D * F, b_up + F, N, D, F);
+    size_t NF = (size_t)N * F;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < NF; i++) prod[i] = gelu_tanh(gate_pre[i]) * up_pre[i];
+    linear_forward(out, prod, w_down, b_down, N, F, D);
+}
+
+/* forward: out = (gelu(x·w0 + b0) ⊙ (x·w1 + b1)) · w_downᵀ + b_down
+ * scratch (overwritten): dprod, dgate, dup [N,F]
+ *   dprod = dout · w_down;  dgate = dprod ⊙ up ⊙ gelu'(gate_pre);  dup = dprod ⊙ gelu(gate_pre)
+ *   dx += dgate · w0ᵀ + dup · w1ᵀ;  dw_c += xᵀ · d(branch c);  db_c += Σ_n d(branch c) */
+void mlp_backward(float *dx, float *dw_up, float *db_up, float *dw_down, float *db_down,
+                  float *dprod, float *dgate, float *dup, const float *dout, const float *x,
+                  const float *gate_pre, const float *up_pre, const float *prod, const float *w_up,
+                  const float *w_down, int N, int D, int F) {
+    size_t NF = (size_t)N * F;
+    memset(dprod, 0, NF * sizeof(float));
+    linear_backward(dprod, dw_down, db_down, dout, prod, w_down, N, F, D);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < NF; i++) {
+        dgate[i] = dprod[i] * up_pre[i] * gelu_tanh_grad(gate_pre[i]);
+        dup[i] = dprod[i] * gelu_tanh(gate_pre[i]);
+    }
+    const float *br[2] = {dgate, dup};
+    for (int c = 0; c < 2; c++) {
+        const float *w = w_up + (size_t)c * D * F;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, D, F, 1.0f, br[c], F, w, F, 1.0f, dx, D);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, F, N, 1.0f, x, D, br[c], F, 1.0f,
+                    dw_up + (size_t)c * D * F, F);
+        colsum_accumulate(db_up + (size_t)c * F, br[c], N, F, F);
+    }
+}

@@ -288,3 +288,19 @@ void griffin_backward(GriffinModel *m) {
     }
     embedding_backward(dtable, m->d_res, m->tokens, c->embed_scale ? embed_scale_value(D) : 1.0f, N, D);
 }
+
+/* Model FLOPs per trained token: every matrix product counted as 2·in·out forward and twice
+ * that backward (6·in·out), including the tied unembedding; attention scores and the
+ * weighted sum over the A1 = min(A, T−1)+1 keys of the window (2·2·H·K·A1 forward, ×3). */
+double griffin_flops_per_token(const GriffinConfig *c, int T) {
+    double D = c->width, E = c->lru_width, F = c->mlp_width, H = c->num_heads, K = D / H;
+    double per = 6.0 * D * c->vocab_size;
+    for (int l = 0; l < c->depth; l++) {
+        per += 6.0 * (3.0 * D * F);                 /* ffw_up (2 branches) + ffw_down */
+        if (c->block_types[l] == BLOCK_RECURRENT)
+            per += 6.0 * (3.0 * D * E + 2.0 * E * E / H); /* linear_x, linear_y, linear_out, 2 gates */
+        else
+            per += 6.0 * (2.0 * D * D + 2.0 * D * K) + 3.0 * 4.0 * H * K * attention_band(T, c->window);
+    }
+    return per;
+}

@@ -82,6 +82,9 @@ void griffin_backward(GriffinModel *m);
 
 void griffin_zero_grad(GriffinModel *m);
 
+/* analytic model FLOPs per trained token (forward + backward) at sequence length T */
+double griffin_flops_per_token(const GriffinConfig *c, int T);
+
 /* bytes of the activation arena (for reports) */
 size_t griffin_activation_bytes(const GriffinModel *m);
 

@@ -9,3 +9,4 @@ foreach(case griffin_packed griffin_plain griffin_deep hawk_packed transformer_p
     COMMAND bash -c "$<TARGET_FILE:parity_dump> ${case} parity_${case}.dump && ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/check_parity.py parity_${case}.dump")
   set_tests_properties(parity_${case} PROPERTIES LABELS "model;reference")
 endforeach()
+griffin_c_test(test_overfit "model" test_overfit.c)

@@ -2,6 +2,6 @@
 #ifndef GRIFFIN_COMMANDS_H
 #define GRIFFIN_COMMANDS_H
 
-
+int cmd_bench(int argc, char **argv);
 
 #endif

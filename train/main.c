@@ -11,7 +11,7 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-    {"help", NULL, "this list"},
+    {"bench", cmd_bench, "train throughput, FLOPs and memory (griffin bench train --help)"},
 };
 
 static void usage(FILE *f) {

@@ -1,1 +1,1 @@
-list(APPEND GRIFFIN_SOURCES)
+list(APPEND GRIFFIN_SOURCES train/bench.c)

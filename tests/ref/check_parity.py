@@ -173,7 +173,7 @@ def main(argv=None):
     try:
         header, tensors = read_dump(args.dump)
         ref_loss, ref_logits, ref_grads, table = run_reference(header, tensors)
-    except (DumpError, KeyError, ValueError) as e:
+    except (DumpError, KeyError, ValueError, OSError) as e:
         print("check_parity: error: %s" % e, file=sys.stderr)
         return 2
 

@@ -153,3 +153,52 @@ void attention_backward(float *dq, float *dk, float *dv, float *dscores, const f
         }
     }
 }
+
+/* q [B,H,K] (roped), k, v [B,K] (k roped) of the token at position n[b];
+ * kc, vc [B,A,K] ring: slot i holds position i + A⌊n/A⌋ if that is < n, else i + A(⌊n/A⌋ − 1);
+ * a slot is used iff its position is ≥ 0 (and so within n − A … n − 1); the new token always.
+ * out [B,H,K]; afterwards k, v are written into slot n mod A (pitfall 20). */
+void attention_step(float *out, float *kc, float *vc, const float *q, const float *k, const float *v,
+                    const int *n, int B, int H, int K, int A) {
+    float scale = 1.0f / sqrtf((float)K);
+#pragma omp parallel for schedule(static)
+    for (int bb = 0; bb < B; bb++) {
+        int nb = n[bb], base = A * (nb / A);
+        const float *kr = kc + (size_t)bb * A * K, *vr = vc + (size_t)bb * A * K;
+        const float *kn = k + (size_t)bb * K, *vn = v + (size_t)bb * K;
+        for (int hh = 0; hh < H; hh++) {
+            const float *qv = q + ((size_t)bb * H + hh) * K;
+            float *o = out + ((size_t)bb * H + hh) * K;
+            float snew = 0.0f;
+            for (int d = 0; d < K; d++) snew += qv[d] * kn[d];
+            snew *= scale;
+            float mx = snew;
+            /* scores of the valid slots, computed twice (max pass, then weights) to stay
+             * allocation-free */
+            for (int i = 0; i < A; i++) {
+                int p = i + base < nb ? i + base : i + base - A;
+                if (p < 0) continue;
+                float s = 0.0f;
+                for (int d = 0; d < K; d++) s += qv[d] * kr[(size_t)i * K + d];
+                s *= scale;
+                if (s > mx) mx = s;
+            }
+            float wnew = expf(snew - mx), sum = wnew;
+            for (int d = 0; d < K; d++) o[d] = wnew * vn[d];
+            for (int i = 0; i < A; i++) {
+                int p = i + base < nb ? i + base : i + base - A;
+                if (p < 0) continue;
+                float s = 0.0f;
+                for (int d = 0; d < K; d++) s += qv[d] * kr[(size_t)i * K + d];
+                float w = expf(s * scale - mx);
+                sum += w;
+                for (int d = 0; d < K; d++) o[d] += w * vr[(size_t)i * K + d];
+            }
+            float inv = 1.0f / sum;
+            for (int d = 0; d < K; d++) o[d] *= inv;
+        }
+        int slot = nb % A;
+        memcpy(kc + ((size_t)bb * A + slot) * K, kn, sizeof(float) * (size_t)K);
+        memcpy(vc + ((size_t)bb * A + slot) * K, vn, sizeof(float) * (size_t)K);
+    }
+}

@@ -71,3 +71,21 @@ void conv1d_backward(float *dx, float *dw, float *db, const float *dout, const f
         }
     }
 }
+
+/* x [B,E] new inputs, state [B,3,E] previous inputs (oldest first), w [CW,E], b [E]
+ * out [B,E] = b + w[3] x + w[2] s[2] + w[1] s[1] + w[0] s[0];  state ← [s[1], s[2], x] */
+void conv1d_step(float *out, float *state, const float *x, const float *w, const float *b, int B, int E) {
+#pragma omp parallel for schedule(static)
+    for (int bb = 0; bb < B; bb++) {
+        float *s = state + (size_t)bb * (CW - 1) * E;
+        const float *xr = x + (size_t)bb * E;
+        float *o = out + (size_t)bb * E;
+        for (int j = 0; j < E; j++) {
+            float acc = b[j] + w[(size_t)(CW - 1) * E + j] * xr[j];
+            for (int k = 0; k < CW - 1; k++) acc += w[(size_t)k * E + j] * s[(size_t)k * E + j];
+            o[j] = acc;
+            for (int k = 0; k < CW - 2; k++) s[(size_t)k * E + j] = s[(size_t)(k + 1) * E + j];
+            s[(size_t)(CW - 2) * E + j] = xr[j];
+        }
+    }
+}

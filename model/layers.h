@@ -47,6 +47,10 @@ void conv1d_forward(float *out, const float *x, const int *pos, const float *w, 
 void conv1d_backward(float *dx, float *dw, float *db, const float *dout, const float *x, const int *pos,
                      const float *w, int B, int T, int E);
 
+/* one decode step: out [B,E] from x [B,E] and the last 3 inputs state [B,3,E] (oldest
+ * first, updated in place); no document mask in decode (ARCHITECTURE.md §7.1, §9) */
+void conv1d_step(float *out, float *state, const float *x, const float *w, const float *b, int B, int E);
+
 /* ---- rglru.c: Real-Gated Linear Recurrent Unit ---- */
 void rglru_forward(float *h, float *gx, float *ga, const float *c, const int *pos, const float *a_param,
                    const float *wx, const float *bx, const float *wa, const float *ba,
@@ -55,6 +59,12 @@ void rglru_backward(float *dc, float *da_param, float *dwx, float *dbx, float *d
                     float *dpre_x, float *dpre_a, const float *dh, const float *h, const float *gx,
                     const float *ga, const float *c, const int *pos, const float *a_param,
                     const float *wx, const float *wa, int B, int T, int E, int H);
+
+/* one decode step: state h [B,E] updated in place (and copied to out [B,E]); gx, ga [B,E]
+ * scratch; pos [B] (0 resets) */
+void rglru_step(float *out, float *h, float *gx, float *ga, const float *c, const int *pos,
+                const float *a_param, const float *wx, const float *bx, const float *wa, const float *ba,
+                int B, int E, int H);
 
 /* ---- attention.c: half-dim RoPE and local MQA attention ---- */
 void rope_forward(float *x, const int *pos, int N, int nheads, int K);
@@ -66,6 +76,12 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
 void attention_backward(float *dq, float *dk, float *dv, float *dscores, const float *dout,
                         const float *probs, const float *q, const float *k, const float *v,
                         const int *pos, int B, int T, int H, int K, int A);
+
+/* one decode step: query q [B,H,K] at position n[b] attends to the ring of the last A keys
+ * kc, vc [B,A,K] (slot of position p: p mod A) plus its own k, v [B,K]; then k, v are
+ * written into slot n[b] mod A. out [B,H,K]. */
+void attention_step(float *out, float *kc, float *vc, const float *q, const float *k, const float *v,
+                    const int *n, int B, int H, int K, int A);
 
 /* ---- loss.c: soft cap and masked cross-entropy ---- */
 void softcap_forward(float *logits, float cap, size_t n);

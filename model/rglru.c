@@ -121,3 +121,25 @@ void rglru_backward(float *dc, float *da_param, float *dwx, float *dbx, float *d
     gate_backward(dc, dwx, dbx, dpre_x, c, wx, N, E, H);
     gate_backward(dc, dwa, dba, dpre_a, c, wa, N, E, H);
 }
+
+/* c [B,E] conv output of one step, pos [B]; h [B,E] state in/out (float32), out [B,E] = h
+ * gx, ga [B,E] scratch.  h ← ā h + c gx m  with the training reset rule */
+void rglru_step(float *out, float *h, float *gx, float *ga, const float *c, const int *pos,
+                const float *a_param, const float *wx, const float *bx, const float *wa, const float *ba,
+                int B, int E, int H) {
+    gate_forward(gx, c, wx, bx, B, E, H);
+    gate_forward(ga, c, wa, ba, B, E, H);
+#pragma omp parallel for schedule(static)
+    for (int bb = 0; bb < B; bb++) {
+        int reset = pos[bb] == 0;
+        for (int j = 0; j < E; j++) {
+            size_t i = (size_t)bb * E + j;
+            float log_a = -LRU_C * ga[i] * softplus(a_param[j]);
+            float a = expf(log_a), a2 = expf(2.0f * log_a);
+            float abar = reset ? 0.0f : a;
+            float m = reset ? 1.0f : sqrtf(1.0f - a2);
+            h[i] = abar * h[i] + c[i] * gx[i] * m;
+            out[i] = h[i];
+        }
+    }
+}

@@ -10,3 +10,4 @@ foreach(case griffin_packed griffin_plain griffin_deep hawk_packed transformer_p
   set_tests_properties(parity_${case} PROPERTIES LABELS "model;reference")
 endforeach()
 griffin_c_test(test_overfit "model" test_overfit.c)
+griffin_c_test(test_decode "model" test_decode.c)

@@ -1,0 +1,187 @@
+/* Fixed-size decoding state: prefill from the training forward, then one token per step
+ * (ARCHITECTURE.md §9; reference: recurrentgemma torch griffin.Griffin with cache and the
+ * per-layer cache updates of modules/layers).
+ * Pitfalls: the conv state holds linear_x OUTPUTS (pre-conv) and zeros the ones before a
+ * document start inside the last 3 prompt positions (5); slots of the key/value ring come
+ * from the token count n, the new key is written after attending, into slot n mod A, and
+ * after a prefill the token at position p sits in slot p mod A (20); the LRU state is
+ * float32 (11). */
+#include "decode.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/check.h"
+#include "layers.h"
+
+#define CW GRIFFIN_CONV_WIDTH
+
+DecodeState *decode_create(const GriffinModel *m, int B) {
+    const GriffinConfig *c = &m->cfg;
+    CHECK(B > 0, "decode_create: batch must be positive");
+    DecodeState *s = callocCheck(1, sizeof *s);
+    s->m = m;
+    s->B = B;
+    int L = c->depth;
+    size_t D = c->width, E = c->lru_width, F = c->mlp_width, H = c->num_heads, K = D / H, A = c->window;
+    s->lru = callocCheck((size_t)L, sizeof(float *));
+    s->conv = callocCheck((size_t)L, sizeof(float *));
+    s->kc = callocCheck((size_t)L, sizeof(float *));
+    s->vc = callocCheck((size_t)L, sizeof(float *));
+    for (int l = 0; l < L; l++) {
+        if (c->block_types[l] == BLOCK_RECURRENT) {
+            s->lru[l] = alignedCallocCheck(sizeof(float) * B * E);
+            s->conv[l] = alignedCallocCheck(sizeof(float) * B * (CW - 1) * E);
+            s->state_floats += (size_t)B * E * CW;
+        } else {
+            s->kc[l] = alignedCallocCheck(sizeof(float) * B * A * K);
+            s->vc[l] = alignedCallocCheck(sizeof(float) * B * A * K);
+            s->state_floats += 2 * (size_t)B * A * K;
+        }
+    }
+    s->n = callocCheck((size_t)B, sizeof(int));
+    s->pos = callocCheck((size_t)B, sizeof(int));
+    size_t S = D > E ? D : E;
+    S = S > F ? S : F;
+    s->x = alignedCallocCheck(sizeof(float) * B * D);
+    s->tn = alignedCallocCheck(sizeof(float) * B * D);
+    s->res = alignedCallocCheck(sizeof(float) * B * D);
+    for (int i = 0; i < 6; i++) s->s[i] = alignedCallocCheck(sizeof(float) * B * S);
+    s->q = alignedCallocCheck(sizeof(float) * B * D);
+    s->k = alignedCallocCheck(sizeof(float) * B * K);
+    s->v = alignedCallocCheck(sizeof(float) * B * K);
+    s->att = alignedCallocCheck(sizeof(float) * B * D);
+    s->rstd = alignedCallocCheck(sizeof(float) * B);
+    s->logits = alignedCallocCheck(sizeof(float) * B * (size_t)c->vocab_size);
+    return s;
+}
+
+void decode_free(DecodeState *s) {
+    if (!s) return;
+    for (int l = 0; l < s->m->cfg.depth; l++) {
+        free(s->lru[l]);
+        free(s->conv[l]);
+        free(s->kc[l]);
+        free(s->vc[l]);
+    }
+    free(s->lru);
+    free(s->conv);
+    free(s->kc);
+    free(s->vc);
+    free(s->n);
+    free(s->pos);
+    free(s->x);
+    free(s->tn);
+    free(s->res);
+    for (int i = 0; i < 6; i++) free(s->s[i]);
+    free(s->q);
+    free(s->k);
+    free(s->v);
+    free(s->att);
+    free(s->rstd);
+    free(s->logits);
+    free(s);
+}
+
+size_t decode_state_bytes(const DecodeState *s) { return s->state_floats * sizeof(float) + (size_t)s->B * sizeof(int); }
+
+void decode_reset(DecodeState *s) {
+    const GriffinConfig *c = &s->m->cfg;
+    size_t D = c->width, E = c->lru_width, K = D / c->num_heads, A = c->window, B = s->B;
+    for (int l = 0; l < c->depth; l++) {
+        if (s->lru[l]) {
+            memset(s->lru[l], 0, sizeof(float) * B * E);
+            memset(s->conv[l], 0, sizeof(float) * B * (CW - 1) * E);
+        } else {
+            memset(s->kc[l], 0, sizeof(float) * B * A * K);
+            memset(s->vc[l], 0, sizeof(float) * B * A * K);
+        }
+    }
+    memset(s->n, 0, sizeof(int) * B);
+}
+
+const float *decode_prefill(DecodeState *s, GriffinModel *m, const int *tokens, const int *pos, int T) {
+    const GriffinConfig *c = &m->cfg;
+    CHECK(m->params == s->m->params, "decode_prefill: the state belongs to another model");
+    int B = s->B;
+    size_t D = c->width, E = c->lru_width, K = D / c->num_heads, A = c->window, V = c->vocab_size;
+    griffin_forward(m, tokens, NULL, pos, NULL, B, T);
+    decode_reset(s);
+    for (int b = 0; b < B; b++) {
+        const int *p = pos + (size_t)b * T;
+        s->n[b] = p[T - 1] + 1;
+        memcpy(s->logits + b * V, m->logits + ((size_t)b * T + T - 1) * V, sizeof(float) * V);
+        for (int l = 0; l < c->depth; l++) {
+            const LayerActs *a = &m->layers[l];
+            if (c->block_types[l] == BLOCK_RECURRENT) {
+                memcpy(s->lru[l] + b * E, a->lru + ((size_t)b * T + T - 1) * E, sizeof(float) * E);
+                /* state slot j (0 oldest) holds the input at t = T − 3 + j, zero if t < 0 or a
+                 * document starts after t within the prompt */
+                for (int j = 0; j < CW - 1; j++) {
+                    int t = T - (CW - 1) + j;
+                    int keep = t >= 0;
+                    for (int u = t + 1; keep && u < T; u++) keep = p[u] != 0;
+                    float *dst = s->conv[l] + ((size_t)b * (CW - 1) + j) * E;
+                    if (keep) memcpy(dst, a->x_br + ((size_t)b * T + t) * E, sizeof(float) * E);
+                    else memset(dst, 0, sizeof(float) * E);
+                }
+            } else {
+                for (int t = 0; t < T; t++) {
+                    if (p[t] < 0 || (size_t)p[t] + A < (size_t)s->n[b]) continue;
+                    size_t slot = (size_t)p[t] % A;
+                    memcpy(s->kc[l] + ((size_t)b * A + slot) * K, a->k + ((size_t)b * T + t) * K, sizeof(float) * K);
+                    memcpy(s->vc[l] + ((size_t)b * A + slot) * K, a->v + ((size_t)b * T + t) * K, sizeof(float) * K);
+                }
+            }
+        }
+    }
+    return s->logits;
+}
+
+const float *decode_step(DecodeState *s, const int *tokens) {
+    const GriffinModel *m = s->m;
+    const GriffinConfig *c = &m->cfg;
+    const ParamTable *pt = &m->table;
+    int B = s->B, D = c->width, E = c->lru_width, F = c->mlp_width, H = c->num_heads, K = D / H, V = c->vocab_size;
+    size_t BD = (size_t)B * D, BE = (size_t)B * E;
+    const float *table = m->params + pt->t[pt->embed].offset;
+    for (int b = 0; b < B; b++) {
+        CHECK(tokens[b] >= 0 && tokens[b] < V, "decode_step: token %d outside the vocabulary", tokens[b]);
+        s->pos[b] = s->n[b];
+    }
+    embedding_forward(s->x, tokens, table, c->embed_scale ? embed_scale_value(D) : 1.0f, B, D);
+    for (int l = 0; l < c->depth; l++) {
+        LayerPtrs w;
+        layer_ptrs(pt, m->params, l, &w);
+        rmsnorm_forward(s->tn, s->rstd, s->x, w.p[P_TEMPORAL_NORM], B, D);
+        if (c->block_types[l] == BLOCK_RECURRENT) {
+            float *y = s->s[0], *xb = s->s[1], *cv = s->s[2], *o = s->s[3];
+            linear_forward(y, s->tn, w.p[P_LIN_Y_W], w.p[P_LIN_Y_B], B, D, E);
+            linear_forward(xb, s->tn, w.p[P_LIN_X_W], w.p[P_LIN_X_B], B, D, E);
+            conv1d_step(cv, s->conv[l], xb, w.p[P_CONV_W], w.p[P_CONV_B], B, E);
+            rglru_step(o, s->lru[l], s->s[4], s->s[5], cv, s->pos, w.p[P_A_PARAM], w.p[P_IGATE_W], w.p[P_IGATE_B],
+                       w.p[P_AGATE_W], w.p[P_AGATE_B], B, E, H);
+            for (size_t i = 0; i < BE; i++) o[i] *= gelu_tanh(y[i]);
+            linear_forward(s->res, o, w.p[P_LIN_OUT_W], w.p[P_LIN_OUT_B], B, E, D);
+        } else {
+            linear_forward(s->q, s->tn, w.p[P_Q_W], NULL, B, D, D);
+            linear_forward(s->k, s->tn, w.p[P_K_W], NULL, B, D, K);
+            linear_forward(s->v, s->tn, w.p[P_V_W], NULL, B, D, K);
+            rope_forward(s->q, s->pos, B, H, K);
+            rope_forward(s->k, s->pos, B, 1, K);
+            attention_step(s->att, s->kc[l], s->vc[l], s->q, s->k, s->v, s->n, B, H, K, c->window);
+            linear_forward(s->res, s->att, w.p[P_FINAL_W], w.p[P_FINAL_B], B, D, D);
+        }
+        for (size_t i = 0; i < BD; i++) s->res[i] += s->x[i];
+        rmsnorm_forward(s->tn, s->rstd, s->res, w.p[P_CHANNEL_NORM], B, D);
+        mlp_forward(s->x, s->s[0], s->s[1], s->s[2], s->tn, w.p[P_UP_W], w.p[P_UP_B], w.p[P_DOWN_W], w.p[P_DOWN_B],
+                    B, D, F);
+        for (size_t i = 0; i < BD; i++) s->x[i] += s->res[i];
+    }
+    rmsnorm_forward(s->tn, s->rstd, s->x, m->params + pt->t[pt->final_norm].offset, B, D);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, V, D, 1.0f, s->tn, D, table, D, 0.0f, s->logits, V);
+    softcap_forward(s->logits, c->soft_cap, (size_t)B * V);
+    for (int b = 0; b < B; b++) s->n[b]++;
+    return s->logits;
+}

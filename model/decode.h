@@ -1,0 +1,46 @@
+/* Generation with the fixed-size state (ARCHITECTURE.md §9): per recurrent layer the RG-LRU
+ * state [B,E] (float32) and the last 3 conv inputs [B,3,E]; per attention layer a ring of the
+ * last A keys and values [B,A,K]; and the number of tokens seen per sequence. Its size
+ * depends on the config and the batch only, never on how long generation runs.
+ *
+ * Prefill runs the parallel training forward over the prompt and loads the state from its
+ * activations; decode advances one token per sequence per step. */
+#ifndef GRIFFIN_DECODE_H
+#define GRIFFIN_DECODE_H
+
+#include <stddef.h>
+
+#include "griffin.h"
+
+typedef struct {
+    const GriffinModel *m;
+    int B;
+    float **lru;       /* [depth] -> [B,E] (recurrent layers, else NULL) */
+    float **conv;      /* [depth] -> [B,3,E] */
+    float **kc, **vc;  /* [depth] -> [B,A,K] (attention layers, else NULL) */
+    int *n;            /* [B] tokens seen = position of the next token */
+    size_t state_floats;
+    /* one-step scratch and outputs */
+    float *x, *tn, *res, *s[6], *q, *k, *v, *att, *rstd;
+    float *logits;     /* [B,V] soft-capped logits of the last step */
+    int *pos;          /* [B] */
+} DecodeState;
+
+DecodeState *decode_create(const GriffinModel *m, int B);
+void decode_free(DecodeState *s);
+/* bytes of the state proper (lru + conv + key/value rings + counters) */
+size_t decode_state_bytes(const DecodeState *s);
+/* zero the state: every sequence starts empty */
+void decode_reset(DecodeState *s);
+
+/* Runs the parallel forward of m (which must have been created for at least B x T) over a
+ * batch of prompts tokens [B,T] with positions pos [B,T]: each row one document, optionally
+ * left-padded (pads have position −1 and any token, the first real token position 0).
+ * Loads the state and returns the logits of the last position [B,V]. The model's weights are
+ * shared with the state's model (the same parameters). */
+const float *decode_prefill(DecodeState *s, GriffinModel *m, const int *tokens, const int *pos, int T);
+
+/* Feeds one token per sequence (at position n[b]) and returns its logits [B,V]. */
+const float *decode_step(DecodeState *s, const int *tokens);
+
+#endif

@@ -64,6 +64,8 @@ static void layout(GriffinModel *m, Carver *cv) {
     m->fn_out = carve(cv, N * D);
     m->logits = carve(cv, N * V);
     m->lse = carve(cv, N);
+    m->row_weight = carve(cv, N);
+    if (m->inference_only) return; /* no backward buffers */
     m->dlogits = carve(cv, N * V);
     m->d_res = carve(cv, N * D);
     m->d_norm = carve(cv, N * D);
@@ -74,14 +76,19 @@ static void layout(GriffinModel *m, Carver *cv) {
 }
 
 GriffinModel *griffin_create(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed) {
+    return griffin_create_ex(cfg, max_B, max_T, seed, 0);
+}
+
+GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed, int inference_only) {
     CHECK(max_B > 0 && max_T > 0, "griffin_create: batch %d x %d must be positive", max_B, max_T);
     GriffinModel *m = callocCheck(1, sizeof *m);
+    m->inference_only = inference_only;
     m->cfg = *cfg;
     const char *err = config_finalize(&m->cfg);
     CHECK(!err, "model config: %s", err);
     param_table_build(&m->table, &m->cfg);
     m->params = alignedCallocCheck(m->table.total * sizeof(float));
-    m->grads = alignedCallocCheck(m->table.total * sizeof(float));
+    m->grads = inference_only ? NULL : alignedCallocCheck(m->table.total * sizeof(float));
     params_init(&m->table, m->params, seed);
     m->max_B = max_B;
     m->max_T = max_T;
@@ -116,7 +123,9 @@ void griffin_free(GriffinModel *m) {
 
 size_t griffin_activation_bytes(const GriffinModel *m) { return m->arena_floats * sizeof(float); }
 
-void griffin_zero_grad(GriffinModel *m) { memset(m->grads, 0, m->table.total * sizeof(float)); }
+void griffin_zero_grad(GriffinModel *m) {
+    CHECK(m->grads, "griffin_zero_grad: an inference-only model has no gradients");
+    memset(m->grads, 0, m->table.total * sizeof(float)); }
 
 static void recurrent_forward(GriffinModel *m, LayerActs *a, LayerPtrs *w, float *out) {
     const GriffinConfig *c = &m->cfg;
@@ -146,12 +155,11 @@ static void attention_block_forward(GriffinModel *m, LayerActs *a, LayerPtrs *w,
     linear_forward(out, a->att, w->p[P_FINAL_W], w->p[P_FINAL_B], N, D, D);
 }
 
-float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, const int *pos,
-                      const uint8_t *mask, int B, int T) {
-    const GriffinConfig *c = &m->cfg;
+static void check_inputs(GriffinModel *m, const int *tokens, const int *targets, const int *pos,
+                         const uint8_t *mask, int B, int T) {
+    int V = m->cfg.vocab_size, N = B * T;
     CHECK(B > 0 && T > 0 && B <= m->max_B && T <= m->max_T,
           "griffin_forward: batch %d x %d exceeds the allocated %d x %d", B, T, m->max_B, m->max_T);
-    int N = B * T, D = c->width, V = c->vocab_size;
     m->B = B;
     m->T = T;
     for (int n = 0; n < N; n++) {
@@ -166,7 +174,12 @@ float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, co
         }
     }
     m->has_targets = targets != NULL;
+}
 
+/* embedding → blocks → final norm: leaves m->fn_out [N,D] */
+static void forward_trunk(GriffinModel *m) {
+    const GriffinConfig *c = &m->cfg;
+    int N = m->B * m->T, D = c->width;
     float *x = m->layers[0].x_in;
     embedding_forward(x, m->tokens, m->params + m->table.t[m->table.embed].offset,
                       c->embed_scale ? embed_scale_value(D) : 1.0f, N, D);
@@ -188,6 +201,20 @@ float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, co
         for (size_t i = 0; i < ND; i++) next[i] += a->resid[i];
     }
     rmsnorm_forward(m->fn_out, m->fn_rstd, m->x_final, m->params + m->table.t[m->table.final_norm].offset, N, D);
+}
+
+const float *griffin_forward_hidden(GriffinModel *m, const int *tokens, const int *pos, int B, int T) {
+    check_inputs(m, tokens, NULL, pos, NULL, B, T);
+    forward_trunk(m);
+    return m->fn_out;
+}
+
+float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, const int *pos,
+                      const uint8_t *mask, int B, int T) {
+    const GriffinConfig *c = &m->cfg;
+    check_inputs(m, tokens, targets, pos, mask, B, T);
+    forward_trunk(m);
+    int N = B * T, D = c->width, V = c->vocab_size;
     const float *table = m->params + m->table.t[m->table.embed].offset;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, D, 1.0f, m->fn_out, D, table, D, 0.0f,
                 m->logits, V);
@@ -247,23 +274,22 @@ static void attention_block_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w
 }
 
 void griffin_backward(GriffinModel *m) {
-    const GriffinConfig *c = &m->cfg;
-    CHECK(m->has_targets, "griffin_backward: the last forward had no targets");
-    int N = m->B * m->T, D = c->width, V = c->vocab_size, F = c->mlp_width;
-    size_t ND = (size_t)N * D, NV = (size_t)N * V;
-    const ParamTable *pt = &m->table;
-    float *table = m->params + pt->t[pt->embed].offset;
-    float *dtable = m->grads + pt->t[pt->embed].offset;
+    griffin_backward_scaled(m, m->loss_count > 0 ? (float)(1.0 / m->loss_count) : 0.0f);
+}
 
-    memset(m->dlogits, 0, NV * sizeof(float));
-    if (m->loss_count > 0)
-        crossentropy_backward(m->dlogits, m->logits, m->lse, m->targets, m->mask,
-                              (float)(1.0 / m->loss_count), N, V);
-    softcap_backward(m->dlogits, m->logits, c->soft_cap, NV);
-    /* z = fn_out · tableᵀ:  d fn_out = dz · table;  dtable += dzᵀ · fn_out */
-    memset(m->d_norm, 0, ND * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, V, 1.0f, m->dlogits, V, table, D, 0.0f, m->d_norm, D);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, D, N, 1.0f, m->dlogits, V, m->fn_out, D, 1.0f, dtable, D);
+void griffin_backward_scaled(GriffinModel *m, float scale) {
+    int N = m->B * m->T;
+    for (int n = 0; n < N; n++) m->row_weight[n] = m->mask[n] ? scale : 0.0f;
+    griffin_backward_weighted(m, m->row_weight);
+}
+
+/* dL/d fn_out [N,D] in m->d_norm → final norm, blocks in reverse, embedding */
+static void backward_trunk(GriffinModel *m) {
+    const GriffinConfig *c = &m->cfg;
+    int N = m->B * m->T, D = c->width, F = c->mlp_width;
+    size_t ND = (size_t)N * D;
+    const ParamTable *pt = &m->table;
+    float *dtable = m->grads + pt->t[pt->embed].offset;
     memset(m->d_res, 0, ND * sizeof(float));
     rmsnorm_backward(m->d_res, m->grads + pt->t[pt->final_norm].offset, m->d_norm, m->x_final, m->fn_rstd,
                      m->params + pt->t[pt->final_norm].offset, N, D);
@@ -289,9 +315,31 @@ void griffin_backward(GriffinModel *m) {
     embedding_backward(dtable, m->d_res, m->tokens, c->embed_scale ? embed_scale_value(D) : 1.0f, N, D);
 }
 
-/* Model FLOPs per trained token: every matrix product counted as 2·in·out forward and twice
- * that backward (6·in·out), including the tied unembedding; attention scores and the
- * weighted sum over the A1 = min(A, T−1)+1 keys of the window (2·2·H·K·A1 forward, ×3). */
+void griffin_backward_weighted(GriffinModel *m, const float *row_weight) {
+    const GriffinConfig *c = &m->cfg;
+    CHECK(!m->inference_only, "griffin_backward: the model was created for inference only");
+    CHECK(m->has_targets, "griffin_backward: the last forward had no targets");
+    int N = m->B * m->T, D = c->width, V = c->vocab_size;
+    size_t NV = (size_t)N * V;
+    const ParamTable *pt = &m->table;
+    float *table = m->params + pt->t[pt->embed].offset;
+    float *dtable = m->grads + pt->t[pt->embed].offset;
+    memset(m->dlogits, 0, NV * sizeof(float));
+    crossentropy_backward(m->dlogits, m->logits, m->lse, m->targets, row_weight, N, V);
+    softcap_backward(m->dlogits, m->logits, c->soft_cap, NV);
+    /* z = fn_out · tableᵀ:  d fn_out = dz · table;  dtable += dzᵀ · fn_out */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, V, 1.0f, m->dlogits, V, table, D, 0.0f, m->d_norm, D);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, D, N, 1.0f, m->dlogits, V, m->fn_out, D, 1.0f, dtable, D);
+    backward_trunk(m);
+}
+
+void griffin_backward_hidden(GriffinModel *m, const float *dhidden) {
+    CHECK(!m->inference_only, "griffin_backward: the model was created for inference only");
+    size_t ND = (size_t)m->B * m->T * m->cfg.width;
+    memcpy(m->d_norm, dhidden, ND * sizeof(float));
+    backward_trunk(m);
+}
+
 double griffin_flops_per_token(const GriffinConfig *c, int T) {
     double D = c->width, E = c->lru_width, F = c->mlp_width, H = c->num_heads, K = D / H;
     double per = 6.0 * D * c->vocab_size;

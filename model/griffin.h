@@ -42,6 +42,7 @@ typedef struct {
     float *params;        /* [table.total] */
     float *grads;         /* [table.total] */
     int max_B, max_T;
+    int inference_only;   /* no gradients or backward buffers */
     /* activation arena, sized once for (max_B, max_T) */
     float *arena;
     size_t arena_floats;
@@ -51,6 +52,7 @@ typedef struct {
     float *fn_out;        /* [N,D] final-norm output */
     float *logits;        /* [N,V] soft-capped */
     float *lse;           /* [N] */
+    float *row_weight;    /* [N] loss weight per row for backward */
     float *dlogits;       /* [N,V] */
     /* backward scratch */
     float *d_res, *d_norm;   /* [N,D] */
@@ -69,6 +71,8 @@ typedef struct {
 /* Builds the parameter table and allocates everything for batches up to (max_B, max_T);
  * parameters are initialised as the official torch code with seed. */
 GriffinModel *griffin_create(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed);
+/* The same; inference_only = 1 allocates no gradients and no backward buffers. */
+GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed, int inference_only);
 void griffin_free(GriffinModel *m);
 
 /* Forward over a (B,T) batch. tokens, pos [B,T]; targets [B,T] or NULL (no loss); mask [B,T]
@@ -79,6 +83,19 @@ float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, co
 
 /* Backward of the last forward's loss; ACCUMULATES into m->grads. */
 void griffin_backward(GriffinModel *m);
+/* The same for the loss scale · Σ_{unmasked} nll (griffin_backward uses 1 / #unmasked);
+ * lets a step weight micro-batches and ranks by their target counts. */
+void griffin_backward_scaled(GriffinModel *m, float scale);
+/* Backward of Σ_n row_weight[n] · nll_n (row n's target from the last forward; weight 0
+ * skips a row): policy-gradient losses are weighted log-likelihoods. */
+void griffin_backward_weighted(GriffinModel *m, const float *row_weight);
+
+/* Forward without the unembedding: returns the final-norm output [B*T, D] (m->fn_out), for
+ * heads other than the language model (the reward model). */
+const float *griffin_forward_hidden(GriffinModel *m, const int *tokens, const int *pos, int B, int T);
+/* Backward from dL/d(final-norm output) [B*T, D] of the last forward (either kind);
+ * accumulates into m->grads. */
+void griffin_backward_hidden(GriffinModel *m, const float *dhidden);
 
 void griffin_zero_grad(GriffinModel *m);
 

@@ -89,8 +89,8 @@ void softcap_backward(float *dlogits, const float *capped, float cap, size_t n);
 /* returns sum over unmasked rows of -log softmax(logits)[target]; lse[N] saved */
 double crossentropy_forward(float *lse, const float *logits, const int *targets, const uint8_t *mask,
                             int N, int V);
-/* dlogits += scale * mask * (softmax - onehot) */
+/* dlogits[n] += weight[n] * (softmax - onehot(target[n])) */
 void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets,
-                           const uint8_t *mask, float scale, int N, int V);
+                           const float *weight, int N, int V);
 
 #endif

@@ -41,16 +41,17 @@ double crossentropy_forward(float *lse, const float *logits, const int *targets,
     return total;
 }
 
-/* forward: loss = scale · Σ_{n: mask} (lse_n − ℓ[n, target_n])
- *   dlogits[n, i] += scale · (softmax(ℓ_n)_i − [i == target_n])   for unmasked n */
+/* forward: loss = Σ_n weight_n · (lse_n − ℓ[n, target_n])
+ *   dlogits[n, i] += weight_n · (softmax(ℓ_n)_i − [i == target_n])   (rows of weight 0 skipped) */
 void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets,
-                           const uint8_t *mask, float scale, int N, int V) {
+                           const float *weight, int N, int V) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        if (mask && !mask[n]) continue;
+        float w = weight[n];
+        if (w == 0.0f) continue;
         const float *row = logits + (size_t)n * V;
         float *d = dlogits + (size_t)n * V;
-        for (int i = 0; i < V; i++) d[i] += scale * expf(row[i] - lse[n]);
-        d[targets[n]] -= scale;
+        for (int i = 0; i < V; i++) d[i] += w * expf(row[i] - lse[n]);
+        d[targets[n]] -= w;
     }
 }

@@ -11,3 +11,4 @@ foreach(case griffin_packed griffin_plain griffin_deep hawk_packed transformer_p
 endforeach()
 griffin_c_test(test_overfit "model" test_overfit.c)
 griffin_c_test(test_decode "model" test_decode.c)
+griffin_c_test(test_sampler "model" test_sampler.c)

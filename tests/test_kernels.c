@@ -194,7 +194,9 @@ static void ce_b(Case *c, const float *g, float **d) {
     size_t n = (size_t)c->N * c->V;
     float *t = c->scratch[2];
     memset(t, 0, n * sizeof(float));
-    crossentropy_backward(t, c->scratch[0], c->scratch[1], c->targets, c->mask, g[0] / 5.0f, c->N, c->V);
+    float *w = c->scratch[3];
+    for (int r = 0; r < c->N; r++) w[r] = c->mask[r] ? g[0] / 5.0f : 0.0f;
+    crossentropy_backward(t, c->scratch[0], c->scratch[1], c->targets, w, c->N, c->V);
     softcap_backward(t, c->scratch[0], 30.0f, n);
     for (size_t i = 0; i < n; i++) d[0][i] += t[i];
 }
@@ -304,7 +306,7 @@ int main(void) {
             c.mask[i] = (i % 3) != 1;
         }
         add_in(&c, "logits", randn((size_t)N * V, 10.0f), (size_t)N * V); /* large: exercises the cap */
-        for (int i = 0; i < 3; i++) c.scratch[i] = zeros((size_t)N * V);
+        for (int i = 0; i < 4; i++) c.scratch[i] = zeros((size_t)N * V);
         c.out = zeros(1);
         c.out_n = 1;
         check_case(&c);

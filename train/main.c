@@ -11,7 +11,13 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
+    {"pretrain", cmd_pretrain, "train from scratch or a checkpoint on a staged mixture of text corpora"},
+    {"sft", cmd_sft, "instruction-tune a checkpoint on chat corpora (loss on model turns)"},
+    {"sample", cmd_sample, "generate text from a checkpoint (plain or chat), fixed-size state"},
+    {"eval", cmd_eval, "loss, perplexity and bits per byte of a checkpoint on corpora"},
     {"bench", cmd_bench, "train throughput, FLOPs and memory (griffin bench train --help)"},
+    {"tokenize", cmd_tokenize, "text/JSONL(.gz) -> corpus.h5 (kinds: text, chat, preference, prompt)"},
+    {"inspect", cmd_inspect, "describe a corpus file (--show N decodes documents)"},
 };
 
 static void usage(FILE *f) {

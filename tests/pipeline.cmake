@@ -1,0 +1,17 @@
+# Data mixture and the training loops built on it.
+set(PIPELINE_TEST_DIR ${CMAKE_CURRENT_BINARY_DIR}/pipeline_work)
+file(MAKE_DIRECTORY ${PIPELINE_TEST_DIR})
+griffin_c_test(test_mixture "data" test_mixture.c)
+set_tests_properties(test_mixture PROPERTIES ENVIRONMENT "GRIFFIN_TEST_DIR=${PIPELINE_TEST_DIR}")
+
+# griffin pretrain on real text (the licence texts of base-files), see tests/pipeline/.
+set(LIC_DIR ${PIPELINE_TEST_DIR}/lic)
+add_test(NAME pipeline_corpora
+  COMMAND bash -c "rm -rf ${LIC_DIR} && ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/make_corpora.sh $<TARGET_FILE:griffin> ${LIC_DIR} 2>/dev/null && cp ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/lic.ini ${LIC_DIR}/")
+set_tests_properties(pipeline_corpora PROPERTIES LABELS "train" FIXTURES_SETUP lic_corpora)
+foreach(t learns resume resume2 ranks mixture)
+  add_test(NAME pretrain_${t}
+    COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/test_pretrain.py $<TARGET_FILE:griffin> ${LIC_DIR} ${t})
+  set_tests_properties(pretrain_${t} PROPERTIES LABELS "train" FIXTURES_REQUIRED lic_corpora)
+endforeach()
+set_tests_properties(pretrain_resume2 pretrain_ranks PROPERTIES LABELS "train;mpi")

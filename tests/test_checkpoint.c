@@ -1,0 +1,353 @@
+/* train/checkpoint: bitwise round trip (params, Adam moments, step, RNG, cursors, config,
+ * tokenizer); keep-last-K; weights-only files; shape/name mismatch messages; a flipped byte,
+ * a stale crc32 and a truncated file are each detected and the previous checkpoint used;
+ * a write that fails under RLIMIT_FSIZE leaves no temp file and the previous one intact. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/check.h"
+#include "common/rng.h"
+#include "model/config.h"
+#include "model/params.h"
+#include "train/checkpoint.h"
+
+static int failures = 0;
+#define EXPECT(cond, ...)                                        \
+    do {                                                         \
+        if (!(cond)) {                                           \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+            fprintf(stderr, __VA_ARGS__);                        \
+            fputc('\n', stderr);                                 \
+            failures++;                                          \
+        }                                                        \
+    } while (0)
+
+static int exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+typedef struct {
+    ParamTable pt;
+    float *p, *m, *v;
+    uint64_t rng[8], cursors[2 * 3];
+    uint8_t tok[1000];
+    const char *config;
+} World;
+
+static void world_init(World *w, uint64_t seed) {
+    GriffinConfig c;
+    CHECK(config_preset("tiny", &c) == 0, "tiny preset");
+    param_table_build(&w->pt, &c);
+    size_t n = w->pt.total;
+    w->p = mallocCheck(n * 4);
+    w->m = mallocCheck(n * 4);
+    w->v = mallocCheck(n * 4);
+    params_init(&w->pt, w->p, seed);
+    Rng r;
+    rng_seed(&r, seed, 99);
+    for (size_t i = 0; i < n; i++) {
+        w->p[i] += (float)rng_normal(&r); /* norms/biases init to zero: make every tensor distinct */
+        w->m[i] = (float)rng_normal(&r);
+        w->v[i] = (float)rng_uniform(&r);
+    }
+    for (int i = 0; i < 8; i++) w->rng[i] = rng_u64(&r);
+    for (int i = 0; i < 6; i++) w->cursors[i] = rng_u64(&r);
+    for (int i = 0; i < 1000; i++) w->tok[i] = (uint8_t)rng_below(&r, 256);
+    w->config = "[model]\nwidth = 64\n";
+}
+
+static void world_free(World *w) {
+    free(w->p);
+    free(w->m);
+    free(w->v);
+    param_table_free(&w->pt);
+}
+
+static CkptState state_of(const World *w, int64_t step) {
+    CkptState s = {.step = step, .stage = step / 2, .tokens = step * 1000, .pt = &w->pt, .params = w->p,
+                   .adam_m = w->m, .adam_v = w->v, .rng = w->rng, .n_rng = 8, .cursors = w->cursors,
+                   .ranks = 2, .cursor_len = 3, .config = w->config, .tokenizer = w->tok, .tokenizer_len = 1000};
+    return s;
+}
+
+static int save(const World *w, const char *dir, int64_t step, int keep) {
+    char err[1024], path[4096];
+    CkptState s = state_of(w, step);
+    int rc = ckpt_save(dir, &s, keep, path, sizeof path, err, sizeof err);
+    if (rc) fprintf(stderr, "(save error: %s)\n", err);
+    return rc;
+}
+
+/* loads and compares with w bitwise */
+static int load_matches(const World *w, const char *path, int64_t step) {
+    size_t n = w->pt.total;
+    float *p = mallocCheck(n * 4), *m = mallocCheck(n * 4), *v = mallocCheck(n * 4);
+    CkptLoaded l;
+    char err[1024];
+    int rc = ckpt_load(path, &w->pt, p, m, v, &l, err, sizeof err);
+    int ok = rc == CKPT_OK;
+    if (!ok) fprintf(stderr, "(load error: %s)\n", err);
+    if (ok) {
+        ok = !memcmp(p, w->p, n * 4) && !memcmp(m, w->m, n * 4) && !memcmp(v, w->v, n * 4) && l.step == step &&
+             l.stage == step / 2 && l.tokens == step * 1000 && l.n_rng == 8 && !memcmp(l.rng, w->rng, sizeof w->rng) &&
+             l.ranks == 2 && l.cursor_len == 3 && !memcmp(l.cursors, w->cursors, sizeof w->cursors) &&
+             !strcmp(l.config, w->config) && l.tokenizer_len == 1000 && !memcmp(l.tokenizer, w->tok, 1000) &&
+             l.has_moments;
+        ckpt_loaded_free(&l);
+    }
+    free(p);
+    free(m);
+    free(v);
+    return ok;
+}
+
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopenCheck(path, "rb");
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = mallocCheck(*len);
+    CHECK(fread(b, 1, *len, f) == *len, "read %s", path);
+    fclose(f);
+    return b;
+}
+
+static void write_file(const char *path, const char *b, size_t len) {
+    FILE *f = fopenCheck(path, "wb");
+    CHECK(fwrite(b, 1, len, f) == len, "write %s", path);
+    fclose(f);
+}
+
+static void test_round_trip_and_keep(const char *root) {
+    World w;
+    world_init(&w, 1);
+    char dir[4096], path[4200], err[1024];
+    snprintf(dir, sizeof dir, "%s/run/a", root); /* created on demand */
+    for (int64_t s = 1; s <= 5; s++) EXPECT(save(&w, dir, s * 10, 3) == CKPT_OK, "save step %lld", (long long)(s * 10));
+    int64_t *steps;
+    int n = ckpt_list(dir, &steps);
+    EXPECT(n == 3 && steps[0] == 50 && steps[1] == 40 && steps[2] == 30, "keep-last-3: %d left", n);
+    free(steps);
+    snprintf(path, sizeof path, "%s/ckpt-50.h5", dir);
+    EXPECT(load_matches(&w, path, 50), "round trip is not bitwise");
+
+    /* pruning after a resume from an older step never deletes higher-numbered files */
+    char dir3[4096];
+    snprintf(dir3, sizeof dir3, "%s/run/prune", root);
+    for (int64_t s3 = 10; s3 <= 30; s3 += 10) save(&w, dir3, s3, 2);
+    save(&w, dir3, 15, 2);
+    n = ckpt_list(dir3, &steps);
+    EXPECT(n == 3 && steps[0] == 30 && steps[1] == 20 && steps[2] == 15, "prune after resume: %d left", n);
+    free(steps);
+    snprintf(path, sizeof path, "%s/ckpt-50.h5.tmp", dir);
+    EXPECT(!exists(path), "temporary file left behind");
+
+    /* weights only */
+    float *p = callocCheck(w.pt.total, 4);
+    snprintf(path, sizeof path, "%s/ckpt-50.h5", dir);
+    EXPECT(ckpt_load_weights(path, &w.pt, p, err, sizeof err) == CKPT_OK && !memcmp(p, w.p, w.pt.total * 4), "weights-only load: %s", err);
+    /* metadata only */
+    CkptLoaded l;
+    EXPECT(ckpt_load(path, NULL, NULL, NULL, NULL, &l, err, sizeof err) == CKPT_OK && l.step == 50 && !strcmp(l.config, w.config),
+           "metadata-only load: %s", err);
+    ckpt_loaded_free(&l);
+
+    /* a weights-only checkpoint cannot resume the optimizer */
+    char dir2[4096];
+    snprintf(dir2, sizeof dir2, "%s/run/weights", root);
+    CkptState s = state_of(&w, 7);
+    s.adam_m = s.adam_v = NULL;
+    s.tokenizer = NULL;
+    s.tokenizer_len = 0;
+    s.rng = NULL;
+    s.n_rng = 0;
+    s.config = NULL;
+    EXPECT(ckpt_save(dir2, &s, 1, path, sizeof path, err, sizeof err) == CKPT_OK, "weights-only save: %s", err);
+    float *m = callocCheck(w.pt.total, 4), *v = callocCheck(w.pt.total, 4);
+    int rc = ckpt_load(path, &w.pt, p, m, v, &l, err, sizeof err);
+    EXPECT(rc == CKPT_ERR_MISMATCH && strstr(err, "weights-only"), "moments from a weights-only file: rc %d %s", rc, err);
+    EXPECT(ckpt_load(path, &w.pt, p, NULL, NULL, &l, err, sizeof err) == CKPT_OK && l.n_rng == 0 && l.tokenizer_len == 0 &&
+               l.config[0] == 0 && !l.has_moments, "weights-only file loads its params: %s", err);
+    ckpt_loaded_free(&l);
+
+    /* a different model: the message names the tensor and both shapes */
+    GriffinConfig c2;
+    config_preset("tiny", &c2);
+    c2.mlp_width = 256;
+    config_finalize(&c2);
+    ParamTable pt2;
+    param_table_build(&pt2, &c2);
+    float *p2 = callocCheck(pt2.total, 4);
+    snprintf(path, sizeof path, "%s/ckpt-50.h5", dir);
+    rc = ckpt_load_weights(path, &pt2, p2, err, sizeof err);
+    EXPECT(rc == CKPT_ERR_MISMATCH && strstr(err, "params/blocks.0.mlp_block.ffw_up.w") && strstr(err, "[2,64,192]") &&
+               strstr(err, "[2,64,256]"), "shape mismatch message: %s", err);
+    printf("shape mismatch -> %s\n", err);
+    param_table_free(&pt2);
+    free(p2);
+    c2.mlp_width = 192;
+    c2.family = FAMILY_HAWK;
+    config_finalize(&c2);
+    param_table_build(&pt2, &c2);
+    p2 = callocCheck(pt2.total, 4);
+    rc = ckpt_load_weights(path, &pt2, p2, err, sizeof err);
+    EXPECT(rc == CKPT_ERR_MISMATCH && strstr(err, "blocks.2.recurrent_block"), "missing tensor message: %s", err);
+    printf("name mismatch -> %s\n", err);
+    param_table_free(&pt2);
+    free(p2);
+    free(p);
+    free(m);
+    free(v);
+
+    /* describe */
+    FILE *devnull = fopen("/dev/null", "w");
+    EXPECT(ckpt_describe(path, devnull, err, sizeof err) == CKPT_OK, "describe: %s", err);
+    fclose(devnull);
+    world_free(&w);
+}
+
+static void test_damage(const char *root) {
+    World w;
+    world_init(&w, 2);
+    char dir[4096], path[4200], got[4200], err[1024];
+    snprintf(dir, sizeof dir, "%s/damage", root);
+    for (int64_t s = 1; s <= 4; s++) EXPECT(save(&w, dir, s, 10) == CKPT_OK, "save %lld", (long long)s);
+
+    /* 1. flip one byte inside the embedding's data of ckpt-4 (found by its bit pattern) */
+    snprintf(path, sizeof path, "%s/ckpt-4.h5", dir);
+    size_t len;
+    char *b = read_file(path, &len);
+    const TensorInfo *emb = &w.pt.t[w.pt.embed];
+    const char *needle = (const char *)(w.p + emb->offset + emb->numel / 2);
+    char *hit = memmem(b, len, needle, 32);
+    EXPECT(hit != NULL, "embedding bytes not found in the file");
+    if (hit) hit[5] ^= 0x10;
+    write_file(path, b, len);
+    free(b);
+    char *logbuf = NULL;
+    size_t logsize = 0;
+    FILE *log = open_memstream(&logbuf, &logsize);
+    int rc = ckpt_latest(dir, got, sizeof got, log);
+    fclose(log);
+    EXPECT(rc == CKPT_OK && strstr(got, "ckpt-3.h5"), "flipped byte: latest = %s", got);
+    EXPECT(logbuf && strstr(logbuf, "ckpt-4.h5") && !strchr(logbuf, '\n')[1], "one-line report naming the file: %s", logbuf);
+    printf("flipped byte -> %s", logbuf);
+    free(logbuf);
+    EXPECT(ckpt_load(path, &w.pt, w.m, NULL, NULL, NULL, err, sizeof err) == CKPT_ERR_DAMAGED, "direct load of the damaged file");
+
+    /* 2. ckpt-3: rewrite a value through HDF5 (Fletcher32 recomputed, our crc32 stale) */
+    snprintf(path, sizeof path, "%s/ckpt-3.h5", dir);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "adam_v/final_norm.scale", H5P_DEFAULT);
+    size_t nf = w.pt.t[w.pt.final_norm].numel;
+    float *tmp = mallocCheck(nf * 4);
+    memcpy(tmp, w.v + w.pt.t[w.pt.final_norm].offset, nf * 4);
+    tmp[1] += 1.0f;
+    EXPECT(f >= 0 && d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) >= 0, "rewrite through HDF5");
+    H5Dclose(d);
+    H5Fclose(f);
+    free(tmp);
+    EXPECT(ckpt_verify(path, err, sizeof err) == CKPT_ERR_DAMAGED && strstr(err, "crc32 mismatch") &&
+               strstr(err, "adam_v/final_norm.scale"), "stale crc32: %s", err);
+    printf("stale crc32 -> %s\n", err);
+
+    /* 3. truncate ckpt-2 to half its size */
+    snprintf(path, sizeof path, "%s/ckpt-2.h5", dir);
+    b = read_file(path, &len);
+    write_file(path, b, len / 2);
+    free(b);
+    EXPECT(ckpt_verify(path, err, sizeof err) == CKPT_ERR_DAMAGED, "truncated file passes verification");
+    printf("truncated -> %s\n", err);
+
+    log = fopen("/dev/null", "w");
+    rc = ckpt_latest(dir, got, sizeof got, log);
+    fclose(log);
+    EXPECT(rc == CKPT_OK && strstr(got, "ckpt-1.h5"), "after three damaged: latest = %s", got);
+    EXPECT(load_matches(&w, got, 1), "ckpt-1 intact");
+
+    /* garbage with a checkpoint name, and no checkpoints at all */
+    snprintf(path, sizeof path, "%s/ckpt-9.h5", dir);
+    write_file(path, "not hdf5", 8);
+    snprintf(path, sizeof path, "%s/ckpt-1.h5", dir);
+    unlink(path);
+    log = fopen("/dev/null", "w");
+    EXPECT(ckpt_latest(dir, got, sizeof got, log) == CKPT_NONE, "no valid checkpoint left");
+    snprintf(path, sizeof path, "%s/nowhere", dir);
+    EXPECT(ckpt_latest(path, got, sizeof got, log) == CKPT_NONE, "missing dir");
+    fclose(log);
+    world_free(&w);
+}
+
+static void test_write_failure(const char *root) {
+    World w;
+    world_init(&w, 3);
+    char dir[4096], path[4200], got[4200], err[1024];
+    snprintf(dir, sizeof dir, "%s/full", root);
+    EXPECT(save(&w, dir, 1, 3) == CKPT_OK, "first save");
+    snprintf(path, sizeof path, "%s/ckpt-1.h5", dir);
+    struct stat st;
+    stat(path, &st);
+    /* a stale temp file of a killed run is cleaned up by the next save */
+    snprintf(path, sizeof path, "%s/ckpt-7.h5.tmp", dir);
+    write_file(path, "partial", 7);
+
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)st.st_size / 2;
+    CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0, "setrlimit: %s", strerror(errno));
+    CkptState s = state_of(&w, 2);
+    w.p[0] += 1.0f; /* the failed save must not matter */
+    int rc = ckpt_save(dir, &s, 1, path, sizeof path, err, sizeof err);
+    w.p[0] -= 1.0f;
+    CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0, "restore rlimit");
+    EXPECT(rc == CKPT_ERR_IO && err[0], "write beyond RLIMIT_FSIZE: rc %d", rc);
+    printf("file-size limit -> %s\n", err);
+    snprintf(path, sizeof path, "%s/ckpt-2.h5.tmp", dir);
+    EXPECT(!exists(path), "temporary file left after a failed write");
+    snprintf(path, sizeof path, "%s/ckpt-2.h5", dir);
+    EXPECT(!exists(path), "a failed write produced a checkpoint");
+    snprintf(path, sizeof path, "%s/ckpt-7.h5.tmp", dir);
+    EXPECT(!exists(path), "stale temp file not removed");
+    FILE *log = fopen("/dev/null", "w");
+    EXPECT(ckpt_latest(dir, got, sizeof got, log) == CKPT_OK && strstr(got, "ckpt-1.h5"), "previous checkpoint lost");
+    fclose(log);
+    EXPECT(load_matches(&w, got, 1), "previous checkpoint damaged");
+
+    /* an unwritable place: a directory below a regular file */
+    snprintf(path, sizeof path, "%s/ckpt-1.h5/sub", dir);
+    rc = ckpt_save(path, &s, 1, NULL, 0, err, sizeof err);
+    EXPECT(rc == CKPT_ERR_IO && strstr(err, "directory"), "unwritable dir: rc %d %s", rc, err);
+    printf("unwritable dir -> %s\n", err);
+    world_free(&w);
+}
+
+int main(void) {
+    char root[] = "/tmp/griffin_ckpt_XXXXXX";
+    CHECK(mkdtemp(root), "mkdtemp: %s", strerror(errno));
+    test_round_trip_and_keep(root);
+    test_damage(root);
+    test_write_failure(root);
+    if (!failures) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+        if (system(cmd)) fprintf(stderr, "could not remove %s\n", root);
+    }
+    if (failures) {
+        fprintf(stderr, "test_checkpoint: %d failure(s) (files kept in %s)\n", failures, root);
+        return 1;
+    }
+    printf("test_checkpoint: all passed\n");
+    return 0;
+}

@@ -1,0 +1,106 @@
+/* Training checkpoints in HDF5 (serial), self-describing and verifiable.
+ *
+ * File layout (format "griffin-checkpoint", version 1):
+ *   root attributes   format, version, step
+ *   params/<name>     float32, the tensor's shape (names and shapes of the parameter table)
+ *   adam_m/<name>     float32, Adam first moments   (absent in weights-only checkpoints)
+ *   adam_v/<name>     float32, Adam second moments  (absent in weights-only checkpoints)
+ *   step, stage, tokens   int64 [1]: optimizer steps done, current stage, tokens trained on
+ *   rng               uint64 [n]: RNG states, opaque
+ *   data_cursor       uint64 [ranks, n]: every rank's data-loader cursor, opaque
+ *   config            uint8 [len]: the resolved config INI text (deflate)
+ *   tokenizer         uint8 [len]: the tokenizer model bytes, may be empty (deflate)
+ * Every dataset is chunked with HDF5's Fletcher32 filter and carries an attribute `crc32`
+ * (zlib CRC-32 of its bytes) that loading verifies. The file is built in memory (HDF5 core
+ * driver) and written with plain write(2), so I/O errors surface here, not inside HDF5.
+ *
+ * Saving writes <dir>/ckpt-<step>.h5.tmp, flushes, fsyncs, closes, renames it to
+ * ckpt-<step>.h5, fsyncs the directory, then deletes all but the newest `keep` checkpoints
+ * numbered up to this step (higher-numbered ones, left by an abandoned run, are not touched).
+ * A failure (disk full, file-size limit, unwritable dir) removes the temporary file, leaves
+ * earlier checkpoints untouched and returns an error code with a one-line message: the
+ * caller decides what to do. Functions never print HDF5's own error stack. */
+#ifndef GRIFFIN_CHECKPOINT_H
+#define GRIFFIN_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "model/params.h"
+
+#define CKPT_FORMAT "griffin-checkpoint"
+#define CKPT_VERSION 1
+
+enum {
+    CKPT_OK = 0,
+    CKPT_NONE = 1,           /* ckpt_latest: no valid checkpoint in the directory */
+    CKPT_ERR_IO = -1,        /* cannot create / write / open */
+    CKPT_ERR_DAMAGED = -2,   /* unreadable, truncated, checksum mismatch, not a checkpoint */
+    CKPT_ERR_MISMATCH = -3,  /* valid file that does not fit the model / request */
+};
+
+/* What a checkpoint stores. Pointers are borrowed; optional parts may be NULL / 0. */
+typedef struct {
+    int64_t step, stage, tokens;
+    const ParamTable *pt;
+    const float *params;
+    const float *adam_m, *adam_v;     /* both NULL: weights-only checkpoint */
+    const uint64_t *rng;
+    size_t n_rng;
+    const uint64_t *cursors;          /* [ranks][cursor_len], row-major */
+    int ranks;
+    size_t cursor_len;
+    const char *config;               /* NUL-terminated INI text, or NULL */
+    const void *tokenizer;
+    size_t tokenizer_len;
+} CkptState;
+
+/* What loading returns besides the tensors (heap memory: free with ckpt_loaded_free). */
+typedef struct {
+    int64_t step, stage, tokens;
+    int has_moments;
+    uint64_t *rng;
+    size_t n_rng;
+    uint64_t *cursors;                /* [ranks][cursor_len] */
+    int ranks;
+    size_t cursor_len;
+    char *config;                     /* NUL-terminated ("" if none) */
+    uint8_t *tokenizer;
+    size_t tokenizer_len;
+} CkptLoaded;
+
+/* Writes <dir>/ckpt-<step>.h5 (creating dir if needed) and keeps the newest `keep` (>= 1).
+ * On success copies the final path to path_out (if not NULL). Returns CKPT_OK or
+ * CKPT_ERR_IO with the message in err. */
+int ckpt_save(const char *dir, const CkptState *s, int keep, char *path_out, size_t path_len,
+              char *err, size_t errlen);
+
+/* Loads path. With pt: names and shapes are validated against the table (a clear message
+ * naming the tensor otherwise: CKPT_ERR_MISMATCH) and params are read into `params`; adam_m
+ * and adam_v too unless NULL (asking for moments of a weights-only file is a mismatch).
+ * pt == NULL reads only the metadata (step, rng, cursors, config, tokenizer). `out` may be
+ * NULL. Every dataset read is checked against its crc32. */
+int ckpt_load(const char *path, const ParamTable *pt, float *params, float *adam_m, float *adam_v,
+              CkptLoaded *out, char *err, size_t errlen);
+/* params only, for `init = CKPT` */
+int ckpt_load_weights(const char *path, const ParamTable *pt, float *params, char *err, size_t errlen);
+void ckpt_loaded_free(CkptLoaded *l);
+
+/* Reads every dataset of the file and checks the checksums (no parameter table needed). */
+int ckpt_verify(const char *path, char *err, size_t errlen);
+
+/* The newest checkpoint in dir that verifies. Damaged ones are reported on `log` (if not
+ * NULL) in one line each, naming the file, and the previous one is tried.
+ * Returns CKPT_OK with its path, or CKPT_NONE when there is none (no dir, none valid). */
+int ckpt_latest(const char *dir, char *path_out, size_t path_len, FILE *log);
+
+/* Steps of the checkpoints ckpt-<step>.h5 in dir, newest first (malloc'd, caller frees);
+ * returns the count (0 if none or no dir). */
+int ckpt_list(const char *dir, int64_t **steps);
+
+/* Human description for `griffin inspect`: format, step, stage, tokens, tensors with shapes,
+ * moments, RNG and cursor sizes, config and tokenizer sizes, checksum status. */
+int ckpt_describe(const char *path, FILE *f, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,136 @@
+/* griffin eval: loss, perplexity and bits per byte of a checkpoint on corpora, every document
+ * evaluated on its own from its first token (no packing, so no context from other documents),
+ * up to --max-length tokens. Bits per byte use the UTF-8 byte counts the corpus records per
+ * document (for a truncated document, in proportion to the targets evaluated), so they do not
+ * depend on the tokenizer. --by-position adds the mean loss per target position bucket. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/check.h"
+#include "data/corpus.h"
+#include "train/commands.h"
+#include "train/model_io.h"
+
+static void eval_usage(FILE *f) {
+    fprintf(f, "usage: griffin eval --checkpoint CKPT.h5 --corpus X.h5 [--corpus Y.h5 ...]\n"
+               "                    [--max-length N] [--max-docs N] [--batch B] [--by-position]\n"
+               "  text and chat corpora (chat: the model's turns only); defaults: max-length = the\n"
+               "  checkpoint's train.seq_len, all documents, batch 8.\n"
+               "Prints per corpus: documents:, targets:, loss:, perplexity:, bits_per_byte:\n");
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *ckpt = NULL, *corpora[64];
+    int n_corpora = 0, max_len = 0, batch = 8, by_pos = 0;
+    long max_docs = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            eval_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--by-position")) {
+            by_pos = 1;
+            continue;
+        }
+        CHECK(i + 1 < argc, "griffin eval: %s needs a value", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "--checkpoint")) ckpt = v;
+        else if (!strcmp(a, "--corpus")) {
+            CHECK(n_corpora < 64, "griffin eval: at most 64 corpora");
+            corpora[n_corpora++] = v;
+        } else if (!strcmp(a, "--max-length")) max_len = atoi(v);
+        else if (!strcmp(a, "--max-docs")) max_docs = atol(v);
+        else if (!strcmp(a, "--batch")) batch = atoi(v);
+        else DIE("griffin eval: unknown option %s (see --help)", a);
+    }
+    if (!ckpt || !n_corpora) {
+        eval_usage(stderr);
+        return 2;
+    }
+    CHECK(batch > 0 && max_len >= 0, "griffin eval: --batch must be positive");
+    LoadedModel lm;
+    load_model(ckpt, 1, 1, &lm);
+    int T = max_len > 0 ? max_len : lm.cfg->train.seq_len;
+    GriffinModel *m = griffin_create(&lm.m->cfg, batch, T, 0);
+    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    printf("checkpoint: %s (step %lld)\nmax_length: %d\n", ckpt, (long long)lm.step, T);
+    enum { NB = 16 }; /* position buckets: [0,1), [1,2), [2,4), ... */
+    int *tok = mallocCheck(sizeof(int) * (size_t)batch * T), *tgt = mallocCheck(sizeof(int) * (size_t)batch * T);
+    int *pos = mallocCheck(sizeof(int) * (size_t)batch * T);
+    uint8_t *mask = mallocCheck((size_t)batch * T);
+    for (int c = 0; c < n_corpora; c++) {
+        Corpus *cp = corpus_open(corpora[c], CORPUS_ANY);
+        CorpusKind kind = corpus_kind(cp);
+        CHECK(kind == CORPUS_TEXT || kind == CORPUS_CHAT, "griffin eval: %s is a %s corpus; eval takes text or chat",
+              corpora[c], corpus_kind_name(kind));
+        CHECK(corpus_vocab_size(cp) <= m->cfg.vocab_size, "griffin eval: %s has vocabulary %d > the model's %d",
+              corpora[c], corpus_vocab_size(cp), m->cfg.vocab_size);
+        if (lm.tok) corpus_check_tokenizer(cp, lm.tok, ckpt);
+        size_t nd = corpus_num_docs(cp);
+        if (max_docs >= 0 && (size_t)max_docs < nd) nd = (size_t)max_docs;
+        double nll = 0.0, targets = 0.0, bytes = 0.0, bucket_nll[NB] = {0}, bucket_n[NB] = {0};
+        size_t evaluated = 0;
+        for (size_t d0 = 0; d0 < nd; d0 += (size_t)batch) {
+            int nb = (int)(nd - d0 < (size_t)batch ? nd - d0 : (size_t)batch);
+            for (int b = 0; b < batch; b++) {
+                for (int t = 0; t < T; t++) {
+                    int i = b * T + t;
+                    tok[i] = 0;
+                    tgt[i] = 0;
+                    pos[i] = t;
+                    mask[i] = 0;
+                }
+                if (b >= nb) continue;
+                CorpusDoc doc = corpus_doc(cp, 0, d0 + (size_t)b);
+                int n = doc.n > (size_t)T + 1 ? T + 1 : (int)doc.n;
+                for (int t = 0; t + 1 < n; t++) {
+                    int i = b * T + t;
+                    tok[i] = (int)doc.tokens[t];
+                    tgt[i] = (int)doc.tokens[t + 1];
+                    mask[i] = doc.mask ? doc.mask[t + 1] : 1;
+                }
+                double all = 0, used = 0;
+                for (size_t t = 1; t < doc.n; t++) all += doc.mask ? doc.mask[t] : 1;
+                for (int t = 1; t < n; t++) used += doc.mask ? doc.mask[t] : 1;
+                bytes += all > 0 ? (double)doc.bytes * used / all : 0.0;
+            }
+            griffin_forward(m, tok, tgt, pos, mask, batch, T);
+            int V = m->cfg.vocab_size;
+            for (int b = 0; b < nb; b++) {
+                for (int t = 0; t < T; t++) {
+                    int i = b * T + t;
+                    if (!mask[i]) continue;
+                    double l = (double)(m->lse[i] - m->logits[(size_t)i * V + tgt[i]]);
+                    nll += l;
+                    targets += 1;
+                    int k = 0;
+                    while ((1 << k) <= t && k < NB - 1) k++;
+                    bucket_nll[k] += l;
+                    bucket_n[k] += 1;
+                }
+            }
+            evaluated += (size_t)nb;
+        }
+        double loss = targets > 0 ? nll / targets : 0.0;
+        printf("corpus: %s\ndocuments: %zu\ntargets: %.0f\nloss: %.6f\nperplexity: %.4f\nbits_per_byte: %.6f\n",
+               corpora[c], evaluated, targets, loss, exp(loss), bytes > 0 ? nll / log(2.0) / bytes : 0.0);
+        if (by_pos) {
+            printf("by_position (target index range: mean loss, targets):\n");
+            for (int k = 0; k < NB; k++)
+                if (bucket_n[k] > 0)
+                    printf("  [%d, %d): %.4f  %.0f\n", k ? 1 << (k - 1) : 0, 1 << k, bucket_nll[k] / bucket_n[k],
+                           bucket_n[k]);
+        }
+        corpus_close(cp);
+    }
+    free(tok);
+    free(tgt);
+    free(pos);
+    free(mask);
+    griffin_free(m);
+    loaded_model_free(&lm);
+    return 0;
+}

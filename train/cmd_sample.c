@@ -1,0 +1,154 @@
+/* griffin sample: text in, text out through a checkpoint's own tokenizer, generating with the
+ * fixed-size state. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/check.h"
+#include "data/chat.h"
+#include "model/sampler.h"
+#include "train/commands.h"
+#include "train/model_io.h"
+
+static void sample_usage(FILE *f) {
+    fprintf(f, "usage: griffin sample --checkpoint CKPT.h5 (--prompt TEXT | --prompt-file FILE) [--chat]\n"
+               "                      [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]\n"
+               "                      [--seed S] [--num-samples M] [--batch B]\n"
+               "  --prompt-file      one prompt per line, generated in batches of --batch (default 16)\n"
+               "  --chat             wrap each prompt in the chat format and stop at <end_of_turn>\n"
+               "  --temperature 0    greedy; defaults: 128 tokens, temperature 0.8, top-k 0 (off),\n"
+               "                     top-p 1 (off), seed 0, 1 sample\n"
+               "Generation stops at <eos> (and <end_of_turn> with --chat); the same seed gives the same text.\n");
+}
+
+/* Renders one prompt to ids (BOS first). */
+static int *render(const Tokenizer *tok, const char *text, int chat, int *n) {
+    TokenBuf b = {0};
+    const char *e;
+    TokenizerSpecials sp = tokenizer_specials(tok);
+    if (chat) {
+        e = chat_render_prompt(tok, text, strlen(text), &b);
+    } else {
+        CHECK(sp.bos >= 0, "the checkpoint's tokenizer has no <bos> piece");
+        tokbuf_push(&b, (uint32_t)sp.bos, 0);
+        e = chat_encode_append(tok, text, strlen(text), 0, &b);
+    }
+    CHECK(!e, "cannot encode the prompt: %s", e);
+    int *ids = mallocCheck(sizeof(int) * b.n);
+    for (size_t i = 0; i < b.n; i++) ids[i] = (int)b.ids[i];
+    *n = (int)b.n;
+    tokbuf_free(&b);
+    return ids;
+}
+
+int cmd_sample(int argc, char **argv) {
+    const char *ckpt = NULL, *prompt = NULL, *prompt_file = NULL;
+    int chat = 0, max_new = 128, num_samples = 1, batch = 16;
+    SamplerParams sp = {0.8f, 0, 1.0f};
+    unsigned long long seed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            sample_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--chat")) {
+            chat = 1;
+            continue;
+        }
+        CHECK(i + 1 < argc, "griffin sample: %s needs a value", a);
+        const char *v = argv[++i];
+        char *end = NULL;
+        if (!strcmp(a, "--checkpoint")) ckpt = v;
+        else if (!strcmp(a, "--prompt")) prompt = v;
+        else if (!strcmp(a, "--prompt-file")) prompt_file = v;
+        else if (!strcmp(a, "--max-new-tokens")) max_new = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--temperature")) sp.temperature = strtof(v, &end);
+        else if (!strcmp(a, "--top-k")) sp.top_k = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--top-p")) sp.top_p = strtof(v, &end);
+        else if (!strcmp(a, "--seed")) seed = strtoull(v, &end, 10);
+        else if (!strcmp(a, "--num-samples")) num_samples = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--batch")) batch = (int)strtol(v, &end, 10);
+        else DIE("griffin sample: unknown option %s (see --help)", a);
+        CHECK(!end || (*end == 0 && end != v), "griffin sample: %s: '%s' is not a number", a, v);
+    }
+    if (!ckpt || (!prompt == !prompt_file)) {
+        sample_usage(stderr);
+        return 2;
+    }
+    CHECK(max_new > 0 && num_samples > 0 && batch > 0, "griffin sample: counts must be positive");
+    CHECK(sp.temperature >= 0 && sp.top_k >= 0 && sp.top_p > 0 && sp.top_p <= 1,
+          "griffin sample: need temperature >= 0, top-k >= 0, 0 < top-p <= 1");
+
+    /* prompts */
+    char **texts = NULL;
+    int n_prompts = 0;
+    if (prompt) {
+        texts = mallocCheck(sizeof(char *));
+        texts[n_prompts++] = strdup(prompt);
+    } else {
+        FILE *f = fopenCheck(prompt_file, "r");
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        while ((len = getline(&line, &cap, f)) >= 0) {
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+            if (!len) continue;
+            texts = realloc(texts, sizeof(char *) * (size_t)(n_prompts + 1));
+            CHECK(texts, "out of memory");
+            texts[n_prompts++] = strdup(line);
+        }
+        free(line);
+        fclose(f);
+        CHECK(n_prompts > 0, "griffin sample: %s has no prompts", prompt_file);
+    }
+
+    /* every (prompt, sample) pair is one sequence */
+    int total = n_prompts * num_samples;
+    int **ids = mallocCheck(sizeof(int *) * (size_t)total), *lens = mallocCheck(sizeof(int) * (size_t)total);
+    int maxP = 1;
+    LoadedModel lm;
+    /* load once with a small arena to get the tokenizer, then size the real one */
+    load_model(ckpt, 1, 1, &lm);
+    CHECK(lm.tok, "checkpoint %s carries no tokenizer (train with model.tokenizer set)", ckpt);
+    for (int i = 0; i < total; i++) {
+        ids[i] = render(lm.tok, texts[i / num_samples], chat, &lens[i]);
+        maxP = lens[i] > maxP ? lens[i] : maxP;
+    }
+    int B = batch < total ? batch : total;
+    GriffinModel *m = griffin_create(&lm.m->cfg, B, maxP, 0);
+    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    TokenizerSpecials spc = tokenizer_specials(lm.tok);
+    int stops[2], n_stop = 0;
+    if (spc.eos >= 0) stops[n_stop++] = spc.eos;
+    if (chat && spc.end_of_turn >= 0) stops[n_stop++] = spc.end_of_turn;
+
+    for (int start = 0; start < total; start += B) {
+        int nb = total - start < B ? total - start : B;
+        DecodeState *s = decode_create(m, nb);
+        Generation g;
+        generation_alloc(&g, nb, max_new);
+        generate(m, s, (const int *const *)(ids + start), lens + start, max_new, &sp, stops, n_stop,
+                 seed, (uint64_t)start, &g);
+        for (int b = 0; b < nb; b++) {
+            int i = start + b;
+            uint32_t *out = mallocCheck(sizeof(uint32_t) * (size_t)(g.len[b] + 1));
+            for (int k = 0; k < g.len[b]; k++) out[k] = (uint32_t)g.tokens[(size_t)b * g.max_new + k];
+            char *text = tokenizer_decode(lm.tok, out, (size_t)g.len[b], NULL);
+            if (total > 1) printf("=== prompt %d, sample %d ===\n", i / num_samples + 1, i % num_samples + 1);
+            printf("%s%s\n", text, g.stopped[b] ? "" : " [max tokens]");
+            free(text);
+            free(out);
+        }
+        generation_free(&g);
+        decode_free(s);
+    }
+    for (int i = 0; i < total; i++) free(ids[i]);
+    for (int i = 0; i < n_prompts; i++) free(texts[i]);
+    free(ids);
+    free(lens);
+    free(texts);
+    griffin_free(m);
+    loaded_model_free(&lm);
+    return 0;
+}

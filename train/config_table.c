@@ -1,0 +1,123 @@
+/* The table of config keys: section, key, type, default, required, range, help. Adding a key
+ * here (and its field in config.h) is all it takes: parsing, overrides, validation, the
+ * start-up table, serialisation and the usage text all follow from this list. */
+#include "config_table.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#define OFF(field) offsetof(TrainConfig, field)
+#define BIG 1e12
+const CfgKey cfg_keys[] = {
+    /* [model] */
+    {"model", "family", CT_ENUM, OFF(model.family), "griffin", 0, 0, 0, 0, "griffin|hawk|transformer",
+     "block pattern: griffin (2 recurrent : 1 attention), hawk (recurrent), transformer (attention)"},
+    {"model", "width", CT_INT, OFF(model.width), "0", 1, 4, 65536, 0, NULL, "model width D"},
+    {"model", "depth", CT_INT, OFF(model.depth), "0", 1, 1, GRIFFIN_MAX_LAYERS, 0, NULL, "number of residual blocks L"},
+    {"model", "heads", CT_INT, OFF(model.heads), "0", 1, 1, 1024, 0, NULL, "attention heads = RG-LRU gate blocks H"},
+    {"model", "lru_width", CT_INT, OFF(model.lru_width), "0", 0, 0, 65536, 0, NULL, "RG-LRU width E (0 = width)"},
+    {"model", "mlp_width", CT_INT, OFF(model.mlp_width), "0", 1, 1, 1 << 20, 0, NULL, "MLP hidden width F per branch"},
+    {"model", "window", CT_INT, OFF(model.window), "2048", 0, 1, 1 << 24, 0, NULL, "local attention window A (a query sees A+1 keys)"},
+    {"model", "vocab_size", CT_INT, OFF(model.vocab_size), "0", 1, 2, 1 << 24, 0, NULL, "vocabulary size V"},
+    {"model", "soft_cap", CT_FLOAT, OFF(model.soft_cap), "30", 0, 0, 1e4, 0, NULL, "logit soft-cap (0 disables)"},
+    {"model", "embed_scale", CT_BOOL, OFF(model.embed_scale), "true", 0, 0, 0, 0, NULL, "scale input embeddings by bf16(sqrt(width))"},
+    {"model", "tokenizer", CT_PATH, OFF(model.tokenizer), "", 0, 0, 0, 0, NULL, "SentencePiece model (stored in checkpoints)"},
+    /* [train] */
+    {"train", "out_dir", CT_PATH, OFF(train.out_dir), "", 0, 0, 0, 0, NULL, "run folder for checkpoints and logs (\"\" = runs/<config name>)"},
+    {"train", "steps", CT_I64, OFF(train.steps), "0", 0, 0, BIG, 0, NULL, "optimizer steps (0 = sum of the stage lengths)"},
+    {"train", "batch_size", CT_INT, OFF(train.batch_size), "8", 0, 1, 1 << 20, 0, NULL, "sequences per rank per micro-batch"},
+    {"train", "seq_len", CT_INT, OFF(train.seq_len), "256", 0, 1, 1 << 22, 0, NULL, "tokens per sequence T"},
+    {"train", "grad_accum", CT_INT, OFF(train.grad_accum), "1", 0, 1, 65536, 0, NULL, "micro-batches per optimizer step"},
+    {"train", "seed", CT_I64, OFF(train.seed), "1337", 0, 0, 4e18, 0, NULL, "seed of initialisation and data order"},
+    {"train", "init", CT_PATH, OFF(train.init), "", 0, 0, 0, 0, NULL, "checkpoint to take the weights from (\"\" = fresh init)"},
+    {"train", "resume", CT_PATH, OFF(train.resume), "none", 0, 0, 0, 0, "auto|none",
+     "auto (newest valid checkpoint in out_dir), none, or a checkpoint path"},
+    {"train", "checkpoint_every", CT_INT, OFF(train.checkpoint_every), "0", 0, 0, INT_MAX, 0, NULL, "steps between checkpoints (0 = only at the end)"},
+    {"train", "keep_checkpoints", CT_INT, OFF(train.keep_checkpoints), "3", 0, 1, 1000000, 0, NULL, "checkpoints kept in out_dir"},
+    {"train", "eval_every", CT_INT, OFF(train.eval_every), "0", 0, 0, INT_MAX, 0, NULL, "steps between validation runs (0 = only at the end)"},
+    {"train", "eval_batches", CT_INT, OFF(train.eval_batches), "8", 0, 1, 1 << 20, 0, NULL, "batches per validation run"},
+    {"train", "log_every", CT_INT, OFF(train.log_every), "1", 0, 1, INT_MAX, 0, NULL, "steps between log lines"},
+    {"train", "threads", CT_INT, OFF(train.threads), "0", 0, 0, 4096, 0, NULL, "OpenMP threads per rank (0 = OpenMP default)"},
+    {"train", "precision", CT_ENUM, OFF(train.precision), "fp32", 0, 0, 0, 0, "fp32|bf16", "GEMM precision (master weights stay fp32)"},
+    /* [optim] */
+    {"optim", "lr", CT_FLOAT, OFF(optim.lr), "1e-3", 0, 0, 10, R_MIN_OPEN, NULL, "peak learning rate"},
+    {"optim", "min_lr", CT_FLOAT, OFF(optim.min_lr), "0", 0, 0, 10, 0, NULL, "final learning rate of cosine / wsd"},
+    {"optim", "schedule", CT_ENUM, OFF(optim.schedule), "cosine", 0, 0, 0, 0, "constant|cosine|wsd", "learning-rate schedule after the warmup"},
+    {"optim", "warmup_steps", CT_I64, OFF(optim.warmup_steps), "0", 0, 0, BIG, 0, NULL, "linear warmup steps"},
+    {"optim", "weight_decay", CT_FLOAT, OFF(optim.weight_decay), "0.1", 0, 0, 10, 0, NULL, "decoupled weight decay of the weight matrices"},
+    {"optim", "beta1", CT_FLOAT, OFF(optim.beta1), "0.9", 0, 0, 1, R_MAX_OPEN, NULL, "Adam first-moment decay"},
+    {"optim", "beta2", CT_FLOAT, OFF(optim.beta2), "0.95", 0, 0, 1, R_MAX_OPEN, NULL, "Adam second-moment decay"},
+    {"optim", "eps", CT_FLOAT, OFF(optim.eps), "1e-8", 0, 0, 1, R_MIN_OPEN, NULL, "Adam epsilon"},
+    {"optim", "grad_clip", CT_FLOAT, OFF(optim.grad_clip), "1", 0, 0, 1e6, 0, NULL, "global gradient-norm clip (0 = off)"},
+    {"optim", "decay_embeddings", CT_BOOL, OFF(optim.decay_embeddings), "false", 0, 0, 0, 0, NULL, "apply weight decay to the embedding too"},
+    {"optim", "decay_fraction", CT_FLOAT, OFF(optim.decay_fraction), "0.2", 0, 0, 1, R_MIN_OPEN, NULL, "wsd: final share of the steps spent decaying"},
+    {"optim", "decay_shape", CT_ENUM, OFF(optim.decay_shape), "linear", 0, 0, 0, 0, "linear|cosine", "wsd: shape of the final decay"},
+    /* [rlhf] */
+    {"rlhf", "policy", CT_PATH, OFF(rlhf.policy), "", 0, 0, 0, 0, NULL, "SFT checkpoint: initial policy and frozen reference"},
+    {"rlhf", "reward_model", CT_PATH, OFF(rlhf.reward_model), "", 0, 0, 0, 0, NULL, "reward-model checkpoint"},
+    {"rlhf", "beta", CT_FLOAT, OFF(rlhf.beta), "0.05", 0, 0, 100, 0, NULL, "KL penalty coefficient"},
+    {"rlhf", "samples_per_prompt", CT_INT, OFF(rlhf.samples_per_prompt), "4", 0, 2, 256, 0, NULL, "completions per prompt (leave-one-out baseline)"},
+    {"rlhf", "clip", CT_FLOAT, OFF(rlhf.clip), "0.2", 0, 0, 10, R_MIN_OPEN, NULL, "policy-ratio clip epsilon"},
+    {"rlhf", "max_new_tokens", CT_INT, OFF(rlhf.max_new_tokens), "128", 0, 1, 1 << 20, 0, NULL, "tokens sampled per completion"},
+    {"rlhf", "temperature", CT_FLOAT, OFF(rlhf.temperature), "1", 0, 0, 100, R_MIN_OPEN, NULL, "rollout sampling temperature"},
+    /* [sample] */
+    {"sample", "checkpoint", CT_PATH, OFF(sample.checkpoint), "", 0, 0, 0, 0, NULL, "checkpoint to sample from"},
+    {"sample", "prompt", CT_STRING, OFF(sample.prompt), "", 0, 0, 0, 0, NULL, "prompt text"},
+    {"sample", "max_tokens", CT_INT, OFF(sample.max_tokens), "256", 0, 1, 1 << 24, 0, NULL, "tokens to generate"},
+    {"sample", "temperature", CT_FLOAT, OFF(sample.temperature), "0.8", 0, 0, 100, 0, NULL, "sampling temperature (0 = greedy)"},
+    {"sample", "top_k", CT_INT, OFF(sample.top_k), "0", 0, 0, 1 << 24, 0, NULL, "keep the k most likely tokens (0 = all)"},
+    {"sample", "top_p", CT_FLOAT, OFF(sample.top_p), "1", 0, 0, 1, R_MIN_OPEN, NULL, "nucleus sampling mass"},
+    {"sample", "seed", CT_I64, OFF(sample.seed), "0", 0, 0, 4e18, 0, NULL, "sampling seed"},
+    {"sample", "chat", CT_BOOL, OFF(sample.chat), "false", 0, 0, 0, 0, NULL, "wrap the prompt in the chat template"},
+};
+const int cfg_nkeys = (int)(sizeof cfg_keys / sizeof cfg_keys[0]);
+_Static_assert(sizeof cfg_keys / sizeof cfg_keys[0] <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS in config.h");
+
+const char *const cfg_sections[CFG_NSECTIONS] = {"model", "train", "optim", "rlhf", "sample", "data"};
+
+int cfg_section_index(const char *s) {
+    for (int i = 0; i < CFG_NSECTIONS; i++)
+        if (!strcmp(s, cfg_sections[i])) return i;
+    return -1;
+}
+
+int cfg_key_index(const char *section, const char *key) {
+    for (int i = 0; i < cfg_nkeys; i++)
+        if (!strcmp(cfg_keys[i].section, section) && !strcmp(cfg_keys[i].key, key)) return i;
+    return -1;
+}
+
+/* index of v in "a|b|c", or -1 */
+int cfg_choice_index(const char *choices, const char *v) {
+    int idx = 0;
+    size_t n = strlen(v);
+    for (const char *p = choices; p && *p; idx++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, v, n)) return idx;
+        p = bar ? bar + 1 : NULL;
+    }
+    return -1;
+}
+
+/* the idx-th word of "a|b|c" into buf */
+const char *cfg_choice_name(const char *choices, int idx, char *buf, size_t n) {
+    const char *p = choices;
+    for (int i = 0; p && i < idx; i++) {
+        p = strchr(p, '|');
+        if (p) p++;
+    }
+    if (!p) return "?";
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len >= n) len = n - 1;
+    memcpy(buf, p, len);
+    buf[len] = 0;
+    return buf;
+}
+
+void cfg_range_text(const CfgKey *k, char *buf, size_t n) {
+    snprintf(buf, n, "%s%.10g, %.10g%s", (k->open & R_MIN_OPEN) ? "(" : "[", k->min, k->max,
+             (k->open & R_MAX_OPEN) ? ")" : "]");
+}

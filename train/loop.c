@@ -1,0 +1,366 @@
+/* The shared training loop (see loop.h). Rank 0 prints; every rank computes. */
+#include "train/loop.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/check.h"
+#include "data/mixture.h"
+#include "model/griffin.h"
+#include "optim/adamw.h"
+#include "optim/clip.h"
+#include "optim/dist.h"
+#include "optim/schedule.h"
+#include "train/checkpoint.h"
+#include "train/commands.h"
+#include "train/config.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Both the console and <out_dir>/log.txt get every line rank 0 prints. */
+typedef struct {
+    int rank0;
+    FILE *log, *metrics;
+} Out;
+
+static void say(Out *o, const char *fmt, ...) GRIFFIN_PRINTF(2, 3);
+static void say(Out *o, const char *fmt, ...) {
+    if (!o->rank0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    if (o->log) {
+        va_start(ap, fmt);
+        vfprintf(o->log, fmt, ap);
+        va_end(ap);
+        fflush(o->log);
+    }
+}
+
+static void mkdirs(const char *path) {
+    char buf[CFG_STR];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        mkdir(buf, 0755);
+        *p = '/';
+    }
+    CHECK(mkdir(buf, 0755) == 0 || errno == EEXIST, "cannot create %s: %s", buf, strerror(errno));
+}
+
+static void *read_file(const char *path, size_t *len) {
+    FILE *f = fopenCheck(path, "rb");
+    CHECK(fseek(f, 0, SEEK_END) == 0, "cannot read %s", path);
+    long n = ftell(f);
+    CHECK(n >= 0, "cannot read %s", path);
+    rewind(f);
+    void *buf = mallocCheck((size_t)n + 1);
+    CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n, "short read of %s", path);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* Mean loss and bits per byte of the model on the first `batches` batches of one validation
+ * corpus, in file order (the same rows at every evaluation). Bytes are estimated from the
+ * corpus's bytes per token times the targets evaluated. */
+static void evaluate(GriffinModel *m, Corpus *valid, PackMode mode, int batches, int B, int T, int rank, int world,
+                     double *loss, double *bpb) {
+    Mixture mx;
+    mixture_init(&mx, &valid, 1, 0, 0, mode, B, T, rank, world);
+    Batch b;
+    batch_alloc(&b, B, T);
+    double sum = 0.0, count = 0.0;
+    for (int k = 0; k < batches; k++) {
+        mixture_next_batch(&mx, &b);
+        float l = griffin_forward(m, b.tokens, b.targets, b.pos, b.mask, B, T);
+        sum += (double)l * (double)b.ntargets;
+        count += (double)b.ntargets;
+    }
+    sum = dist_sum_double(sum);
+    count = dist_sum_double(count);
+    batch_free(&b);
+    mixture_free(&mx);
+    *loss = count > 0 ? sum / count : 0.0;
+    double tokens = (double)corpus_num_tokens(valid, 0), bytes = (double)corpus_num_bytes(valid, 0);
+    *bpb = bytes > 0 ? sum / log(2.0) / (count * bytes / tokens) : 0.0;
+}
+
+/* token shares the mixture realised in the stage that is ending (log and metrics) */
+static void report_shares(Out *o, const TrainConfig *cfg, const Mixture *mix, int stage, int64_t step) {
+    double total = 0.0;
+    for (int i = 0; i < mix->n; i++) total += (double)mix->cur[i].taken;
+    if (total <= 0) return;
+    say(o, "step %6lld | stage %d token shares:", (long long)step, stage + 1);
+    for (int i = 0; i < mix->n; i++)
+        if (mix->cur[i].taken) say(o, " %s %.1f%%", cfg->data[i].name, 100.0 * (double)mix->cur[i].taken / total);
+    say(o, "\n");
+    if (!o->metrics) return;
+    fprintf(o->metrics, "{\"step\":%lld,\"stage_done\":%d,\"shares\":{", (long long)step, stage + 1);
+    for (int i = 0, first = 1; i < mix->n; i++) {
+        if (!mix->cur[i].taken) continue;
+        fprintf(o->metrics, "%s\"%s\":%.6f", first ? "" : ",", cfg->data[i].name, (double)mix->cur[i].taken / total);
+        first = 0;
+    }
+    fprintf(o->metrics, "}}\n");
+    fflush(o->metrics);
+}
+
+int train_main(TrainKind kind, int argc, char **argv) {
+    const char *stage_name = kind == TRAIN_SFT ? "sft" : "pretrain";
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        printf("usage: griffin %s CONFIG.ini [--section.key=value ...]\n\n", stage_name);
+        train_config_usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    dist_init(&argc, &argv);
+    int rank = dist_rank(), world = dist_size();
+    Out out = {rank == 0, NULL, NULL};
+
+    TrainConfig *cfg = callocCheck(1, sizeof *cfg);
+    char err[2048];
+    if (train_config_load(cfg, argv[1], argc - 2, argv + 2, err, sizeof err) != 0) {
+        if (rank == 0) fprintf(stderr, "griffin %s: %s\n", stage_name, err);
+        dist_finalize();
+        return 2;
+    }
+    TrainSection *ts = &cfg->train;
+    CHECK(cfg->n_stages > 0, "%s: no [stage.N] sections: nothing to train on", cfg->source);
+    if (ts->threads > 0) omp_set_num_threads(ts->threads);
+    mkdirs(ts->out_dir);
+    if (rank == 0) {
+        char p[CFG_STR + 32];
+        snprintf(p, sizeof p, "%s/log.txt", ts->out_dir);
+        out.log = fopenCheck(p, "a");
+        snprintf(p, sizeof p, "%s/metrics.jsonl", ts->out_dir);
+        out.metrics = fopenCheck(p, "a");
+    }
+    say(&out, "griffin %s: %s, %d rank(s) x %d thread(s)\n", stage_name, cfg->source, world, omp_get_max_threads());
+    if (rank == 0) {
+        train_config_print(cfg, stdout);
+        if (out.log) train_config_print(cfg, out.log);
+    }
+
+    /* data */
+    CorpusKind want = kind == TRAIN_SFT ? CORPUS_CHAT : CORPUS_TEXT;
+    PackMode mode = kind == TRAIN_SFT ? PACK_WHOLE : PACK_STREAM;
+    Corpus *corpora[CFG_MAX_DATA];
+    for (int i = 0; i < cfg->n_data; i++) {
+        corpora[i] = corpus_open(cfg->data[i].path, want);
+        CHECK(corpus_vocab_size(corpora[i]) <= cfg->griffin.vocab_size,
+              "%s: corpus %s has vocabulary %d but model.vocab_size is %d", cfg->source, cfg->data[i].path,
+              corpus_vocab_size(corpora[i]), cfg->griffin.vocab_size);
+    }
+    Corpus *valid[CFG_MAX_VALID];
+    for (int i = 0; i < cfg->n_valid; i++) valid[i] = corpus_open(cfg->valid[i].path, want);
+    Mixture mix;
+    mixture_init(&mix, corpora, cfg->n_data, (uint64_t)ts->seed, 1, mode, ts->batch_size, ts->seq_len, rank, world);
+
+    /* model and optimizer */
+    GriffinModel *m = griffin_create(&cfg->griffin, ts->batch_size, ts->seq_len, (uint64_t)ts->seed);
+    size_t P = m->table.total;
+    float *adam_m = alignedCallocCheck(P * sizeof(float)), *adam_v = alignedCallocCheck(P * sizeof(float));
+    AdamWConfig ac = train_config_adamw(cfg);
+    LrSchedule sched = train_config_schedule(cfg);
+    char *tok_bytes = NULL;
+    size_t tok_len = 0;
+    if (cfg->model.tokenizer[0]) tok_bytes = read_file(cfg->model.tokenizer, &tok_len);
+
+    /* resume or init */
+    int64_t step = 0, tokens_done = 0;
+    char ckpt[CFG_STR + 64] = "";
+    int have = 0;
+    if (!strcmp(ts->resume, "auto")) have = ckpt_latest(ts->out_dir, ckpt, sizeof ckpt, rank == 0 ? stderr : NULL) == CKPT_OK;
+    else if (strcmp(ts->resume, "none") && ts->resume[0]) {
+        snprintf(ckpt, sizeof ckpt, "%s", ts->resume);
+        have = 1;
+    }
+    int cur_stage = train_config_stage_at(cfg, 0);
+    double w[MIXTURE_MAX_CORPORA];
+    if (have) {
+        CkptLoaded ld;
+        int rc = ckpt_load(ckpt, &m->table, m->params, adam_m, adam_v, &ld, err, sizeof err);
+        CHECK(rc == CKPT_OK, "resume from %s: %s", ckpt, err);
+        CHECK(ld.cursor_len == mixture_state_len(cfg->n_data),
+              "resume from %s: its data cursor is for another set of corpora", ckpt);
+        step = ld.step;
+        tokens_done = ld.tokens;
+        cur_stage = train_config_stage_at(cfg, step);
+        for (int i = 0; i < cfg->n_data; i++) w[i] = 0;
+        /* the cursor is the same on every rank (each rank walks the whole global stream) */
+        StageConfig *sc = &cfg->stage[cur_stage];
+        for (int k = 0; k < sc->n_mix; k++) w[train_config_find_data(cfg, sc->mix[k].name)] = sc->mix[k].weight;
+        mixture_set_weights(&mix, w);
+        mixture_set_state(&mix, ld.cursors, ld.cursor_len);
+        say(&out, "resumed from %s at step %lld\n", ckpt, (long long)step);
+        ckpt_loaded_free(&ld);
+        cur_stage = -cur_stage - 2; /* weights already set: skip the stage switch below once */
+    } else if (ts->init[0]) {
+        int rc = ckpt_load_weights(ts->init, &m->table, m->params, err, sizeof err);
+        CHECK(rc == CKPT_OK, "train.init = %s: %s", ts->init, err);
+        say(&out, "initialised weights from %s\n", ts->init);
+    }
+    dist_broadcast_f32(m->params, P, 0);
+    say(&out, "model: %s, %zu parameters (%.2f M), activations %.1f MB per rank\n", family_name(m->cfg.family), P,
+        P / 1e6, griffin_activation_bytes(m) / 1e6);
+
+    int64_t total = ts->steps;
+    int B = ts->batch_size, T = ts->seq_len, accum = ts->grad_accum;
+    Batch *micro = mallocCheck(sizeof(Batch) * (size_t)accum);
+    for (int a = 0; a < accum; a++) batch_alloc(&micro[a], B, T);
+    uint64_t *cursors = mallocCheck(sizeof(uint64_t) * mixture_state_len(cfg->n_data));
+    double flops_tok = griffin_flops_per_token(&m->cfg, T);
+    double t_start = now_s();
+    int64_t step0 = step;
+    int status = 0;
+
+    while (step <= total) {
+        /* evaluation (also after the last step) */
+        if (cfg->n_valid > 0 && ts->eval_every > 0 && (step % ts->eval_every == 0 || step == total)) {
+            for (int v = 0; v < cfg->n_valid; v++) {
+                double vl, bpb;
+                evaluate(m, valid[v], mode, ts->eval_batches, B, T, rank, world, &vl, &bpb);
+                const char *g = cfg->valid[v].name[0] ? cfg->valid[v].name : "valid";
+                say(&out, "step %6lld | eval %-10s loss %.4f | %.4f bits/byte\n", (long long)step, g, vl, bpb);
+                if (out.metrics)
+                    fprintf(out.metrics, "{\"step\":%lld,\"group\":\"%s\",\"val_loss\":%.9g,\"val_bpb\":%.9g}\n",
+                            (long long)step, g, vl, bpb);
+            }
+            if (out.metrics) fflush(out.metrics);
+        }
+        /* checkpoint (after a step, and at the end) */
+        if (step > step0 && (step == total || (ts->checkpoint_every > 0 && step % ts->checkpoint_every == 0))) {
+            mixture_get_state(&mix, cursors);
+            if (world > 1) { /* every rank updated only its shard of the moments */
+                dist_allgather(adam_m, P);
+                dist_allgather(adam_v, P);
+            }
+            char *ini = train_config_to_ini(cfg);
+            uint64_t rng[1] = {(uint64_t)ts->seed};
+            int stage_now = train_config_stage_at(cfg, step - 1);
+            CkptState cs = {.step = step, .stage = stage_now, .tokens = tokens_done, .pt = &m->table,
+                            .params = m->params, .adam_m = adam_m, .adam_v = adam_v, .rng = rng, .n_rng = 1,
+                            .cursors = cursors, .ranks = 1, .cursor_len = mixture_state_len(cfg->n_data),
+                            .config = ini, .tokenizer = tok_bytes, .tokenizer_len = tok_len};
+            int rc = CKPT_OK;
+            char path[CFG_STR + 64];
+            if (rank == 0) rc = ckpt_save(ts->out_dir, &cs, ts->keep_checkpoints, path, sizeof path, err, sizeof err);
+            free(ini);
+            int64_t bad = dist_sum_i64(rc != CKPT_OK);
+            if (bad) {
+                if (rank == 0) fprintf(stderr, "griffin %s: checkpoint at step %lld failed: %s; the previous checkpoint is kept\n",
+                                       stage_name, (long long)step, err);
+                status = 3;
+                break;
+            }
+            say(&out, "step %6lld | saved %s\n", (long long)step, path);
+        }
+        if (step == total) {
+            report_shares(&out, cfg, &mix, train_config_stage_at(cfg, step - 1), step);
+            break;
+        }
+
+        /* stage switch */
+        int s = train_config_stage_at(cfg, step);
+        if (cur_stage <= -2) cur_stage = -cur_stage - 2;
+        else if (s != cur_stage || step == step0) {
+            if (s != cur_stage && step != step0) report_shares(&out, cfg, &mix, cur_stage, step);
+            for (int i = 0; i < cfg->n_data; i++) w[i] = 0;
+            StageConfig *sc = &cfg->stage[s];
+            for (int k = 0; k < sc->n_mix; k++) w[train_config_find_data(cfg, sc->mix[k].name)] = sc->mix[k].weight;
+            mixture_set_weights(&mix, w);
+            if (s != cur_stage) say(&out, "step %6lld | stage %d begins\n", (long long)step, s + 1);
+            cur_stage = s;
+        }
+
+        /* one optimizer step: micro-batches, average over ranks, clip, AdamW */
+        double t0 = now_s();
+        griffin_zero_grad(m);
+        /* the step's loss is the mean over every unmasked target of every micro-batch on every
+         * rank, so micro-batches and ranks are weighted by their target counts */
+        uint64_t local_targets = 0;
+        for (int a = 0; a < accum; a++) {
+            mixture_next_batch(&mix, &micro[a]);
+            local_targets += micro[a].ntargets;
+        }
+        double n_targets = dist_sum_double((double)local_targets);
+        double nll_sum = 0.0;
+        for (int a = 0; a < accum; a++) {
+            Batch *mb = &micro[a];
+            float l = griffin_forward(m, mb->tokens, mb->targets, mb->pos, mb->mask, B, T);
+            nll_sum += (double)l * (double)mb->ntargets;
+            /* ranks average their gradients, hence the factor world */
+            griffin_backward_scaled(m, n_targets > 0 ? (float)(world / n_targets) : 0.0f);
+        }
+        /* ZeRO-1: each rank receives the mean gradient of its shard [lo, hi), updates that
+         * shard of the parameters and Adam moments, then the parameters are all-gathered. */
+        size_t lo = 0, hi = P;
+        if (world > 1) {
+            dist_shard(P, rank, world, &lo, &hi);
+            dist_reduce_scatter_mean(m->grads, P);
+        }
+        double loss = n_targets > 0 ? dist_sum_double(nll_sum) / n_targets : 0.0;
+        double norm = sqrt(dist_sum_double(grad_sumsq(m->grads + lo, hi - lo)));
+        if (!isfinite(loss) || !isfinite(norm)) {
+            if (rank == 0) fprintf(stderr, "griffin %s: non-finite %s at step %lld; stopped before the update, "
+                                   "the last checkpoint is intact (lower optim.lr?)\n",
+                                   stage_name, isfinite(loss) ? "gradient" : "loss", (long long)step + 1);
+            status = 4;
+            break;
+        }
+        float lr = lr_at(&sched, step);
+        adamw_update_range(&m->table, m->params, m->grads, adam_m, adam_v, &ac, lr, (long)step + 1,
+                           clip_scale(norm, cfg->optim.grad_clip), lo, hi);
+        if (world > 1) dist_allgather(m->params, P);
+        step++;
+        tokens_done += (int64_t)B * T * accum * world;
+        double dt = now_s() - t0;
+        if (ts->log_every > 0 && (step % ts->log_every == 0 || step == total)) {
+            double tps = (double)B * T * accum * world / dt;
+            double eta = (now_s() - t_start) / (double)(step - step0) * (double)(total - step);
+            say(&out, "step %6lld/%lld | loss %.4f | norm %.3f | lr %.2e | %.0f ms | %.0f tok/s | %.1f GFLOP/s | eta %.0fs\n",
+                (long long)step, (long long)total, loss, norm, (double)lr, 1e3 * dt, tps, tps * flops_tok / 1e9, eta);
+            if (out.metrics) {
+                fprintf(out.metrics, "{\"step\":%lld,\"stage\":%d,\"loss\":%.17g,\"grad_norm\":%.17g,\"lr\":%.6g,"
+                                     "\"ms\":%.1f,\"tokens_per_s\":%.1f,\"tokens\":%lld}\n",
+                        (long long)step, cur_stage + 1, loss, norm, (double)lr, 1e3 * dt, tps, (long long)tokens_done);
+                fflush(out.metrics);
+            }
+        }
+    }
+    if (mode == PACK_WHOLE && mix.truncated)
+        say(&out, "note: %llu conversations longer than seq_len+1 were truncated\n", (unsigned long long)mix.truncated);
+
+    for (int a = 0; a < accum; a++) batch_free(&micro[a]);
+    free(micro);
+    free(cursors);
+    free(tok_bytes);
+    free(adam_m);
+    free(adam_v);
+    griffin_free(m);
+    mixture_free(&mix);
+    for (int i = 0; i < cfg->n_data; i++) corpus_close(corpora[i]);
+    for (int i = 0; i < cfg->n_valid; i++) corpus_close(valid[i]);
+    if (out.log) fclose(out.log);
+    if (out.metrics) fclose(out.metrics);
+    free(cfg);
+    dist_finalize();
+    return status;
+}
+
+int cmd_pretrain(int argc, char **argv) { return train_main(TRAIN_PRETRAIN, argc, argv); }
+int cmd_sft(int argc, char **argv) { return train_main(TRAIN_SFT, argc, argv); }

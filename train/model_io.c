@@ -1,0 +1,37 @@
+#include "train/model_io.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/check.h"
+#include "train/checkpoint.h"
+
+void load_model(const char *path, int max_B, int max_T, LoadedModel *out) {
+    char err[2048];
+    memset(out, 0, sizeof *out);
+    CkptLoaded ld;
+    int rc = ckpt_load(path, NULL, NULL, NULL, NULL, &ld, err, sizeof err);
+    CHECK(rc == CKPT_OK, "checkpoint %s: %s", path, err);
+    CHECK(ld.config && ld.config[0], "checkpoint %s stores no config; it was not written by griffin", path);
+    out->cfg = callocCheck(1, sizeof(TrainConfig));
+    rc = train_config_parse_string(out->cfg, ld.config, path, NULL, 0, NULL, err, sizeof err);
+    CHECK(rc == 0, "checkpoint %s: its stored config does not parse: %s", path, err);
+    out->m = griffin_create(&out->cfg->griffin, max_B, max_T, 0);
+    rc = ckpt_load_weights(path, &out->m->table, out->m->params, err, sizeof err);
+    CHECK(rc == CKPT_OK, "checkpoint %s: %s", path, err);
+    if (ld.tokenizer_len > 0) {
+        out->tok = tokenizer_load_from_memory(ld.tokenizer, ld.tokenizer_len, path);
+        CHECK(tokenizer_vocab_size(out->tok) <= out->m->cfg.vocab_size,
+              "checkpoint %s: its tokenizer has %d pieces, more than the model's vocabulary %d", path,
+              tokenizer_vocab_size(out->tok), out->m->cfg.vocab_size);
+    }
+    out->step = ld.step;
+    ckpt_loaded_free(&ld);
+}
+
+void loaded_model_free(LoadedModel *lm) {
+    griffin_free(lm->m);
+    if (lm->tok) tokenizer_free(lm->tok);
+    free(lm->cfg);
+    memset(lm, 0, sizeof *lm);
+}

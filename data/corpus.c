@@ -116,6 +116,19 @@ static void *read_dataset(const char *path, hid_t loc, const char *group, const 
     return buf;
 }
 
+int h5_file_format(const char *path, char *out, size_t len) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (len) out[0] = '\0';
+    if (H5Fis_hdf5(path) <= 0) return -1;
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) return -1;
+    char *f = read_string_attr(file, "format");
+    H5Fclose(file);
+    if (f && len) snprintf(out, len, "%s", f);
+    free(f);
+    return 0;
+}
+
 Corpus *corpus_open(const char *path, CorpusKind want) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     CHECK(H5Fis_hdf5(path) > 0, "corpus %s: missing or not an HDF5 file; " REGEN, path);

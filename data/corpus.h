@@ -80,6 +80,10 @@ CorpusDoc corpus_doc(const Corpus *c, int field, size_t i);
 /* Dies unless the corpus was made with this tokenizer (same checksum and vocab size). */
 void corpus_check_tokenizer(const Corpus *c, const Tokenizer *t, const char *tokenizer_path);
 
+/* The root "format" attribute of an HDF5 file copied into out ("" if it has none); returns -1
+ * (out = "") if the file is missing or not HDF5. Lets `griffin inspect` tell file kinds apart. */
+int h5_file_format(const char *path, char *out, size_t len);
+
 /* ---- writing ------------------------------------------------------------------------ */
 typedef struct CorpusWriter CorpusWriter;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "common/check.h"
 #include "data/chat.h"
@@ -136,6 +137,75 @@ static void process_line(CorpusKind kind, const Tokenizer *t, Line *ln) {
     json_decref(root);
 }
 
+/* Reads a whole plain or gzip file; dies naming the file on a read error or truncation. */
+static char *read_whole(const char *path, size_t *len) {
+    gzFile gz = gzopen(path, "rb");
+    CHECK(gz, "%s: cannot open", path);
+    size_t cap = 1 << 16, n = 0;
+    char *buf = mallocCheck(cap);
+    for (;;) {
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            CHECK(buf, "out of memory reading %s", path);
+        }
+        int k = gzread(gz, buf + n, (unsigned)(cap - n > (1u << 30) ? (1u << 30) : cap - n));
+        int err;
+        const char *msg = gzerror(gz, &err);
+        CHECK(k >= 0 && (err == Z_OK || err == Z_STREAM_END), "%s: read error (%s%s)", path, msg,
+              err == Z_BUF_ERROR ? ": truncated gzip file" : "");
+        if (k == 0) break;
+        n += (size_t)k;
+    }
+    gzclose(gz);
+    *len = n;
+    return buf;
+}
+
+/* Offset of the first invalid UTF-8 sequence, or len if the text is valid. */
+static size_t utf8_invalid_at(const unsigned char *s, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
+        if (n == 9 || (n == 1 && c < 0xc2) || i + n >= len + (n == 0)) return i;
+        uint32_t cp = n == 0 ? c : n == 1 ? c & 0x1f : n == 2 ? c & 0x0f : c & 0x07;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) return i;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return i;
+        if (cp == 0) return i; /* NUL: not text */
+        i += n + 1;
+    }
+    return len;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* A plain-text file (.txt, .txt.gz) is one document of a text corpus. */
+static void add_text_file(const char *path, const Tokenizer *tok, CorpusWriter *w, TokenizeStats *st) {
+    size_t len;
+    char *text = read_whole(path, &len);
+    CHECK(len > 0, "%s: empty document", path);
+    size_t bad = utf8_invalid_at((const unsigned char *)text, len);
+    CHECK(bad == len, "%s: invalid UTF-8 (or NUL) at byte %zu", path, bad);
+    TokenizerSpecials sp = tokenizer_specials(tok);
+    TokenBuf b = {0};
+    if (sp.bos >= 0) tokbuf_push(&b, (uint32_t)sp.bos, 0);
+    CHECK(!chat_encode_append(tok, text, len, 0, &b), "%s: could not be encoded", path);
+    if (sp.eos >= 0) tokbuf_push(&b, (uint32_t)sp.eos, 0);
+    corpus_writer_add(w, 0, b.ids, NULL, b.n, len);
+    st->tokens[0] += b.n;
+    st->docs++;
+    tokbuf_free(&b);
+    free(text);
+}
+
 TokenizeStats tokenize_files(const TokenizeOptions *o) {
     TokenizeStats st;
     memset(&st, 0, sizeof st);
@@ -162,8 +232,12 @@ TokenizeStats tokenize_files(const TokenizeOptions *o) {
         uint64_t fsize;
         uint32_t crc = file_crc32(path, &fsize);
         size_t docs_before = st.docs, file_lines = 0;
-        LineReader *r = line_reader_open(path);
-        for (;;) {
+        const int plain = ends_with(path, ".txt") || ends_with(path, ".txt.gz");
+        CHECK(!plain || o->kind == CORPUS_TEXT, "%s: plain-text input makes text corpora only (use JSONL for %s)",
+              path, corpus_kind_name(o->kind));
+        if (plain) add_text_file(path, tok, w, &st);
+        LineReader *r = plain ? NULL : line_reader_open(path);
+        for (; r;) {
             size_t nb = 0, bytes = 0, len;
             const char *l;
             while (nb < BATCH_LINES && bytes < BATCH_BYTES && (l = line_reader_next(r, &len))) {

@@ -3,6 +3,7 @@
  *   chat        {"messages": [{"role": "user"|"model"|"system", "content": "..."}, ...]}
  *   preference  {"prompt": "...", "chosen": "...", "rejected": "..."}
  *   prompt      {"prompt": "..."}
+ * A text corpus may also take plain UTF-8 files (*.txt, *.txt.gz): each file is one document.
  * Blank lines are skipped. A malformed line (bad JSON, a missing or empty field, an unknown
  * role) dies naming file:line, and no output is left behind. Lines are parsed and encoded in
  * parallel (OpenMP) in batches; the output does not depend on the thread count. */

@@ -139,6 +139,24 @@ const float *decode_prefill(DecodeState *s, GriffinModel *m, const int *tokens, 
     return s->logits;
 }
 
+void decode_copy_row(DecodeState *dst, int b_dst, const DecodeState *src, int b_src) {
+    const GriffinConfig *c = &src->m->cfg;
+    CHECK(dst->m->params == src->m->params || dst->m->table.total == src->m->table.total,
+          "decode_copy_row: states of different models");
+    size_t D = c->width, E = c->lru_width, K = D / c->num_heads, A = c->window, V = c->vocab_size;
+    for (int l = 0; l < c->depth; l++) {
+        if (src->lru[l]) {
+            memcpy(dst->lru[l] + b_dst * E, src->lru[l] + b_src * E, sizeof(float) * E);
+            memcpy(dst->conv[l] + b_dst * (CW - 1) * E, src->conv[l] + b_src * (CW - 1) * E, sizeof(float) * (CW - 1) * E);
+        } else {
+            memcpy(dst->kc[l] + b_dst * A * K, src->kc[l] + b_src * A * K, sizeof(float) * A * K);
+            memcpy(dst->vc[l] + b_dst * A * K, src->vc[l] + b_src * A * K, sizeof(float) * A * K);
+        }
+    }
+    dst->n[b_dst] = src->n[b_src];
+    memcpy(dst->logits + b_dst * V, src->logits + b_src * V, sizeof(float) * V);
+}
+
 const float *decode_step(DecodeState *s, const int *tokens) {
     const GriffinModel *m = s->m;
     const GriffinConfig *c = &m->cfg;

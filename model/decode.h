@@ -40,6 +40,10 @@ void decode_reset(DecodeState *s);
  * shared with the state's model (the same parameters). */
 const float *decode_prefill(DecodeState *s, GriffinModel *m, const int *tokens, const int *pos, int T);
 
+/* Copies sequence b_src of src into sequence b_dst of dst (states of the same model), e.g. to
+ * fan one prefilled prompt out to several samples. */
+void decode_copy_row(DecodeState *dst, int b_dst, const DecodeState *src, int b_src);
+
 /* Feeds one token per sequence (at position n[b]) and returns its logits [B,V]. */
 const float *decode_step(DecodeState *s, const int *tokens);
 

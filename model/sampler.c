@@ -27,6 +27,7 @@ static void sort_idx(int *idx, int *tmp, int n, const float *p) {
 }
 
 int sample_token(const float *logits, int V, const SamplerParams *p, Rng *rng, float *scratch, int *idx) {
+    if (p->vocab_limit > 0 && p->vocab_limit < V) V = p->vocab_limit;
     if (p->temperature <= 0.0f) {
         int best = 0;
         for (int i = 1; i < V; i++)

@@ -14,6 +14,7 @@ typedef struct {
     float temperature; /* 0: greedy */
     int top_k;         /* 0: all */
     float top_p;       /* 1: all */
+    int vocab_limit;   /* > 0: only ids below it (a tokenizer smaller than the model's vocabulary) */
 } SamplerParams;
 
 /* One token from logits [V]. scratch: V floats and V ints. */

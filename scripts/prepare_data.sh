@@ -126,7 +126,9 @@ $PY scripts/data/check_heldout.py "$out/jsonl" --root "$CACHE/root"
   echo
   echo "Made by scripts/prepare_data.sh on $(date -u +%Y-%m-%d) in $(( $(date +%s) - start )) s;"
   echo "tokenizer: tokenizer.model ($vocab pieces, crc32 $($PY -c "import zlib,sys;print('%08x'%zlib.crc32(open(sys.argv[1],'rb').read()))" "$out/tokenizer.model"))."
-  echo "Inputs: inputs.tsv (Debian package versions and sha256)."
+  echo "Inputs: inputs.tsv (Debian package versions and sha256). <name>.train.h5 is trained on;"
+  echo "<name>.heldout.h5 never is (held-out rule of DATA.md). MB: UTF-8 text behind the tokens"
+  echo "(chat: the model turns only; preference and prompt: the prompts). Extraction: extract.json."
   echo
   echo "| corpus | kind | documents | tokens | MB (UTF-8) |"
   echo "|---|---|---:|---:|---:|"

@@ -256,6 +256,34 @@ static void test_foreign_tokenizer(void) {
            "chat with a tokenizer lacking turn markers: %s", err_text);
 }
 
+/* plain-text files: one document each, byte-exact round trip; bad ones refused */
+static void test_plain_text(const Tokenizer *t) {
+    const char *txt = path_in(fixtures, "tiny.txt"), *gz = path_in(dir, "tiny_copy.txt.gz"), *out = path_in(dir, "plain.h5");
+    gzip_file(txt, gz);
+    EXPECT(run("%s tokenize --kind text --tokenizer %s --input %s --input %s --output %s", bin, tok_path, txt, gz,
+               out) == 0, "plain text: %s", err_text);
+    FILE *f = fopen(txt, "rb");
+    static char want[1 << 16];
+    size_t n = fread(want, 1, sizeof want - 1, f);
+    want[n] = '\0';
+    fclose(f);
+    Corpus *c = corpus_open(out, CORPUS_TEXT);
+    EXPECT(corpus_num_docs(c) == 2, "%zu documents from two files", corpus_num_docs(c));
+    for (size_t i = 0; i < corpus_num_docs(c) && i < 2; i++) {
+        CorpusDoc d = corpus_doc(c, 0, i);
+        char *got = tokenizer_decode(t, d.tokens, d.n, NULL);
+        EXPECT(!strcmp(got, want) && d.bytes == n, "plain text document %zu differs from the file", i);
+        free(got);
+    }
+    corpus_close(c);
+    write_file(path_in(dir, "latin1.txt"), "caf\xe9 au lait\n");
+    expect_refused("text", "latin1.txt", NULL, 0, "invalid UTF-8");
+    write_file(path_in(dir, "overlong.txt"), "a\xc0\xaf b\n");
+    expect_refused("text", "overlong.txt", NULL, 0, "invalid UTF-8");
+    expect_refused("text", "empty.txt", "", 0, "empty document");
+    expect_refused("chat", "latin1.txt", NULL, 0, "text corpora only");
+}
+
 /* every kind through the CLI, checked with the reader */
 static void test_kinds(const Tokenizer *t) {
     const char *kinds[] = {"chat", "preference", "prompt"};
@@ -299,6 +327,7 @@ int main(void) {
     test_text_round_trip(t);
     test_kinds(t);
     test_foreign_tokenizer();
+    test_plain_text(t);
     test_gzip_and_threads();
     test_bad_inputs();
     test_bad_corpora();

@@ -25,7 +25,7 @@ static void test_distribution(void) {
     int idx[V];
     const float temps[2] = {1.0f, 0.5f};
     for (int ti = 0; ti < 2; ti++) {
-        SamplerParams p = {temps[ti], 0, 1.0f};
+        SamplerParams p = {temps[ti], 0, 1.0f, 0};
         Rng r;
         rng_seed(&r, 1, (uint64_t)ti);
         int count[V] = {0};
@@ -40,7 +40,7 @@ static void test_distribution(void) {
         EXPECT(worst < 0.01, "frequencies off by %.4f", worst);
     }
     /* top-k 2: only ids 1 and 4; top-p 0.5: the smallest set with half the mass (ids 1, 4) */
-    SamplerParams pk = {1.0f, 2, 1.0f}, pp = {1.0f, 0, 0.5f};
+    SamplerParams pk = {1.0f, 2, 1.0f, 0}, pp = {1.0f, 0, 0.5f, 0};
     Rng r;
     rng_seed(&r, 2, 0);
     int okk = 1, okp = 1;
@@ -51,7 +51,7 @@ static void test_distribution(void) {
     }
     EXPECT(okk, "top-k 2 drew outside the two best ids");
     EXPECT(okp, "top-p 0.5 drew outside the nucleus");
-    SamplerParams greedy = {0.0f, 0, 1.0f};
+    SamplerParams greedy = {0.0f, 0, 1.0f, 0};
     EXPECT(sample_token(logits, V, &greedy, &r, scratch, idx) == 1, "greedy is not the argmax");
 }
 
@@ -77,7 +77,7 @@ static void test_generation(Family fam) {
     DecodeState *s = decode_create(m, B);
     Generation g;
     generation_alloc(&g, B, MAXNEW);
-    SamplerParams greedy = {0.0f, 0, 1.0f}, top1 = {1.0f, 1, 1.0f};
+    SamplerParams greedy = {0.0f, 0, 1.0f, 0}, top1 = {1.0f, 1, 1.0f, 0};
     generate(m, s, prompts, lens, MAXNEW, &greedy, NULL, 0, 0, 0, &g);
     /* reference: the full forward over prompt + generated, argmax at the last position */
     int worst_mismatch = 0;

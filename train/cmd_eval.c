@@ -10,6 +10,7 @@
 
 #include "common/check.h"
 #include "data/corpus.h"
+#include "model/sampler.h"
 #include "train/commands.h"
 #include "train/model_io.h"
 
@@ -18,11 +19,66 @@ static void eval_usage(FILE *f) {
                "                    [--max-length N] [--max-docs N] [--batch B] [--by-position]\n"
                "  text and chat corpora (chat: the model's turns only); defaults: max-length = the\n"
                "  checkpoint's train.seq_len, all documents, batch 8.\n"
-               "Prints per corpus: documents:, targets:, loss:, perplexity:, bits_per_byte:\n");
+               "Prints per corpus: documents:, targets:, loss:, perplexity:, bits_per_byte:\n"
+               "       griffin eval --checkpoint CKPT.h5 --chat-prompts CHAT.h5 [--max-docs N] [--max-new-tokens N]\n"
+               "  answers the prompts of a chat corpus greedily and prints ended_with_end_of_turn: (the\n"
+               "  fraction of answers that close their turn within max-new-tokens, default 64)\n");
+}
+
+/* fraction of a chat corpus's prompts answered greedily with a closing <end_of_turn> */
+static int eval_chat_endings(const char *ckpt, const char *path, long max_docs, int max_new, int batch) {
+    LoadedModel lm;
+    load_model(ckpt, 1, 1, &lm);
+    CHECK(lm.tok, "checkpoint %s carries no tokenizer", ckpt);
+    TokenizerSpecials sp = tokenizer_specials(lm.tok);
+    Corpus *cp = corpus_open(path, CORPUS_CHAT);
+    corpus_check_tokenizer(cp, lm.tok, ckpt);
+    size_t nd = corpus_num_docs(cp);
+    if (max_docs >= 0 && (size_t)max_docs < nd) nd = (size_t)max_docs;
+    int **prompts = mallocCheck(sizeof(int *) * nd), *lens = mallocCheck(sizeof(int) * nd), maxP = 1, n = 0;
+    for (size_t d = 0; d < nd; d++) {
+        CorpusDoc doc = corpus_doc(cp, 0, d);
+        int p = 0;
+        while ((size_t)p < doc.n && !doc.mask[p]) p++;
+        if (p < 2 || (size_t)p == doc.n) continue;
+        prompts[n] = mallocCheck(sizeof(int) * (size_t)p);
+        for (int i = 0; i < p; i++) prompts[n][i] = (int)doc.tokens[i];
+        lens[n++] = p;
+        maxP = p > maxP ? p : maxP;
+    }
+    CHECK(n > 0, "griffin eval: %s has no chat prompts", path);
+    GriffinModel *m = griffin_create_ex(&lm.m->cfg, batch, maxP, 0, 1);
+    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    SamplerParams greedy = {0.0f, 0, 1.0f, tokenizer_vocab_size(lm.tok)};
+    int stops[2] = {sp.eos, sp.end_of_turn}, ended = 0;
+    double length = 0;
+    for (int s0 = 0; s0 < n; s0 += batch) {
+        int nb = n - s0 < batch ? n - s0 : batch;
+        DecodeState *s = decode_create(m, nb);
+        Generation g;
+        generation_alloc(&g, nb, max_new);
+        generate(m, s, (const int *const *)(prompts + s0), lens + s0, max_new, &greedy, stops, 2, 0, 0, &g);
+        for (int b = 0; b < nb; b++) {
+            ended += g.stopped[b] && g.tokens[(size_t)b * max_new + g.len[b] - 1] == sp.end_of_turn;
+            length += g.len[b];
+        }
+        generation_free(&g);
+        decode_free(s);
+    }
+    printf("checkpoint: %s (step %lld)\nchat_prompts: %s\nprompts: %d\nmean_answer_tokens: %.1f\n"
+           "ended_with_end_of_turn: %.4f\n", ckpt, (long long)lm.step, path, n, length / n, (double)ended / n);
+    for (int i = 0; i < n; i++) free(prompts[i]);
+    free(prompts);
+    free(lens);
+    corpus_close(cp);
+    griffin_free(m);
+    loaded_model_free(&lm);
+    return 0;
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *corpora[64];
+    const char *ckpt = NULL, *corpora[64], *chat_prompts = NULL;
+    int max_new = 64;
     int n_corpora = 0, max_len = 0, batch = 8, by_pos = 0;
     long max_docs = -1;
     for (int i = 1; i < argc; i++) {
@@ -44,8 +100,11 @@ int cmd_eval(int argc, char **argv) {
         } else if (!strcmp(a, "--max-length")) max_len = atoi(v);
         else if (!strcmp(a, "--max-docs")) max_docs = atol(v);
         else if (!strcmp(a, "--batch")) batch = atoi(v);
+        else if (!strcmp(a, "--chat-prompts")) chat_prompts = v;
+        else if (!strcmp(a, "--max-new-tokens")) max_new = atoi(v);
         else DIE("griffin eval: unknown option %s (see --help)", a);
     }
+    if (ckpt && chat_prompts) return eval_chat_endings(ckpt, chat_prompts, max_docs, max_new, batch);
     if (!ckpt || !n_corpora) {
         eval_usage(stderr);
         return 2;

@@ -1,4 +1,5 @@
-/* griffin inspect: describe a corpus file; --show N decodes its first N documents. */
+/* griffin inspect: describe a corpus file (--show N decodes its first N documents) or a
+ * checkpoint (train/checkpoint.h: ckpt_describe). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,10 +7,12 @@
 #include "common/check.h"
 #include "data/corpus.h"
 #include "data/tokenizer.h"
+#include "train/checkpoint.h"
 #include "train/commands.h"
 
 static void inspect_usage(FILE *f) {
     fprintf(f, "usage: griffin inspect FILE.h5 [--show N] [--tokenizer M.model]\n"
+               "  describes a corpus or a checkpoint\n"
                "  --show N     decode the first N documents (control tokens shown as <...>;\n"
                "               in chat corpora the loss-masked part is wrapped in [[ ]])\n"
                "  --tokenizer  the model to decode with (default: the one recorded in the file)\n");
@@ -67,6 +70,13 @@ int cmd_inspect(int argc, char **argv) {
     if (!path) {
         inspect_usage(stderr);
         return 2;
+    }
+    char format[64];
+    h5_file_format(path, format, sizeof format);
+    if (!strcmp(format, CKPT_FORMAT)) {
+        char err[512];
+        CHECK(ckpt_describe(path, stdout, err, sizeof err) == 0, "inspect %s: %s", path, err);
+        return 0;
     }
     Corpus *c = corpus_open(path, CORPUS_ANY);
     CorpusKind kind = corpus_kind(c);

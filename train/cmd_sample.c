@@ -44,7 +44,7 @@ static int *render(const Tokenizer *tok, const char *text, int chat, int *n) {
 int cmd_sample(int argc, char **argv) {
     const char *ckpt = NULL, *prompt = NULL, *prompt_file = NULL;
     int chat = 0, max_new = 128, num_samples = 1, batch = 16;
-    SamplerParams sp = {0.8f, 0, 1.0f};
+    SamplerParams sp = {0.8f, 0, 1.0f, 0};
     unsigned long long seed = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -119,6 +119,7 @@ int cmd_sample(int argc, char **argv) {
     GriffinModel *m = griffin_create(&lm.m->cfg, B, maxP, 0);
     memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
     TokenizerSpecials spc = tokenizer_specials(lm.tok);
+    sp.vocab_limit = tokenizer_vocab_size(lm.tok); /* never an id the tokenizer cannot decode */
     int stops[2], n_stop = 0;
     if (spc.eos >= 0) stops[n_stop++] = spc.eos;
     if (chat && spc.end_of_turn >= 0) stops[n_stop++] = spc.end_of_turn;

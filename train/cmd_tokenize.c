@@ -16,6 +16,8 @@ static void tokenize_usage(FILE *f) {
             "  chat        {\"messages\": [{\"role\": \"user\"|\"model\"|\"system\", \"content\": ...}, ...]}\n"
             "  preference  {\"prompt\": ..., \"chosen\": ..., \"rejected\": ...}\n"
             "  prompt      {\"prompt\": ...}\n"
+            "Inputs may be gzip-compressed. For --kind text, *.txt and *.txt.gz files are read as\n"
+            "one document each.\n"
             "The corpus format is described in data/corpus.h; --note text is stored with it.\n");
 }
 

@@ -3,11 +3,14 @@
 #define GRIFFIN_COMMANDS_H
 
 int cmd_bench(int argc, char **argv);
+int bench_sample(int argc, char **argv); /* griffin bench sample */
 int cmd_pretrain(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

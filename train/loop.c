@@ -13,6 +13,8 @@
 
 #include "common/check.h"
 #include "data/mixture.h"
+#include "data/tokenizer.h"
+#include "model/sampler.h"
 #include "model/griffin.h"
 #include "optim/adamw.h"
 #include "optim/clip.h"
@@ -120,6 +122,54 @@ static void report_shares(Out *o, const TrainConfig *cfg, const Mixture *mix, in
     fflush(o->metrics);
 }
 
+/* Number of leading tokens of a chat document before its first model-turn token: the prompt
+ * <bos><start_of_turn>user\n…<end_of_turn>\n<start_of_turn>model\n (0 if it has none). */
+static int chat_prompt_len(CorpusDoc d) {
+    for (size_t i = 0; i < d.n; i++)
+        if (d.mask && d.mask[i]) return (int)i;
+    return 0;
+}
+
+/* Greedy answers to the first held-out chat prompts, written to the log (SFT). */
+static void log_chat_samples(Out *o, GriffinModel *m, Corpus *valid, const Tokenizer *tok, int n, int64_t step) {
+    if (!tok) return;
+    TokenizerSpecials sp = tokenizer_specials(tok);
+    int *prompts[8], lens[8], count = 0;
+    for (size_t d = 0; d < corpus_num_docs(valid) && count < n; d++) {
+        CorpusDoc doc = corpus_doc(valid, 0, d);
+        int p = chat_prompt_len(doc);
+        if (p < 2 || p > m->max_T) continue;
+        prompts[count] = mallocCheck(sizeof(int) * (size_t)p);
+        for (int i = 0; i < p; i++) prompts[count][i] = (int)doc.tokens[i];
+        lens[count++] = p;
+    }
+    if (!count) return;
+    DecodeState *s = decode_create(m, count);
+    Generation g;
+    enum { MAX_NEW = 48 };
+    generation_alloc(&g, count, MAX_NEW);
+    SamplerParams greedy = {0.0f, 0, 1.0f, tokenizer_vocab_size(tok)};
+    int stops[2] = {sp.eos, sp.end_of_turn};
+    generate(m, s, (const int *const *)prompts, lens, MAX_NEW, &greedy, stops, 2, 0, 0, &g);
+    for (int b = 0; b < count; b++) {
+        uint32_t *ids = mallocCheck(sizeof(uint32_t) * (size_t)(lens[b] + g.len[b] + 1));
+        for (int i = 0; i < lens[b]; i++) ids[i] = (uint32_t)prompts[b][i];
+        char *q = tokenizer_decode(tok, ids, (size_t)lens[b], NULL);
+        for (int i = 0; i < g.len[b]; i++) ids[i] = (uint32_t)g.tokens[(size_t)b * MAX_NEW + i];
+        char *a = tokenizer_decode(tok, ids, (size_t)g.len[b], NULL);
+        for (char *c = q; *c; c++) if (*c == '\n') *c = ' ';
+        for (char *c = a; *c; c++) if (*c == '\n') *c = ' ';
+        say(o, "step %6lld | sample %d | %s-> %s%s\n", (long long)step, b + 1, q, a,
+            g.stopped[b] ? " <end>" : " [...]");
+        free(q);
+        free(a);
+        free(ids);
+        free(prompts[b]);
+    }
+    generation_free(&g);
+    decode_free(s);
+}
+
 int train_main(TrainKind kind, int argc, char **argv) {
     const char *stage_name = kind == TRAIN_SFT ? "sft" : "pretrain";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -178,7 +228,12 @@ int train_main(TrainKind kind, int argc, char **argv) {
     LrSchedule sched = train_config_schedule(cfg);
     char *tok_bytes = NULL;
     size_t tok_len = 0;
-    if (cfg->model.tokenizer[0]) tok_bytes = read_file(cfg->model.tokenizer, &tok_len);
+    Tokenizer *tok = NULL;
+    if (cfg->model.tokenizer[0]) {
+        tok_bytes = read_file(cfg->model.tokenizer, &tok_len);
+        tok = tokenizer_load_from_memory(tok_bytes, tok_len, cfg->model.tokenizer);
+        for (int i = 0; i < cfg->n_data; i++) corpus_check_tokenizer(corpora[i], tok, cfg->model.tokenizer);
+    }
 
     /* resume or init */
     int64_t step = 0, tokens_done = 0;
@@ -241,6 +296,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
                             (long long)step, g, vl, bpb);
             }
             if (out.metrics) fflush(out.metrics);
+            if (kind == TRAIN_SFT && rank == 0) log_chat_samples(&out, m, valid[0], tok, B < 3 ? B : 3, step);
         }
         /* checkpoint (after a step, and at the end) */
         if (step > step0 && (step == total || (ts->checkpoint_every > 0 && step % ts->checkpoint_every == 0))) {
@@ -349,6 +405,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
     free(micro);
     free(cursors);
     free(tok_bytes);
+    if (tok) tokenizer_free(tok);
     free(adam_m);
     free(adam_v);
     griffin_free(m);

@@ -18,6 +18,8 @@ static const Command commands[] = {
     {"bench", cmd_bench, "train throughput, FLOPs and memory (griffin bench train --help)"},
     {"tokenize", cmd_tokenize, "text/JSONL(.gz) -> corpus.h5 (kinds: text, chat, preference, prompt)"},
     {"inspect", cmd_inspect, "describe a corpus file (--show N decodes documents)"},
+    {"import", cmd_import, "RecurrentGemma safetensors (official or HF names) -> checkpoint"},
+    {"export", cmd_export, "checkpoint -> safetensors + config.json (official or HF layout)"},
 };
 
 static void usage(FILE *f) {

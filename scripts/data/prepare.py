@@ -7,6 +7,7 @@ the held-out rule, plus the text the tokenizer is trained on. Called by scripts/
 Writes OUT/jsonl/<name>.<split>.jsonl (split = train | heldout), OUT/tokenizer_train.txt
 (training splits only) and OUT/extract.json (documents, bytes, seconds per output)."""
 import argparse
+import glob
 import json
 import multiprocessing
 import os
@@ -106,6 +107,33 @@ def text_source(args, name, tok_file, gloss_filter, man_pages):
     return w.stats
 
 
+def drop_heldout_duplicates(jsonl_dir, report):
+    """Removes train records whose text (8+ words) equals a held-out record's text of the same
+    source (e.g. two FOLDOC headwords sharing one definition, one of them held out)."""
+    from check_heldout import text_of
+    held = {}
+    for path in glob.glob(os.path.join(jsonl_dir, "*.heldout.jsonl")):
+        for line in open(path, encoding="utf-8"):
+            rec = json.loads(line)
+            t = text_of(rec).strip()
+            if len(t.split()) >= 8:
+                held.setdefault(rec["source"], set()).add(t)
+    for path in sorted(glob.glob(os.path.join(jsonl_dir, "*.train.jsonl"))):
+        kept, dropped = [], 0
+        for line in open(path, encoding="utf-8"):
+            rec = json.loads(line)
+            if text_of(rec).strip() in held.get(rec["source"], ()):
+                dropped += 1
+            else:
+                kept.append(line)
+        if dropped:
+            with open(path, "w", encoding="utf-8") as f:
+                f.writelines(kept)
+            st = report[os.path.basename(path).split(".")[0]]
+            st["train"]["docs"] -= dropped
+            st["dropped_equal_to_heldout"] = dropped
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
@@ -196,6 +224,7 @@ def main():
     report["prompts"] = qw.stats
     print("prepare: chat/preference/prompts in %.1f s" % (time.time() - t), flush=True)
     tok_file.close()
+    drop_heldout_duplicates(args.jsonl, report)
     report["_seconds"] = round(time.time() - t0, 1)
     with open(os.path.join(args.out, "extract.json"), "w") as f:
         json.dump(report, f, indent=1, sort_keys=True)

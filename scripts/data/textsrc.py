@@ -63,7 +63,11 @@ _LIGATURE = {"ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ", "cced": "ç", "ntil
              "pound": "£", "cre": "˘", "root": "√", "ndash": "–", "mdash": "—", "times": "×", "divide": "÷",
              "ait": "a", "eit": "e", "iit": "i", "oit": "o", "uit": "u", "imac": "ī", "amac": "ā", "emac": "ē",
              "omac": "ō", "umac": "ū", "acir": "â", "ecir": "ê", "icir": "î", "ocir": "ô", "ucir": "û",
-             "adot": "ȧ", "ndot": "ṅ", "ddot": "ḍ", "hand": "☞", "?": "?"}
+             "adot": "ȧ", "ndot": "ṅ", "ddot": "ḍ", "hand": "☞", "?": "?", "eth": "ð", "thorn": "þ", "yogh": "ȝ", "ng": "ŋ", "=ae": "ǣ",
+             "=oo": "o\u0304o", "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε",
+             "theta": "θ", "lambda": "λ", "mu": "μ", "pi": "π", "sigma": "σ", "omega": "ω", "chi": "χ", "phi": "φ",
+             "psi": "ψ", "eta": "η", "iota": "ι", "kappa": "κ", "nu": "ν", "xi": "ξ", "rho": "ρ", "tau": "τ",
+             "zeta": "ζ", "upsilon": "υ", "omicron": "ο"}
 
 
 def _gcide_escape(m):
@@ -87,7 +91,7 @@ def clean_gcide(text):
     text = _GC_TAG.sub("", text)
     text = re.sub(r"\[(?:\d{4} )?Webster[^\]]*\]|\[WordNet[^\]]*\]|\[PJC\]", "", text)
     text = re.sub(r"\\[^\\\n]{1,80}\\(\s*\([^)\n]{1,60}\))?", "", text)  # \Ap"ple\ (pronunciation)
-    text = re.sub(r"\[([^\[\]\s]{1,6})\]", _gcide_escape, text)
+    text = re.sub(r"\[([^\[\]\s]{1,7})\]", _gcide_escape, text)
     text = text.replace("{", "").replace("}", "")
     return re.sub(r" +([,.;:])", r"\1", reflow(text))
 

@@ -1,13 +1,79 @@
 #!/usr/bin/env bash
-# The main job. For now (model core): installs what is missing, builds, and runs one
-# forward/backward benchmark of the tiny and small presets plus the overfit-one-batch check.
-# Later stages (data, pretraining, SFT, reward, RLHF) extend this script.
+# The main job: real data from Debian's archive → pretraining in two mixture stages →
+# instruction tuning → evaluation and samples, in runs/demo-<date>/ with report.md and plots.
+#   scripts/demo.sh            the demo model (configs/small.ini, configs/sft.ini) on the full data
+#   scripts/demo.sh --quick    the tiny model on the small data, a few minutes
+# Stop it at any time and run it again: finished stages are skipped, an interrupted one resumes.
+# GRIFFIN_DEMO_RUN=DIR picks the run folder; GRIFFIN_DEMO_RANKS=N trains on N MPI ranks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+quick=0
+for a in "$@"; do
+  case "$a" in
+    --quick) quick=1 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "demo: unknown argument $a" >&2; exit 2 ;;
+  esac
+done
+
 scripts/setup.sh
-echo "== tiny model: forward + backward =="
-build/griffin bench train --preset tiny --batch 4 --seq 64 --steps 5
-echo "== small model (~30M parameters): forward + backward =="
-build/griffin bench train --preset small --batch 8 --seq 256 --steps 3
-echo "== a tiny model of each family memorises one batch =="
-build/tests/test_overfit
+if [ $quick = 1 ]; then
+  DATA=data/prepared/small PRE=configs/tiny.ini SFT=configs/tiny_sft.ini PREP_ARGS=(--small)
+  RUN=${GRIFFIN_DEMO_RUN:-runs/demo-$(date +%F)-quick}
+else
+  DATA=data/prepared/full PRE=configs/small.ini SFT=configs/sft.ini PREP_ARGS=()
+  RUN=${GRIFFIN_DEMO_RUN:-runs/demo-$(date +%F)}
+fi
+[ -f "$DATA/SUMMARY.md" ] || scripts/prepare_data.sh "${PREP_ARGS[@]}"
+mkdir -p "$RUN"
+echo "demo: run folder $RUN"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+RANKS=${GRIFFIN_DEMO_RANKS:-1}
+griffin() {
+  if [ "$RANKS" -gt 1 ]; then
+    mpirun -np "$RANKS" --oversubscribe --bind-to none build/griffin "$@" --train.threads=1
+  else
+    build/griffin "$@"
+  fi
+}
+newest() { ls "$1"/ckpt-*.h5 2>/dev/null | sed 's/.*ckpt-\([0-9]*\)\.h5/\1 &/' | sort -n | tail -1 | cut -d' ' -f2; }
+
+# 1. pretraining: a broad mixture, then a smaller higher-quality one
+if [ ! -f "$RUN/pretrain/DONE" ]; then
+  echo "== pretraining ($PRE) =="
+  griffin pretrain "$PRE" --train.out_dir="$RUN/pretrain" --train.resume=auto --train.init=
+  touch "$RUN/pretrain/DONE"
+fi
+BASE=$(newest "$RUN/pretrain")
+
+# 2. instruction tuning from the pretrained weights
+if [ ! -f "$RUN/sft/DONE" ]; then
+  echo "== instruction tuning ($SFT) from $BASE =="
+  griffin sft "$SFT" --train.out_dir="$RUN/sft" --train.resume=auto --train.init="$BASE"
+  touch "$RUN/sft/DONE"
+fi
+TUNED=$(newest "$RUN/sft")
+
+# 3. evaluation and samples of both models on held-out data
+echo "== evaluation =="
+heldout=()
+for c in gcide pydoc kernelc manpages; do
+  [ -f "$DATA/$c.heldout.h5" ] && heldout+=(--corpus "$DATA/$c.heldout.h5")
+done
+for m in base:"$BASE" sft:"$TUNED"; do
+  name=${m%%:*} ckpt=${m#*:}
+  build/griffin eval --checkpoint "$ckpt" "${heldout[@]}" --max-docs 200 > "$RUN/eval_$name.txt"
+  build/griffin eval --checkpoint "$ckpt" --corpus "$DATA/wordnet_sft.heldout.h5" --max-docs 300 >> "$RUN/eval_$name.txt"
+  build/griffin eval --checkpoint "$ckpt" --chat-prompts "$DATA/wordnet_sft.heldout.h5" --max-docs 100 \
+    --max-new-tokens 128 >> "$RUN/eval_$name.txt"
+done
+/usr/bin/python3 scripts/demo_report.py prompts "$DATA" > "$RUN/prompts.txt"
+for m in base:"$BASE" sft:"$TUNED"; do
+  name=${m%%:*} ckpt=${m#*:}
+  build/griffin sample --checkpoint "$ckpt" --prompt-file "$RUN/prompts.txt" --chat --temperature 0 \
+    --max-new-tokens 80 > "$RUN/samples_$name.txt"
+done
+/usr/bin/python3 scripts/plot_metrics.py "$RUN/loss.png" "$RUN/pretrain:pretraining" "$RUN/sft:instruction tuning"
+/usr/bin/python3 scripts/demo_report.py report "$RUN" > "$RUN/report.md"
+echo "== done: $RUN/report.md =="
+cat "$RUN/report.md"

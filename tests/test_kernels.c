@@ -104,6 +104,13 @@ static void check_case(Case *c) {
     }
     printf("\n");
     free(R);
+    /* the case owns its buffers (pos is shared by the cases and freed by main) */
+    for (int i = 0; i < c->nin; i++) free(c->in[i]);
+    for (int i = 0; i < 8; i++) free(c->scratch[i]);
+    free(c->out);
+    free(c->tokens);
+    free(c->targets);
+    free(c->mask);
 }
 
 /* packed rows: row 0 continues a document (starts at pos 5) and has a boundary at t=7;
@@ -312,5 +319,6 @@ int main(void) {
         check_case(&c);
     }
     printf("kernels: %s (%d failed)\n", failures ? "FAILED" : "ok", failures);
+    free(pos);
     return failures ? 1 : 0;
 }

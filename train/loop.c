@@ -185,11 +185,14 @@ int train_main(TrainKind kind, int argc, char **argv) {
     char err[2048];
     if (train_config_load(cfg, argv[1], argc - 2, argv + 2, err, sizeof err) != 0) {
         if (rank == 0) fprintf(stderr, "griffin %s: %s\n", stage_name, err);
+        free(cfg);
         dist_finalize();
         return 2;
     }
     TrainSection *ts = &cfg->train;
     CHECK(cfg->n_stages > 0, "%s: no [stage.N] sections: nothing to train on", cfg->source);
+    CHECK(ts->precision == PRECISION_FP32, "%s: train.precision = bf16 is not implemented yet; use fp32",
+          cfg->source);
     if (ts->threads > 0) omp_set_num_threads(ts->threads);
     mkdirs(ts->out_dir);
     if (rank == 0) {

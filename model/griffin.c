@@ -7,9 +7,28 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../common/check.h"
 #include "layers.h"
+
+const char *const prof_kind_name[PROF_NUM] = {"embedding", "norms", "mlp", "recurrent linears", "conv1d",
+                                               "rg-lru", "attention linears", "attention core", "loss+unembed",
+                                               "residual/other"};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+/* profiling: t holds the time of the last mark; toc charges the time since to a kind */
+static double tic(const GriffinModel *m) { return m->profile ? now_s() : 0.0; }
+static void toc(GriffinModel *m, ProfKind k, int dir, double *t) {
+    if (!m->profile) return;
+    double n = now_s();
+    m->prof[k][dir] += n - *t;
+    *t = n;
+}
 
 /* Arena carving: the first pass (base == NULL) only counts, the second hands out pointers. */
 typedef struct {
@@ -131,28 +150,37 @@ static void recurrent_forward(GriffinModel *m, LayerActs *a, LayerPtrs *w, float
     const GriffinConfig *c = &m->cfg;
     int N = m->B * m->T, D = c->width, E = c->lru_width;
     size_t NE = (size_t)N * E;
+    double t = tic(m);
     linear_forward(a->y_pre, a->tn_out, w->p[P_LIN_Y_W], w->p[P_LIN_Y_B], N, D, E);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < NE; i++) a->y_br[i] = gelu_tanh(a->y_pre[i]);
     linear_forward(a->x_br, a->tn_out, w->p[P_LIN_X_W], w->p[P_LIN_X_B], N, D, E);
+    toc(m, PROF_REC_LINEAR, 0, &t);
     conv1d_forward(a->conv, a->x_br, m->pos, w->p[P_CONV_W], w->p[P_CONV_B], m->B, m->T, E);
+    toc(m, PROF_CONV, 0, &t);
     rglru_forward(a->lru, a->gx, a->ga, a->conv, m->pos, w->p[P_A_PARAM], w->p[P_IGATE_W],
                   w->p[P_IGATE_B], w->p[P_AGATE_W], w->p[P_AGATE_B], m->B, m->T, E, c->num_heads);
+    toc(m, PROF_RGLRU, 0, &t);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < NE; i++) a->rprod[i] = a->lru[i] * a->y_br[i];
     linear_forward(out, a->rprod, w->p[P_LIN_OUT_W], w->p[P_LIN_OUT_B], N, E, D);
+    toc(m, PROF_REC_LINEAR, 0, &t);
 }
 
 static void attention_block_forward(GriffinModel *m, LayerActs *a, LayerPtrs *w, float *out) {
     const GriffinConfig *c = &m->cfg;
     int N = m->B * m->T, D = c->width, H = c->num_heads, K = D / H;
+    double t = tic(m);
     linear_forward(a->q, a->tn_out, w->p[P_Q_W], NULL, N, D, D);
     linear_forward(a->k, a->tn_out, w->p[P_K_W], NULL, N, D, K);
     linear_forward(a->v, a->tn_out, w->p[P_V_W], NULL, N, D, K);
     rope_forward(a->q, m->pos, N, H, K);
     rope_forward(a->k, m->pos, N, 1, K);
+    toc(m, PROF_ATT_LINEAR, 0, &t);
     attention_forward(a->att, a->probs, a->q, a->k, a->v, m->pos, m->B, m->T, H, K, c->window);
+    toc(m, PROF_ATTENTION, 0, &t);
     linear_forward(out, a->att, w->p[P_FINAL_W], w->p[P_FINAL_B], N, D, D);
+    toc(m, PROF_ATT_LINEAR, 0, &t);
 }
 
 static void check_inputs(GriffinModel *m, const int *tokens, const int *targets, const int *pos,
@@ -181,26 +209,35 @@ static void forward_trunk(GriffinModel *m) {
     const GriffinConfig *c = &m->cfg;
     int N = m->B * m->T, D = c->width;
     float *x = m->layers[0].x_in;
+    double t = tic(m);
     embedding_forward(x, m->tokens, m->params + m->table.t[m->table.embed].offset,
                       c->embed_scale ? embed_scale_value(D) : 1.0f, N, D);
+    toc(m, PROF_EMBED, 0, &t);
     for (int l = 0; l < c->depth; l++) {
         LayerActs *a = &m->layers[l];
         LayerPtrs w;
         layer_ptrs(&m->table, m->params, l, &w);
         float *next = l + 1 < c->depth ? m->layers[l + 1].x_in : m->x_final;
         rmsnorm_forward(a->tn_out, a->tn_rstd, a->x_in, w.p[P_TEMPORAL_NORM], N, D);
+        toc(m, PROF_NORM, 0, &t);
         if (c->block_types[l] == BLOCK_RECURRENT) recurrent_forward(m, a, &w, a->resid);
         else attention_block_forward(m, a, &w, a->resid);
+        t = tic(m);
         size_t ND = (size_t)N * D;
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < ND; i++) a->resid[i] += a->x_in[i];
+        toc(m, PROF_OTHER, 0, &t);
         rmsnorm_forward(a->cn_out, a->cn_rstd, a->resid, w.p[P_CHANNEL_NORM], N, D);
+        toc(m, PROF_NORM, 0, &t);
         mlp_forward(next, a->gate_pre, a->up_pre, a->mprod, a->cn_out, w.p[P_UP_W], w.p[P_UP_B],
                     w.p[P_DOWN_W], w.p[P_DOWN_B], N, D, c->mlp_width);
+        toc(m, PROF_MLP, 0, &t);
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < ND; i++) next[i] += a->resid[i];
+        toc(m, PROF_OTHER, 0, &t);
     }
     rmsnorm_forward(m->fn_out, m->fn_rstd, m->x_final, m->params + m->table.t[m->table.final_norm].offset, N, D);
+    toc(m, PROF_NORM, 0, &t);
 }
 
 const float *griffin_forward_hidden(GriffinModel *m, const int *tokens, const int *pos, int B, int T) {
@@ -215,6 +252,7 @@ float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, co
     check_inputs(m, tokens, targets, pos, mask, B, T);
     forward_trunk(m);
     int N = B * T, D = c->width, V = c->vocab_size;
+    double t = tic(m);
     const float *table = m->params + m->table.t[m->table.embed].offset;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, D, 1.0f, m->fn_out, D, table, D, 0.0f,
                 m->logits, V);
@@ -226,6 +264,7 @@ float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, co
         double total = crossentropy_forward(m->lse, m->logits, m->targets, m->mask, N, V);
         m->loss = m->loss_count > 0 ? (float)(total / m->loss_count) : 0.0f;
     }
+    toc(m, PROF_LOSS, 0, &t);
     return m->loss;
 }
 
@@ -236,6 +275,7 @@ static void recurrent_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w, Laye
     size_t NE = (size_t)N * E;
     float *d_rprod = m->d_s[0], *d_lru = m->d_s[1], *d_conv = m->d_s[2], *d_xbr = m->d_s[3];
     float *d_ypre = m->d_s[4], *d_prex = m->d_s[5], *d_prea = m->d_s[6];
+    double t = tic(m);
     memset(d_rprod, 0, NE * sizeof(float));
     linear_backward(d_rprod, g->p[P_LIN_OUT_W], g->p[P_LIN_OUT_B], dout, a->rprod, w->p[P_LIN_OUT_W], N, E, D);
 #pragma omp parallel for schedule(static)
@@ -244,13 +284,17 @@ static void recurrent_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w, Laye
         d_ypre[i] = d_rprod[i] * a->lru[i] * gelu_tanh_grad(a->y_pre[i]);
     }
     memset(d_conv, 0, NE * sizeof(float));
+    toc(m, PROF_REC_LINEAR, 1, &t);
     rglru_backward(d_conv, g->p[P_A_PARAM], g->p[P_IGATE_W], g->p[P_IGATE_B], g->p[P_AGATE_W], g->p[P_AGATE_B],
                    d_prex, d_prea, d_lru, a->lru, a->gx, a->ga, a->conv, m->pos, w->p[P_A_PARAM],
                    w->p[P_IGATE_W], w->p[P_AGATE_W], m->B, m->T, E, c->num_heads);
+    toc(m, PROF_RGLRU, 1, &t);
     memset(d_xbr, 0, NE * sizeof(float));
     conv1d_backward(d_xbr, g->p[P_CONV_W], g->p[P_CONV_B], d_conv, a->x_br, m->pos, w->p[P_CONV_W], m->B, m->T, E);
+    toc(m, PROF_CONV, 1, &t);
     linear_backward(dnorm, g->p[P_LIN_X_W], g->p[P_LIN_X_B], d_xbr, a->tn_out, w->p[P_LIN_X_W], N, D, E);
     linear_backward(dnorm, g->p[P_LIN_Y_W], g->p[P_LIN_Y_B], d_ypre, a->tn_out, w->p[P_LIN_Y_W], N, D, E);
+    toc(m, PROF_REC_LINEAR, 1, &t);
 }
 
 static void attention_block_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w, LayerPtrs *g,
@@ -259,18 +303,22 @@ static void attention_block_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w
     int N = m->B * m->T, D = c->width, H = c->num_heads, K = D / H;
     size_t ND = (size_t)N * D, NK = (size_t)N * K;
     float *d_att = m->d_s[0], *d_q = m->d_s[1];
+    double t = tic(m);
     memset(d_att, 0, ND * sizeof(float));
     linear_backward(d_att, g->p[P_FINAL_W], g->p[P_FINAL_B], dout, a->att, w->p[P_FINAL_W], N, D, D);
     memset(d_q, 0, ND * sizeof(float));
     memset(m->d_k, 0, NK * sizeof(float));
     memset(m->d_v, 0, NK * sizeof(float));
+    toc(m, PROF_ATT_LINEAR, 1, &t);
     attention_backward(d_q, m->d_k, m->d_v, m->d_scores, d_att, a->probs, a->q, a->k, a->v, m->pos,
                        m->B, m->T, H, K, c->window);
+    toc(m, PROF_ATTENTION, 1, &t);
     rope_backward(d_q, m->pos, N, H, K);
     rope_backward(m->d_k, m->pos, N, 1, K);
     linear_backward(dnorm, g->p[P_Q_W], NULL, d_q, a->tn_out, w->p[P_Q_W], N, D, D);
     linear_backward(dnorm, g->p[P_K_W], NULL, m->d_k, a->tn_out, w->p[P_K_W], N, D, K);
     linear_backward(dnorm, g->p[P_V_W], NULL, m->d_v, a->tn_out, w->p[P_V_W], N, D, K);
+    toc(m, PROF_ATT_LINEAR, 1, &t);
 }
 
 void griffin_backward(GriffinModel *m) {
@@ -290,9 +338,11 @@ static void backward_trunk(GriffinModel *m) {
     size_t ND = (size_t)N * D;
     const ParamTable *pt = &m->table;
     float *dtable = m->grads + pt->t[pt->embed].offset;
+    double t = tic(m);
     memset(m->d_res, 0, ND * sizeof(float));
     rmsnorm_backward(m->d_res, m->grads + pt->t[pt->final_norm].offset, m->d_norm, m->x_final, m->fn_rstd,
                      m->params + pt->t[pt->final_norm].offset, N, D);
+    toc(m, PROF_NORM, 1, &t);
 
     /* m->d_res holds dL/d(block output); each block turns it into dL/d(block input) */
     for (int l = c->depth - 1; l >= 0; l--) {
@@ -305,14 +355,19 @@ static void backward_trunk(GriffinModel *m) {
         mlp_backward(m->d_norm, g.p[P_UP_W], g.p[P_UP_B], g.p[P_DOWN_W], g.p[P_DOWN_B], m->d_s[0], m->d_s[1],
                      m->d_s[2], m->d_res, a->cn_out, a->gate_pre, a->up_pre, a->mprod, w.p[P_UP_W],
                      w.p[P_DOWN_W], N, D, F);
+        toc(m, PROF_MLP, 1, &t);
         rmsnorm_backward(m->d_res, g.p[P_CHANNEL_NORM], m->d_norm, a->resid, a->cn_rstd, w.p[P_CHANNEL_NORM], N, D);
         /* resid = Temporal(RMSNorm_t(x_in)) + x_in */
         memset(m->d_norm, 0, ND * sizeof(float));
+        toc(m, PROF_NORM, 1, &t);
         if (c->block_types[l] == BLOCK_RECURRENT) recurrent_backward(m, a, &w, &g, m->d_res, m->d_norm);
         else attention_block_backward(m, a, &w, &g, m->d_res, m->d_norm);
+        t = tic(m);
         rmsnorm_backward(m->d_res, g.p[P_TEMPORAL_NORM], m->d_norm, a->x_in, a->tn_rstd, w.p[P_TEMPORAL_NORM], N, D);
+        toc(m, PROF_NORM, 1, &t);
     }
     embedding_backward(dtable, m->d_res, m->tokens, c->embed_scale ? embed_scale_value(D) : 1.0f, N, D);
+    toc(m, PROF_EMBED, 1, &t);
 }
 
 void griffin_backward_weighted(GriffinModel *m, const float *row_weight) {
@@ -324,12 +379,14 @@ void griffin_backward_weighted(GriffinModel *m, const float *row_weight) {
     const ParamTable *pt = &m->table;
     float *table = m->params + pt->t[pt->embed].offset;
     float *dtable = m->grads + pt->t[pt->embed].offset;
+    double t = tic(m);
     memset(m->dlogits, 0, NV * sizeof(float));
     crossentropy_backward(m->dlogits, m->logits, m->lse, m->targets, row_weight, N, V);
     softcap_backward(m->dlogits, m->logits, c->soft_cap, NV);
     /* z = fn_out · tableᵀ:  d fn_out = dz · table;  dtable += dzᵀ · fn_out */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, V, 1.0f, m->dlogits, V, table, D, 0.0f, m->d_norm, D);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, D, N, 1.0f, m->dlogits, V, m->fn_out, D, 1.0f, dtable, D);
+    toc(m, PROF_LOSS, 1, &t);
     backward_trunk(m);
 }
 

@@ -36,6 +36,14 @@ typedef struct {
     float *gate_pre, *up_pre, *mprod; /* [N,F] */
 } LayerActs;
 
+/* Where a step's time goes (griffin bench train): seconds per kind, forward and backward,
+ * accumulated while m->profile is set. */
+typedef enum {
+    PROF_EMBED = 0, PROF_NORM, PROF_MLP, PROF_REC_LINEAR, PROF_CONV, PROF_RGLRU, PROF_ATT_LINEAR,
+    PROF_ATTENTION, PROF_LOSS, PROF_OTHER, PROF_NUM
+} ProfKind;
+extern const char *const prof_kind_name[PROF_NUM];
+
 typedef struct {
     GriffinConfig cfg;
     ParamTable table;
@@ -66,6 +74,8 @@ typedef struct {
     int has_targets;
     double loss_count;    /* number of unmasked targets of the last forward */
     float loss;
+    int profile;                  /* accumulate prof[][] */
+    double prof[PROF_NUM][2];     /* seconds: [kind][0 forward, 1 backward] */
 } GriffinModel;
 
 /* Builds the parameter table and allocates everything for batches up to (max_B, max_T);

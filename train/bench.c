@@ -8,8 +8,12 @@
 
 #include "common/check.h"
 #include "common/rng.h"
+#include <cblas.h>
+
 #include "model/griffin.h"
+#include "optim/adamw.h"
 #include "train/commands.h"
+#include "train/config.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -23,17 +27,43 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static void bench_usage(void) {
-    printf("usage: griffin bench train [--preset tiny|small|2b] [--family griffin|hawk|transformer]\n"
-           "                           [--batch B] [--seq T] [--steps N] [--warmup N] [--threads N]\n"
-           "Times forward+backward on random tokens; prints median step time, tokens/s, GFLOP/s.\n");
+    printf("usage: griffin bench train [CONFIG.ini] [--preset tiny|small|2b] [--family griffin|hawk|transformer]\n"
+           "                           [--batch B] [--seq T] [--steps N] [--warmup N] [--threads N] [--json F]\n"
+           "Times forward+backward+AdamW on random tokens (the model of CONFIG.ini, or a preset) and prints\n"
+           "the median step, tokens/s, model FLOPs per token, achieved GFLOP/s, MFU against the sgemm peak\n"
+           "measured in the same run, and where the time goes per layer kind.\n");
+}
+
+/* best sgemm GFLOP/s over training-like shapes (all three transpose variants of a step) */
+static double sgemm_peak(int M, int K, int N) {
+    float *a = alignedCallocCheck(sizeof(float) * (size_t)M * K), *b = alignedCallocCheck(sizeof(float) * (size_t)K * N);
+    float *c = alignedCallocCheck(sizeof(float) * (size_t)M * N);
+    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.1f;
+    double best = 0.0;
+    for (int rep = 0; rep < 4; rep++) {
+        double t0 = now_s();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+        double dt = now_s() - t0;
+        double g = 2.0 * M * N * K / dt / 1e9;
+        best = g > best ? g : best;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
 }
 
 static int bench_train(int argc, char **argv) {
     const char *preset = "small";
-    const char *family = NULL;
+    const char *family = NULL, *json = NULL, *config = NULL;
     int B = 8, T = 256, steps = 5, warmup = 1, threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (a[0] != '-' && !config) {
+            config = a;
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             bench_usage();
@@ -47,13 +77,30 @@ static int bench_train(int argc, char **argv) {
         else if (!strcmp(a, "--steps")) steps = atoi(v);
         else if (!strcmp(a, "--warmup")) warmup = atoi(v);
         else if (!strcmp(a, "--threads")) threads = atoi(v);
+        else if (!strcmp(a, "--json")) json = v;
         else DIE("griffin bench train: unknown option %s (see --help)", a);
         i++;
     }
     CHECK(B > 0 && T > 1 && steps > 0 && warmup >= 0, "griffin bench train: batch, seq and steps must be positive");
     if (threads > 0) omp_set_num_threads(threads);
     GriffinConfig cfg;
-    CHECK(config_preset(preset, &cfg) == 0, "griffin bench train: unknown preset '%s' (tiny, small, 2b)", preset);
+    if (config) {
+        TrainConfig *tc = callocCheck(1, sizeof *tc);
+        char err[2048];
+        CHECK(train_config_load(tc, config, 0, NULL, err, sizeof err) == 0, "griffin bench train: %s", err);
+        cfg = tc->griffin;
+        preset = config;
+        int bset = 0, tset = 0;
+        for (int i = 1; i < argc; i++) {
+            bset |= !strcmp(argv[i], "--batch");
+            tset |= !strcmp(argv[i], "--seq");
+        }
+        if (!bset) B = tc->train.batch_size;
+        if (!tset) T = tc->train.seq_len;
+        free(tc);
+    } else {
+        CHECK(config_preset(preset, &cfg) == 0, "griffin bench train: unknown preset '%s' (tiny, small, 2b)", preset);
+    }
     if (family) {
         CHECK(family_parse(family, &cfg.family) == 0, "griffin bench train: unknown family '%s'", family);
         const char *err = config_finalize(&cfg);
@@ -70,18 +117,33 @@ static int bench_train(int argc, char **argv) {
         pos[n] = n % T;
     }
     double *fwd = mallocCheck(sizeof(double) * steps), *tot = mallocCheck(sizeof(double) * steps);
+    size_t P = m->table.total;
+    float *am = alignedCallocCheck(P * sizeof(float)), *av = alignedCallocCheck(P * sizeof(float));
+    AdamWConfig ac = adamw_defaults();
+    double opt_time = 0.0;
     for (int s = -warmup; s < steps; s++) {
+        if (s == 0) {
+            m->profile = 1;
+            memset(m->prof, 0, sizeof m->prof);
+        }
         double t0 = now_s();
         griffin_zero_grad(m);
         griffin_forward(m, tokens, targets, pos, NULL, B, T);
         double t1 = now_s();
         griffin_backward(m);
         double t2 = now_s();
+        adamw_update(&m->table, m->params, m->grads, am, av, &ac, 1e-4f, s + warmup + 1, 1.0f);
+        double t3 = now_s();
         if (s >= 0) {
             fwd[s] = t1 - t0;
-            tot[s] = t2 - t0;
+            tot[s] = t3 - t0;
+            opt_time += t3 - t2;
         }
     }
+    m->profile = 0;
+    double peak = sgemm_peak(B * T, cfg.width, cfg.mlp_width);
+    double peak_sq = sgemm_peak(1024, 1024, 1024);
+    peak = peak_sq > peak ? peak_sq : peak;
     qsort(fwd, (size_t)steps, sizeof(double), cmp_double);
     qsort(tot, (size_t)steps, sizeof(double), cmp_double);
     double med = tot[steps / 2], medf = fwd[steps / 2];
@@ -91,8 +153,35 @@ static int bench_train(int argc, char **argv) {
            m->cfg.depth, m->cfg.window, m->cfg.vocab_size, m->table.total);
     printf("batch        B=%d T=%d (%d tokens), %d threads, %d timed steps\n", B, T, N, omp_get_max_threads(), steps);
     printf("forward      %.1f ms (median)\n", 1e3 * medf);
-    printf("fwd+bwd      %.1f ms (median)   %.0f tokens/s\n", 1e3 * med, N / med);
-    printf("flops        %.1f MFLOP/token, %.1f GFLOP/s achieved\n", flops / 1e6, flops * N / med / 1e9);
+    printf("step         %.1f ms (median; forward+backward+AdamW)   %.0f tokens/s\n", 1e3 * med, N / med);
+    double achieved = flops * N / med / 1e9;
+    printf("flops        %.1f MFLOP/token, %.1f GFLOP/s achieved; sgemm peak here %.1f GFLOP/s; MFU %.1f%%\n",
+           flops / 1e6, achieved, peak, 100.0 * achieved / peak);
+    double prof_total = 0.0;
+    for (int k = 0; k < PROF_NUM; k++) prof_total += m->prof[k][0] + m->prof[k][1];
+    prof_total += opt_time;
+    printf("breakdown    per step, ms      forward  backward   share\n");
+    for (int k = 0; k < PROF_NUM; k++)
+        printf("  %-20s %12.2f %9.2f %6.1f%%\n", prof_kind_name[k], 1e3 * m->prof[k][0] / steps,
+               1e3 * m->prof[k][1] / steps, 100.0 * (m->prof[k][0] + m->prof[k][1]) / prof_total);
+    printf("  %-20s %12s %9.2f %6.1f%%\n", "optimizer (AdamW)", "-", 1e3 * opt_time / steps, 100.0 * opt_time / prof_total);
+    printf("  %-20s %12s %9s %6s\n", "all-reduce", "-", "-", "(1 rank)");
+    if (json) {
+        FILE *f = fopenCheck(json, "w");
+        fprintf(f, "{\"model\":\"%s\",\"family\":\"%s\",\"parameters\":%zu,\"batch\":%d,\"seq\":%d,"
+                   "\"threads\":%d,\"step_ms\":%.3f,\"forward_ms\":%.3f,\"tokens_per_s\":%.1f,"
+                   "\"mflop_per_token\":%.3f,\"gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,\"mfu\":%.4f,\"breakdown_ms\":{",
+                preset, family_name(m->cfg.family), m->table.total, B, T, omp_get_max_threads(), 1e3 * med,
+                1e3 * medf, N / med, flops / 1e6, achieved, peak, achieved / peak);
+        for (int k = 0; k < PROF_NUM; k++)
+            fprintf(f, "\"%s\":{\"forward\":%.3f,\"backward\":%.3f},", prof_kind_name[k],
+                    1e3 * m->prof[k][0] / steps, 1e3 * m->prof[k][1] / steps);
+        fprintf(f, "\"optimizer\":{\"forward\":0,\"backward\":%.3f}}}\n", 1e3 * opt_time / steps);
+        fclose(f);
+        printf("wrote %s\n", json);
+    }
+    free(am);
+    free(av);
     printf("memory       parameters %.1f MB, gradients %.1f MB, activations %.1f MB\n",
            m->table.total * 4.0 / 1e6, m->table.total * 4.0 / 1e6, griffin_activation_bytes(m) / 1e6);
     free(fwd);

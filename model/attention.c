@@ -154,16 +154,19 @@ void attention_backward(float *dq, float *dk, float *dv, float *dscores, const f
     }
 }
 
-/* q [B,H,K] (roped), k, v [B,K] (k roped) of the token at position n[b];
- * kc, vc [B,A,K] ring: slot i holds position i + A⌊n/A⌋ if that is < n, else i + A(⌊n/A⌋ − 1);
- * a slot is used iff its position is ≥ 0 (and so within n − A … n − 1); the new token always.
- * out [B,H,K]; afterwards k, v are written into slot n mod A (pitfall 20). */
+/* q [B,H,K] (roped), k, v [B,K] (k roped) of the token with absolute index n[b] in its row;
+ * kc, vc [B,A,K] ring: slot i holds absolute index i + A⌊n/A⌋ if that is < n, else
+ * i + A(⌊n/A⌋ − 1); a slot is used iff that index is ≥ lo[b] = max(n − A, seg_start[b]), so
+ * the query sees itself plus the A previous tokens of its own document (pads and earlier
+ * documents of a prompt are excluded). out [B,H,K]; afterwards k, v are written into slot
+ * n mod A (pitfall 20). */
 void attention_step(float *out, float *kc, float *vc, const float *q, const float *k, const float *v,
-                    const int *n, int B, int H, int K, int A) {
+                    const int *n, const int *seg_start, int B, int H, int K, int A) {
     float scale = 1.0f / sqrtf((float)K);
 #pragma omp parallel for schedule(static)
     for (int bb = 0; bb < B; bb++) {
         int nb = n[bb], base = A * (nb / A);
+        int lo = nb - A > seg_start[bb] ? nb - A : seg_start[bb];
         const float *kr = kc + (size_t)bb * A * K, *vr = vc + (size_t)bb * A * K;
         const float *kn = k + (size_t)bb * K, *vn = v + (size_t)bb * K;
         for (int hh = 0; hh < H; hh++) {
@@ -177,7 +180,7 @@ void attention_step(float *out, float *kc, float *vc, const float *q, const floa
              * allocation-free */
             for (int i = 0; i < A; i++) {
                 int p = i + base < nb ? i + base : i + base - A;
-                if (p < 0) continue;
+                if (p < lo) continue;
                 float s = 0.0f;
                 for (int d = 0; d < K; d++) s += qv[d] * kr[(size_t)i * K + d];
                 s *= scale;
@@ -187,7 +190,7 @@ void attention_step(float *out, float *kc, float *vc, const float *q, const floa
             for (int d = 0; d < K; d++) o[d] = wnew * vn[d];
             for (int i = 0; i < A; i++) {
                 int p = i + base < nb ? i + base : i + base - A;
-                if (p < 0) continue;
+                if (p < lo) continue;
                 float s = 0.0f;
                 for (int d = 0; d < K; d++) s += qv[d] * kr[(size_t)i * K + d];
                 float w = expf(s * scale - mx);

@@ -3,9 +3,11 @@
  * per-layer cache updates of modules/layers).
  * Pitfalls: the conv state holds linear_x OUTPUTS (pre-conv) and zeros the ones before a
  * document start inside the last 3 prompt positions (5); slots of the key/value ring come
- * from the token count n, the new key is written after attending, into slot n mod A, and
- * after a prefill the token at position p sits in slot p mod A (20); the LRU state is
- * float32 (11). */
+ * from the token count n (pads included), the new key is written after attending, into slot
+ * n mod A, and after a prefill the token at row index t sits in slot t mod A (20); RoPE and
+ * the RG-LRU use the segment position; the LRU state is float32 (11). Unlike the official
+ * decode, keys of an earlier document of the prompt are masked (seg_start), so a prompt
+ * holding several documents decodes exactly as the parallel forward computes. */
 #include "decode.h"
 
 #include <cblas.h>
@@ -41,6 +43,8 @@ DecodeState *decode_create(const GriffinModel *m, int B) {
         }
     }
     s->n = callocCheck((size_t)B, sizeof(int));
+    s->seg_start = callocCheck((size_t)B, sizeof(int));
+    s->next_pos = callocCheck((size_t)B, sizeof(int));
     s->pos = callocCheck((size_t)B, sizeof(int));
     size_t S = D > E ? D : E;
     S = S > F ? S : F;
@@ -70,6 +74,8 @@ void decode_free(DecodeState *s) {
     free(s->kc);
     free(s->vc);
     free(s->n);
+    free(s->seg_start);
+    free(s->next_pos);
     free(s->pos);
     free(s->x);
     free(s->tn);
@@ -84,7 +90,7 @@ void decode_free(DecodeState *s) {
     free(s);
 }
 
-size_t decode_state_bytes(const DecodeState *s) { return s->state_floats * sizeof(float) + (size_t)s->B * sizeof(int); }
+size_t decode_state_bytes(const DecodeState *s) { return s->state_floats * sizeof(float) + 3 * (size_t)s->B * sizeof(int); }
 
 void decode_reset(DecodeState *s) {
     const GriffinConfig *c = &s->m->cfg;
@@ -99,6 +105,8 @@ void decode_reset(DecodeState *s) {
         }
     }
     memset(s->n, 0, sizeof(int) * B);
+    memset(s->seg_start, 0, sizeof(int) * B);
+    memset(s->next_pos, 0, sizeof(int) * B);
 }
 
 const float *decode_prefill(DecodeState *s, GriffinModel *m, const int *tokens, const int *pos, int T) {
@@ -110,7 +118,11 @@ const float *decode_prefill(DecodeState *s, GriffinModel *m, const int *tokens, 
     decode_reset(s);
     for (int b = 0; b < B; b++) {
         const int *p = pos + (size_t)b * T;
-        s->n[b] = p[T - 1] + 1;
+        s->n[b] = T;
+        s->next_pos[b] = p[T - 1] + 1;
+        s->seg_start[b] = 0;
+        for (int t = 0; t < T; t++)
+            if (p[t] == 0) s->seg_start[b] = t;
         memcpy(s->logits + b * V, m->logits + ((size_t)b * T + T - 1) * V, sizeof(float) * V);
         for (int l = 0; l < c->depth; l++) {
             const LayerActs *a = &m->layers[l];
@@ -127,9 +139,10 @@ const float *decode_prefill(DecodeState *s, GriffinModel *m, const int *tokens, 
                     else memset(dst, 0, sizeof(float) * E);
                 }
             } else {
+                /* the keys the next token may see: its document's, at most A back */
                 for (int t = 0; t < T; t++) {
-                    if (p[t] < 0 || (size_t)p[t] + A < (size_t)s->n[b]) continue;
-                    size_t slot = (size_t)p[t] % A;
+                    if (t < s->seg_start[b] || (size_t)t + A < (size_t)T) continue;
+                    size_t slot = (size_t)t % A;
                     memcpy(s->kc[l] + ((size_t)b * A + slot) * K, a->k + ((size_t)b * T + t) * K, sizeof(float) * K);
                     memcpy(s->vc[l] + ((size_t)b * A + slot) * K, a->v + ((size_t)b * T + t) * K, sizeof(float) * K);
                 }
@@ -154,6 +167,8 @@ void decode_copy_row(DecodeState *dst, int b_dst, const DecodeState *src, int b_
         }
     }
     dst->n[b_dst] = src->n[b_src];
+    dst->seg_start[b_dst] = src->seg_start[b_src];
+    dst->next_pos[b_dst] = src->next_pos[b_src];
     memcpy(dst->logits + b_dst * V, src->logits + b_src * V, sizeof(float) * V);
 }
 
@@ -166,7 +181,7 @@ const float *decode_step(DecodeState *s, const int *tokens) {
     const float *table = m->params + pt->t[pt->embed].offset;
     for (int b = 0; b < B; b++) {
         CHECK(tokens[b] >= 0 && tokens[b] < V, "decode_step: token %d outside the vocabulary", tokens[b]);
-        s->pos[b] = s->n[b];
+        s->pos[b] = s->next_pos[b];
     }
     embedding_forward(s->x, tokens, table, c->embed_scale ? embed_scale_value(D) : 1.0f, B, D);
     for (int l = 0; l < c->depth; l++) {
@@ -188,7 +203,7 @@ const float *decode_step(DecodeState *s, const int *tokens) {
             linear_forward(s->v, s->tn, w.p[P_V_W], NULL, B, D, K);
             rope_forward(s->q, s->pos, B, H, K);
             rope_forward(s->k, s->pos, B, 1, K);
-            attention_step(s->att, s->kc[l], s->vc[l], s->q, s->k, s->v, s->n, B, H, K, c->window);
+            attention_step(s->att, s->kc[l], s->vc[l], s->q, s->k, s->v, s->n, s->seg_start, B, H, K, c->window);
             linear_forward(s->res, s->att, w.p[P_FINAL_W], w.p[P_FINAL_B], B, D, D);
         }
         for (size_t i = 0; i < BD; i++) s->res[i] += s->x[i];
@@ -200,6 +215,9 @@ const float *decode_step(DecodeState *s, const int *tokens) {
     rmsnorm_forward(s->tn, s->rstd, s->x, m->params + pt->t[pt->final_norm].offset, B, D);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, V, D, 1.0f, s->tn, D, table, D, 0.0f, s->logits, V);
     softcap_forward(s->logits, c->soft_cap, (size_t)B * V);
-    for (int b = 0; b < B; b++) s->n[b]++;
+    for (int b = 0; b < B; b++) {
+        s->n[b]++;
+        s->next_pos[b]++;
+    }
     return s->logits;
 }

@@ -18,7 +18,9 @@ typedef struct {
     float **lru;       /* [depth] -> [B,E] (recurrent layers, else NULL) */
     float **conv;      /* [depth] -> [B,3,E] */
     float **kc, **vc;  /* [depth] -> [B,A,K] (attention layers, else NULL) */
-    int *n;            /* [B] tokens seen = position of the next token */
+    int *n;            /* [B] tokens seen in the row (pads included) = absolute index of the next */
+    int *seg_start;    /* [B] absolute index where the current document started */
+    int *next_pos;     /* [B] segment position of the next token (RoPE, RG-LRU reset) */
     size_t state_floats;
     /* one-step scratch and outputs */
     float *x, *tn, *res, *s[6], *q, *k, *v, *att, *rstd;
@@ -34,8 +36,9 @@ size_t decode_state_bytes(const DecodeState *s);
 void decode_reset(DecodeState *s);
 
 /* Runs the parallel forward of m (which must have been created for at least B x T) over a
- * batch of prompts tokens [B,T] with positions pos [B,T]: each row one document, optionally
- * left-padded (pads have position −1 and any token, the first real token position 0).
+ * batch of prompts tokens [B,T] with positions pos [B,T]: rows may be left-padded (pads have
+ * position −1 and any token) and may hold several documents (position 0 starts one); the
+ * decode continues the last document of each row.
  * Loads the state and returns the logits of the last position [B,V]. The model's weights are
  * shared with the state's model (the same parameters). */
 const float *decode_prefill(DecodeState *s, GriffinModel *m, const int *tokens, const int *pos, int T);

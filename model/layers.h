@@ -77,11 +77,11 @@ void attention_backward(float *dq, float *dk, float *dv, float *dscores, const f
                         const float *probs, const float *q, const float *k, const float *v,
                         const int *pos, int B, int T, int H, int K, int A);
 
-/* one decode step: query q [B,H,K] at position n[b] attends to the ring of the last A keys
- * kc, vc [B,A,K] (slot of position p: p mod A) plus its own k, v [B,K]; then k, v are
- * written into slot n[b] mod A. out [B,H,K]. */
+/* one decode step: query q [B,H,K] of the token with absolute index n[b] attends to the ring
+ * of the last A keys kc, vc [B,A,K] (slot of index i: i mod A) from seg_start[b] on, plus its
+ * own k, v [B,K]; then k, v are written into slot n[b] mod A. out [B,H,K]. */
 void attention_step(float *out, float *kc, float *vc, const float *q, const float *k, const float *v,
-                    const int *n, int B, int H, int K, int A);
+                    const int *n, const int *seg_start, int B, int H, int K, int A);
 
 /* ---- loss.c: soft cap and masked cross-entropy ---- */
 void softcap_forward(float *logits, float cap, size_t n);

@@ -45,8 +45,9 @@ static double rel_diff(const float *a, const float *b, int n) {
     return md / mx;
 }
 
-/* full forward of one row vs prefill(P) + decode of the rest */
-static void check_teacher_forced(Family fam, int P) {
+/* full forward of one row vs prefill(P) + decode of the rest; reset > 0 starts a second
+ * document at that index (inside the prompt) */
+static void check_teacher_forced(Family fam, int P, int reset) {
     enum { T = 30 };
     GriffinModel *m = make_model(fam, 1, T);
     int V = m->cfg.vocab_size;
@@ -55,7 +56,7 @@ static void check_teacher_forced(Family fam, int P) {
     rng_seed(&r, 5, (uint64_t)P);
     for (int t = 0; t < T; t++) {
         tokens[t] = (int)rng_below(&r, (uint64_t)V);
-        pos[t] = t;
+        pos[t] = reset > 0 && t >= reset ? t - reset : t;
     }
     griffin_forward(m, tokens, NULL, pos, NULL, 1, T);
     float *full = malloc(sizeof(float) * T * V);
@@ -70,8 +71,9 @@ static void check_teacher_forced(Family fam, int P) {
         worst = d > worst ? d : worst;
     }
     int ok = worst < 1e-5 && decode_state_bytes(s) == bytes0;
-    printf("%-12s prefill %2d + decode %2d (window %d): max rel logit diff %.2e, state %zu bytes %s\n",
-           family_name(fam), P, T - P, m->cfg.window, worst, bytes0, ok ? "ok" : "FAIL");
+    printf("%-12s prefill %2d + decode %2d (window %d, %s): max rel logit diff %.2e, state %zu bytes %s\n",
+           family_name(fam), P, T - P, m->cfg.window, reset ? "document reset in the prompt" : "one document",
+           worst, bytes0, ok ? "ok" : "FAIL");
     fails += !ok;
     decode_free(s);
     free(full);
@@ -126,14 +128,42 @@ static void check_left_padding(Family fam) {
     griffin_free(m);
 }
 
+/* the state does not grow: same bytes after 10 and 10,000 generated tokens, logits finite */
+static void check_long_generation(Family fam) {
+    GriffinModel *m = make_model(fam, 1, 4);
+    int tokens[4] = {2, 7, 9, 11}, pos[4] = {0, 1, 2, 3};
+    DecodeState *s = decode_create(m, 1);
+    decode_prefill(s, m, tokens, pos, 4);
+    size_t after10 = 0;
+    int finite = 1;
+    for (int k = 1; k <= 10000; k++) {
+        int t = (k * 7) % m->cfg.vocab_size;
+        const float *lg = decode_step(s, &t);
+        finite &= isfinite(lg[0]) && isfinite(lg[m->cfg.vocab_size - 1]);
+        if (k == 10) after10 = decode_state_bytes(s);
+    }
+    int ok = after10 == decode_state_bytes(s) && finite;
+    printf("%-12s state after 10 tokens %zu bytes, after 10000 tokens %zu bytes, logits finite: %s %s\n",
+           family_name(fam), after10, decode_state_bytes(s), finite ? "yes" : "no", ok ? "ok" : "FAIL");
+    fails += !ok;
+    decode_free(s);
+    griffin_free(m);
+}
+
 int main(void) {
     const Family fams[] = {FAMILY_GRIFFIN, FAMILY_HAWK, FAMILY_TRANSFORMER};
     for (int i = 0; i < 3; i++) {
-        check_teacher_forced(fams[i], 1);
-        check_teacher_forced(fams[i], 2);
-        check_teacher_forced(fams[i], 9);
+        check_teacher_forced(fams[i], 1, 0);
+        check_teacher_forced(fams[i], 2, 0);
+        check_teacher_forced(fams[i], 6, 0); /* k = window */
+        check_teacher_forced(fams[i], 9, 0); /* k > window */
+        check_teacher_forced(fams[i], 9, 7);
+        check_teacher_forced(fams[i], 14, 7); /* the reset more than a window back */
+        check_teacher_forced(fams[i], 8, 7);  /* the new document starts one token before the end */
         check_left_padding(fams[i]);
     }
+    check_long_generation(FAMILY_GRIFFIN);
+    check_long_generation(FAMILY_HAWK);
     printf("decode: %s\n", fails ? "FAILED" : "ok");
     return fails ? 1 : 0;
 }

@@ -70,6 +70,7 @@ static hid_t make_dataset(hid_t loc, const char *name, hid_t type, hsize_t chunk
     H5Pset_shuffle(dcpl);
     H5Pset_deflate(dcpl, 4);
     H5Pset_fletcher32(dcpl);
+    H5Pset_obj_track_times(dcpl, 0); /* same input, same bytes */
     hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     CHECK(d >= 0, "corpus writer: cannot create dataset %s", name);
     H5Pclose(dcpl);
@@ -138,7 +139,12 @@ CorpusWriter *corpus_writer_open(const char *path, CorpusKind kind, int vocab_si
         Field *fd = &w->fields[f];
         const char *g = corpus_field_name(kind, f);
         hid_t loc = w->file;
-        if (g[0]) loc = H5Gcreate2(w->file, g, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g[0]) {
+            hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+            H5Pset_obj_track_times(gcpl, 0);
+            loc = H5Gcreate2(w->file, g, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+            H5Pclose(gcpl);
+        }
         fd->tokens = make_dataset(loc, "tokens", H5T_STD_U32LE, CHUNK_TOKENS);
         fd->offsets = make_dataset(loc, "doc_offsets", H5T_STD_U64LE, CHUNK_DOCS);
         fd->bytes = make_dataset(loc, "doc_bytes", H5T_STD_U64LE, CHUNK_DOCS);

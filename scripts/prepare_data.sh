@@ -48,20 +48,22 @@ done
 
 # ---- 1. download and unpack
 mkdir -p "$CACHE/debs" "$CACHE/root"
-updated=0
+# one preparer at a time fills the shared cache (parallel ctest runs, a demo beside a test)
+exec 9>"$CACHE/.lock"
+flock 9
+missing=()
 for p in "${pkgs[@]}"; do
-  deb=$(ls -t "$CACHE/debs/${p}_"*.deb 2>/dev/null | head -1 || true)
-  if [ -z "$deb" ]; then
-    echo "prepare_data: downloading $p"
-    if ! (cd "$CACHE/debs" && apt-get download -qq "$p" 2>/dev/null); then
-      if [ $updated = 0 ]; then
-        apt-get update -qq >/dev/null 2>&1 || true
-        updated=1
-      fi
-      (cd "$CACHE/debs" && apt-get download -qq "$p")
-    fi
-    deb=$(ls -t "$CACHE/debs/${p}_"*.deb | head -1)
+  ls "$CACHE/debs/${p}_"*.deb >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "prepare_data: downloading ${missing[*]}"
+  if ! (cd "$CACHE/debs" && apt-get download -qq "${missing[@]}" 2>/dev/null); then
+    apt-get update -qq >/dev/null 2>&1 || true   # stale or missing package lists
+    (cd "$CACHE/debs" && apt-get download -qq "${missing[@]}")
   fi
+fi
+for p in "${pkgs[@]}"; do
+  deb=$(ls -t "$CACHE/debs/${p}_"*.deb | head -1)
   ver=$(dpkg-deb -f "$deb" Version)
   stamp="$CACHE/root/$p/.unpacked-$ver"
   if [ ! -f "$stamp" ]; then
@@ -71,6 +73,7 @@ for p in "${pkgs[@]}"; do
     touch "$stamp"
   fi
 done
+flock -u 9
 
 mkdir -p "$out"
 inputs="$out/inputs.tsv"
@@ -90,8 +93,10 @@ $PY scripts/data/prepare.py --root "$CACHE/root" --out "$out" "${extra[@]}"
 
 # ---- 3. tokenizer (trained on train splits only)
 t_tok=$(date +%s)
-scripts/data/train_tokenizer.sh "$out/tokenizer_train.txt" "$out/tokenizer" "$vocab" \
-  --input_sentence_size=2000000 --shuffle_input_sentence=true > "$out/tokenizer.log" 2>&1 || true
+# relative names: spm_train stores its arguments in the model, and the model's bytes (and so the
+# checksum corpora record) should not depend on where the data was prepared
+(cd "$out" && "$ROOT_DIR/scripts/data/train_tokenizer.sh" tokenizer_train.txt tokenizer "$vocab" \
+  --input_sentence_size=2000000 --shuffle_input_sentence=true > tokenizer.log 2>&1) || true
 [ -f "$out/tokenizer.model" ] || { echo "prepare_data: tokenizer training failed" >&2; exit 1; }
 echo "prepare_data: tokenizer ($vocab pieces) in $(( $(date +%s) - t_tok )) s"
 rm -f "$out/tokenizer_train.txt"

@@ -139,6 +139,7 @@ static void test_gzip_and_threads(void) {
     EXPECT(run("%s tokenize --kind chat --tokenizer %s --input %s --output %s", bin, tok_path, gz, g) == 0,
            "tokenize gzip: %s", err_text);
     EXPECT(same_corpus(a, b), "1 and 2 threads differ");
+    EXPECT(run("cmp -s %s %s", a, b) == 0, "1 and 2 threads: files not byte-identical");
     EXPECT(same_corpus(a, g), "gzip and plain input differ");
 }
 

@@ -24,6 +24,7 @@ typedef struct {
     int window;       /* A: a query sees itself and the A previous tokens */
     float soft_cap;   /* 0 disables */
     int embed_scale;  /* multiply input embeddings by bf16(sqrt(D)) */
+    int reward_head;  /* append reward_head.weight [D], reward_head.bias [1] (reward models) */
     BlockType block_types[GRIFFIN_MAX_LAYERS]; /* filled by config_finalize */
 } GriffinConfig;
 

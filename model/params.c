@@ -35,7 +35,7 @@ void param_table_build(ParamTable *pt, const GriffinConfig *c) {
     const int V = c->vocab_size, D = c->width, E = c->lru_width, F = c->mlp_width;
     const int H = c->num_heads, K = D / H, bw = E / H, L = c->depth;
     const float nscale = 2.0f / (float)L; /* final-layer variance scale 2/N */
-    int cap = 2 + L * P_NUM_SLOTS;
+    int cap = 4 + L * P_NUM_SLOTS;
     memset(pt, 0, sizeof *pt);
     pt->t = callocCheck((size_t)cap, sizeof(TensorInfo));
     pt->slot_index = mallocCheck(sizeof(int) * (size_t)L * P_NUM_SLOTS);
@@ -80,6 +80,14 @@ void param_table_build(ParamTable *pt, const GriffinConfig *c) {
     }
 #undef ADD
     pt->final_norm = add(pt, cap, -1, -1, "final_norm.scale", GROUP_NORM, INIT_ZERO, 0, 1, D, 0, 0, 0);
+    /* reward models: a scalar head appended last, so a language model's tensors are a prefix
+     * of the reward model's (same names, same offsets): an SFT checkpoint loads into it.
+     * Zero init: every reward starts at 0 and the Bradley-Terry loss at log 2. */
+    pt->reward_w = pt->reward_b = -1;
+    if (c->reward_head) {
+        pt->reward_w = add(pt, cap, -1, -1, "reward_head.weight", GROUP_BIAS, INIT_ZERO, 0, 1, D, 0, 0, 0);
+        pt->reward_b = add(pt, cap, -1, -1, "reward_head.bias", GROUP_BIAS, INIT_ZERO, 0, 1, 1, 0, 0, 0);
+    }
 }
 
 void param_table_free(ParamTable *pt) {

@@ -51,6 +51,7 @@ typedef struct {
     TensorInfo *t;      /* count entries */
     int embed;          /* index of embedder.input_embedding */
     int final_norm;     /* index of final_norm.scale */
+    int reward_w, reward_b; /* reward_head.weight [D] and .bias [1] (after final_norm), or -1 */
     int *slot_index;    /* [depth][P_NUM_SLOTS] -> tensor index or -1 */
 } ParamTable;
 

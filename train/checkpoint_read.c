@@ -75,6 +75,18 @@ static hid_t open_ds(CkCtx *x, hid_t loc, const char *name, const char *label, i
         return -1;
     }
     H5Sclose(sp);
+    /* a damaged dataspace may claim more elements than a size_t of bytes can count */
+    hsize_t n = 1;
+    int overflow = 0;
+    for (int i = 0; i < nd; i++) {
+        if (dims[i] && n > ((hsize_t)1 << 40) / dims[i]) overflow = 1;
+        n *= dims[i];
+    }
+    if (overflow) {
+        H5Dclose(d);
+        ck_fail(x, CKPT_ERR_DAMAGED, "%s: bad dataspace (more than 2^40 elements)", label);
+        return -1;
+    }
     *ndim = nd;
     return d;
 }

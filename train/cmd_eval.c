@@ -10,7 +10,9 @@
 
 #include "common/check.h"
 #include "data/corpus.h"
+#include "model/decode.h"
 #include "model/sampler.h"
+#include "rlhf/reward_model.h"
 #include "train/commands.h"
 #include "train/model_io.h"
 
@@ -20,9 +22,83 @@ static void eval_usage(FILE *f) {
                "  text and chat corpora (chat: the model's turns only); defaults: max-length = the\n"
                "  checkpoint's train.seq_len, all documents, batch 8.\n"
                "Prints per corpus: documents:, targets:, loss:, perplexity:, bits_per_byte:\n"
+               "       griffin eval --checkpoint CKPT.h5 --corpus X.h5 --per-document OUT.jsonl [--max-length N]\n"
+               "  scores every document from its own start however long it is (beyond max-length the\n"
+               "  fixed-size state carries on token by token): one line {\"doc\", \"tokens\", \"nll\"} each,\n"
+               "  nll = -sum_{t>=1} log p(x_t | x_<t) in nats over all the document's tokens\n"
                "       griffin eval --checkpoint CKPT.h5 --chat-prompts CHAT.h5 [--max-docs N] [--max-new-tokens N]\n"
                "  answers the prompts of a chat corpus greedily and prints ended_with_end_of_turn: (the\n"
-               "  fraction of answers that close their turn within max-new-tokens, default 64)\n");
+               "  fraction of answers that close their turn within max-new-tokens, default 64)\n"
+               "       griffin eval --checkpoint RM.h5 --preferences PREF.h5 [--max-docs N] [--batch B] [--max-length N]\n"
+               "  a reward model (griffin reward) on a preference corpus: prints pairs:, accuracy: (share of\n"
+               "  pairs scored r_chosen > r_rejected), loss: (Bradley-Terry, margin 0), margin: (mean gap)\n");
+}
+
+/* -log softmax(row)[target] */
+static double row_nll(const float *row, int V, int target) {
+    float mx = row[0];
+    for (int i = 1; i < V; i++) mx = row[i] > mx ? row[i] : mx;
+    double sum = 0.0;
+    for (int i = 0; i < V; i++) sum += exp((double)(row[i] - mx));
+    return (double)mx + log(sum) - (double)row[target];
+}
+
+/* One line per document: its whole negative log-likelihood, the first max_len tokens through
+ * the parallel forward, the rest through decode steps that carry the fixed-size state. */
+static int eval_per_document(const char *ckpt, const char *path, const char *out_path, int max_len, long max_docs) {
+    LoadedModel lm;
+    load_model(ckpt, 1, 1, &lm);
+    int T = max_len > 0 ? max_len : lm.cfg->train.seq_len;
+    GriffinModel *m = griffin_create_ex(&lm.m->cfg, 1, T, 0, 1);
+    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    Corpus *cp = corpus_open(path, CORPUS_ANY);
+    CHECK(corpus_kind(cp) == CORPUS_TEXT || corpus_kind(cp) == CORPUS_CHAT,
+          "griffin eval: %s is a %s corpus; --per-document takes text or chat", path, corpus_kind_name(corpus_kind(cp)));
+    CHECK(corpus_vocab_size(cp) <= m->cfg.vocab_size, "griffin eval: %s has vocabulary %d > the model's %d", path,
+          corpus_vocab_size(cp), m->cfg.vocab_size);
+    if (lm.tok) corpus_check_tokenizer(cp, lm.tok, ckpt);
+    size_t nd = corpus_num_docs(cp);
+    if (max_docs >= 0 && (size_t)max_docs < nd) nd = (size_t)max_docs;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out_path);
+    FILE *f = fopenCheck(tmp, "w");
+    DecodeState *s = decode_create(m, 1);
+    int V = m->cfg.vocab_size, *tok = mallocCheck(sizeof(int) * (size_t)T), *pos = mallocCheck(sizeof(int) * (size_t)T);
+    double total = 0.0, count = 0.0;
+    for (size_t d = 0; d < nd; d++) {
+        CorpusDoc doc = corpus_doc(cp, 0, d);
+        double nll = 0.0;
+        if (doc.n >= 2) {
+            int C = doc.n < (size_t)T ? (int)doc.n : T;
+            for (int t = 0; t < C; t++) {
+                tok[t] = (int)doc.tokens[t];
+                pos[t] = t;
+            }
+            const float *last = decode_prefill(s, m, tok, pos, C);
+            for (int t = 0; t + 1 < C; t++) nll += row_nll(m->logits + (size_t)t * V, V, tok[t + 1]);
+            for (size_t t = (size_t)C; t < doc.n; t++) {
+                nll += row_nll(last, V, (int)doc.tokens[t]);
+                if (t + 1 < doc.n) {
+                    int x = (int)doc.tokens[t];
+                    last = decode_step(s, &x);
+                }
+            }
+        }
+        fprintf(f, "{\"doc\": %zu, \"tokens\": %zu, \"nll\": %.6f}\n", d, doc.n, nll);
+        total += nll;
+        count += doc.n > 1 ? (double)(doc.n - 1) : 0.0;
+    }
+    CHECK(fclose(f) == 0, "griffin eval: cannot write %s", tmp);
+    CHECK(rename(tmp, out_path) == 0, "griffin eval: cannot rename %s to %s", tmp, out_path);
+    printf("corpus: %s\ndocuments: %zu\ntargets: %.0f\nloss: %.6f\nper_document: %s\n", path, nd, count,
+           count > 0 ? total / count : 0.0, out_path);
+    free(tok);
+    free(pos);
+    decode_free(s);
+    corpus_close(cp);
+    griffin_free(m);
+    loaded_model_free(&lm);
+    return 0;
 }
 
 /* fraction of a chat corpus's prompts answered greedily with a closing <end_of_turn> */
@@ -76,8 +152,41 @@ static int eval_chat_endings(const char *ckpt, const char *path, long max_docs, 
     return 0;
 }
 
+/* ---- reward models: held-out preference accuracy ---------------------------------- */
+
+/* accuracy, Bradley-Terry loss and mean score gap of a reward model on a preference corpus */
+static int eval_preferences(const char *ckpt, const char *path, long max_docs, int batch, int max_len) {
+    LoadedModel lm;
+    load_model(ckpt, 1, 1, &lm);
+    CHECK(lm.m->table.reward_w >= 0, "griffin eval: %s is not a reward model (no reward head)", ckpt);
+    Corpus *cp = corpus_open(path, CORPUS_PREFERENCE);
+    if (lm.tok) corpus_check_tokenizer(cp, lm.tok, ckpt);
+    int T = max_len > 0 ? max_len : lm.cfg->train.seq_len;
+    GriffinModel *m = griffin_create_ex(&lm.m->cfg, 2 * batch, T, 0, 1);
+    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    size_t nd = corpus_num_docs(cp);
+    if (max_docs >= 0 && (size_t)max_docs < nd) nd = (size_t)max_docs;
+    int *tok = mallocCheck(sizeof(int) * 2 * (size_t)batch * T), *pos = mallocCheck(sizeof(int) * 2 * (size_t)batch * T);
+    int *rows = mallocCheck(sizeof(int) * 2 * (size_t)batch);
+    float *r = mallocCheck(sizeof(float) * 2 * (size_t)batch);
+    PairStats st = {0};
+    rm_eval_pairs(m, cp, 0, 1, nd, batch, T, 0.0f, tok, pos, rows, r, &st);
+    double n = st.pairs > 0 ? st.pairs : 1;
+    printf("checkpoint: %s (step %lld)\npreferences: %s\npairs: %.0f\naccuracy: %.4f\nloss: %.6f\nmargin: %.4f\n"
+           "truncated: %.0f\n", ckpt, (long long)lm.step, path, st.pairs, st.correct / n, st.loss / n, st.gap / n,
+           st.truncated);
+    free(tok);
+    free(pos);
+    free(rows);
+    free(r);
+    corpus_close(cp);
+    griffin_free(m);
+    loaded_model_free(&lm);
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *corpora[64], *chat_prompts = NULL;
+    const char *ckpt = NULL, *corpora[64], *chat_prompts = NULL, *preferences = NULL, *per_doc = NULL;
     int max_new = 64;
     int n_corpora = 0, max_len = 0, batch = 8, by_pos = 0;
     long max_docs = -1;
@@ -101,10 +210,15 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--max-docs")) max_docs = atol(v);
         else if (!strcmp(a, "--batch")) batch = atoi(v);
         else if (!strcmp(a, "--chat-prompts")) chat_prompts = v;
+        else if (!strcmp(a, "--per-document")) per_doc = v;
+        else if (!strcmp(a, "--preferences")) preferences = v;
         else if (!strcmp(a, "--max-new-tokens")) max_new = atoi(v);
         else DIE("griffin eval: unknown option %s (see --help)", a);
     }
+    if (ckpt && preferences) return eval_preferences(ckpt, preferences, max_docs, batch, max_len);
     if (ckpt && chat_prompts) return eval_chat_endings(ckpt, chat_prompts, max_docs, max_new, batch);
+    if (ckpt && per_doc && n_corpora == 1) return eval_per_document(ckpt, corpora[0], per_doc, max_len, max_docs);
+    CHECK(!per_doc, "griffin eval: --per-document takes exactly one --corpus");
     if (!ckpt || !n_corpora) {
         eval_usage(stderr);
         return 2;

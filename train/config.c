@@ -487,6 +487,7 @@ static int finalize(Ctx *x) {
     g->window = c->model.window;
     g->soft_cap = c->model.soft_cap;
     g->embed_scale = c->model.embed_scale;
+    g->reward_head = c->model.reward_head;
     const char *msg = config_finalize(g);
     if (msg) {
         /* the message starts with the field it is about */

@@ -51,6 +51,7 @@ typedef struct {
     int width, depth, heads, lru_width, mlp_width, window, vocab_size;
     float soft_cap;
     int embed_scale;   /* bool */
+    int reward_head;   /* bool: scalar reward head after the final norm */
     char tokenizer[CFG_STR];
 } ModelSection;
 
@@ -77,14 +78,25 @@ typedef struct {
     int decay_shape;      /* DecayShape */
 } OptimSection;
 
+typedef enum { KL_K1 = 0, KL_K3 = 1 } KlEstimator;
+
 typedef struct {
-    char policy[CFG_STR];       /* SFT checkpoint to start from (also the frozen reference) */
+    char policy[CFG_STR];       /* SFT checkpoint to start from ("" = train.init) */
     char reward_model[CFG_STR]; /* reward-model checkpoint */
+    char reference[CFG_STR];    /* frozen reference ("" = the policy's init checkpoint) */
+    char prompts[CFG_STR];      /* prompt (or preference) corpus of the rollouts */
+    char valid_prompts[CFG_STR];/* held-out prompts for val_rm_score ("" = none) */
     float beta;                 /* KL penalty coefficient */
+    int kl_estimator;           /* KlEstimator */
     int samples_per_prompt;     /* group size for leave-one-out advantages */
     float clip;                 /* policy-ratio clip epsilon */
+    int epochs;                 /* policy updates per rollout batch */
+    int whiten;                 /* bool: whiten the advantages over the batch */
     int max_new_tokens;
-    float temperature;
+    float temperature, top_p;
+    float eos_penalty;          /* subtracted from the reward of a response not closed by <end_of_turn> */
+    float margin;               /* reward model: Bradley-Terry margin */
+    int valid_samples;          /* held-out prompts scored per evaluation */
 } RlhfSection;
 
 typedef struct {

@@ -13,8 +13,10 @@ typedef struct {
 static const Command commands[] = {
     {"pretrain", cmd_pretrain, "train from scratch or a checkpoint on a staged mixture of text corpora"},
     {"sft", cmd_sft, "instruction-tune a checkpoint on chat corpora (loss on model turns)"},
+    {"reward", cmd_reward, "train a reward model on preference corpora (Bradley-Terry)"},
+    {"rlhf", cmd_rlhf, "optimise a policy against a reward model under a KL penalty (RLOO, clipped)"},
     {"sample", cmd_sample, "generate text from a checkpoint (plain or chat), fixed-size state"},
-    {"eval", cmd_eval, "loss, perplexity and bits per byte of a checkpoint on corpora"},
+    {"eval", cmd_eval, "loss, perplexity and bits per byte of a checkpoint on corpora; reward-model accuracy"},
     {"bench", cmd_bench, "train throughput, FLOPs and memory (griffin bench train --help)"},
     {"tokenize", cmd_tokenize, "text/JSONL(.gz) -> corpus.h5 (kinds: text, chat, preference, prompt)"},
     {"inspect", cmd_inspect, "describe a corpus file (--show N decodes documents)"},

@@ -10,6 +10,9 @@ usage: test_pretrain.py GRIFFIN_BIN WORK_DIR TEST
                 (loss to 1e-5 relative over every step)
   mixture       realised token shares within 2% of the weights; the stage switch happens at
                 the configured step and survives a resume
+  score         `griffin eval --per-document`: documents scored with an 8-token parallel pass
+                and then decode steps carrying the fixed-size state have the NLL of one
+                parallel pass over the whole document (1e-5)
 """
 import json, os, random, shutil, signal, subprocess, sys, time
 
@@ -139,6 +142,28 @@ def test_mixture():
     print("stage switch at step 100, after a resume at step 60")
 
 
+def test_score():
+    out = fresh("score")
+    run(out, "--train.steps=8", "--stage.1.steps=4", "--stage.2.steps=4", "--train.checkpoint_every=0",
+        "--optim.warmup_steps=2")
+    ckpt = os.path.join(WORK, out, "ckpt-8.h5")
+    res = {}
+    for L in (8, 1024):
+        path = os.path.join(WORK, out, f"doc{L}.jsonl")
+        p = subprocess.run([BIN, "eval", "--checkpoint", ckpt, "--corpus", os.path.join(WORK, "valid.h5"),
+                            "--per-document", path, "--max-length", str(L), "--max-docs", "6"],
+                           env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            print(p.stdout)
+            fail("griffin eval --per-document failed")
+        res[L] = [json.loads(l) for l in open(path)]
+    worst = max(abs(a["nll"] - b["nll"]) / abs(b["nll"]) for a, b in zip(res[8], res[1024]))
+    longest = max(r["tokens"] for r in res[8])
+    print(f"{len(res[8])} documents up to {longest} tokens: chunked (8) vs one pass: max relative NLL difference {worst:.2e}")
+    if worst > 1e-5 or longest <= 8:
+        fail("chunked scoring differs from one pass")
+
+
 if TEST == "learns":
     test_learns()
 elif TEST == "resume":
@@ -149,6 +174,8 @@ elif TEST == "ranks":
     test_ranks()
 elif TEST == "mixture":
     test_mixture()
+elif TEST == "score":
+    test_score()
 else:
     fail(f"unknown test {TEST}")
 print("ok")

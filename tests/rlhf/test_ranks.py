@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Reward-model and RLHF steps on 2 MPI ranks (half the batch each) against 1 rank with the
+whole batch, on the constructed task prepared by test_task.py (its work folder): the same
+pairs, prompts and samples, so the metrics agree within float round-off.
+
+usage: test_ranks.py GRIFFIN_BIN TASK_WORK_DIR"""
+import json, os, subprocess, sys
+
+BIN, WORK = (os.path.abspath(a) for a in sys.argv[1:3])
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+MPI = ["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none"]
+if os.geteuid() == 0:
+    MPI.insert(1, "--allow-run-as-root")
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def run(cmd, ranks):
+    p = subprocess.run((MPI if ranks > 1 else []) + [BIN, *cmd], env=ENV, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        print(p.stdout[-4000:])
+        fail(f"{' '.join(cmd)} on {ranks} rank(s) exited {p.returncode}")
+
+
+def metrics(d, key):
+    return {m["step"]: m for m in map(json.loads, open(os.path.join(d, "metrics.jsonl"))) if key in m}
+
+
+def compare(a, b, keys, what, tol=2e-4):
+    worst = 0.0
+    for s in a:
+        for k in keys:
+            worst = max(worst, abs(a[s][k] - b[s][k]) / (1e-3 + abs(a[s][k])))
+    print(f"{what}: 1 rank vs 2 ranks, {len(a)} steps, worst relative difference {worst:.2e} (tolerance {tol})")
+    if len(a) != len(b) or worst > tol:
+        fail(f"{what} differs between rank counts")
+
+
+for ranks, B in ((1, 16), (2, 8)):
+    run(["reward", f"{WORK}/task_reward.ini", f"--train.out_dir={WORK}/rm_r{ranks}", "--train.steps=10", "--train.log_every=1",
+         f"--train.batch_size={B}", "--train.eval_every=5"], ranks)
+    run(["rlhf", f"{WORK}/task_rlhf.ini", f"--train.out_dir={WORK}/rl_r{ranks}", "--train.steps=4",
+         f"--train.batch_size={B // 2}", "--train.eval_every=2"], ranks)
+compare(metrics(f"{WORK}/rm_r1", "accuracy"), metrics(f"{WORK}/rm_r2", "accuracy"), ("loss", "accuracy", "margin"), "reward")
+compare(metrics(f"{WORK}/rm_r1", "val_loss"), metrics(f"{WORK}/rm_r2", "val_loss"), ("val_loss", "val_accuracy"), "reward eval")
+compare(metrics(f"{WORK}/rl_r1", "rm_score"), metrics(f"{WORK}/rl_r2", "rm_score"),
+        ("reward", "rm_score", "kl", "entropy", "loss"), "rlhf")
+compare(metrics(f"{WORK}/rl_r1", "val_rm_score"), metrics(f"{WORK}/rl_r2", "val_rm_score"), ("val_rm_score", "val_kl"),
+        "rlhf eval")
+print("ok")

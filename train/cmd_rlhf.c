@@ -1,0 +1,504 @@
+/* griffin rlhf: a policy (train.init, an SFT checkpoint) optimised against a frozen reward
+ * model under a KL penalty to a frozen reference (rlhf.reference, default train.init); see
+ * rlhf/rlhf.h for the maths. One iteration (= one `step`):
+ *   1. each rank takes train.batch_size prompts of the global batch (seeded per-epoch order,
+ *      one-integer cursor in the checkpoint) and samples rlhf.samples_per_prompt responses
+ *      per prompt with the fixed-size state (rlhf/rollout.h), recording log-probabilities;
+ *   2. the reference and the policy score every response token (training forward; the
+ *      policy's is log p_old, compared with the sampler's: max |difference| is logged);
+ *      the reward model scores prompt ++ response on its last token;
+ *   3. reward = RM score − β·KL (k1 or k3 summed over the response) − eos_penalty when the
+ *      response is not closed by <end_of_turn>; leave-one-out advantages over the k samples
+ *      of a prompt, optionally whitened over the global batch;
+ *   4. rlhf.epochs clipped policy-gradient updates on the batch (loss = mean over all response
+ *      tokens of all ranks), each: gradients averaged over ranks, clipped, AdamW.
+ * metrics.jsonl per iteration: reward, rm_score, kl, entropy, response_length,
+ * ended_fraction, clip_fraction, logprob_max_diff, loss, grad_norm, lr; on held-out prompts
+ * (rlhf.valid_prompts, one sample each with a fixed seed, so evaluations compare like with
+ * like): val_rm_score, val_reward, val_kl, val_ended_fraction, val_response_length. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/check.h"
+#include "data/corpus.h"
+#include "data/tokenizer.h"
+#include "model/decode.h"
+#include "model/griffin.h"
+#include "model/sampler.h"
+#include "optim/adamw.h"
+#include "optim/clip.h"
+#include "optim/dist.h"
+#include "optim/schedule.h"
+#include "rlhf/order.h"
+#include "rlhf/reward_model.h"
+#include "rlhf/rlhf.h"
+#include "rlhf/rollout.h"
+#include "train/checkpoint.h"
+#include "train/commands.h"
+#include "train/config.h"
+#include "train/model_io.h"
+#include "train/runlog.h"
+
+/* Everything one rollout batch needs, allocated once for S = G·k sequences of T tokens. */
+typedef struct {
+    int G, k, S, T, max_new, V;
+    GriffinModel *pol, *ref, *rm;
+    DecodeState *ps, *st;        /* prompt state [G], sequence state [S] */
+    Rollout ro;
+    SamplerParams sp;
+    int stops[2], eot;
+    const int **prompts;         /* [G] borrowed */
+    int *plen;                   /* [G] */
+    uint64_t *streams;           /* [S] */
+    int *tok, *tgt, *pos, *rows; /* [S·T] x3, rows [S] */
+    uint8_t *mask;               /* [S·T] response tokens */
+    float *logp_old, *logq, *logp_s, *logp, *kl, *w, *adv_tok; /* [S·T] */
+    float *score, *reward, *klsum, *adv; /* [S] */
+    int Tb;                      /* columns used by the current batch */
+    double ntok;                 /* response tokens of the batch (local) */
+    double entropy, maxdiff;     /* local sums / max */
+} Batch;
+
+static void batch_init(Batch *b, const TrainConfig *cfg, GriffinModel *pol, GriffinModel *ref, GriffinModel *rm,
+                       const Tokenizer *tok, int G, int k) {
+    memset(b, 0, sizeof *b);
+    b->G = G, b->k = k, b->S = G * k, b->T = cfg->train.seq_len, b->max_new = cfg->rlhf.max_new_tokens;
+    b->V = pol->cfg.vocab_size;
+    b->pol = pol, b->ref = ref, b->rm = rm;
+    b->ps = k > 1 ? decode_create(pol, G) : NULL;
+    b->st = decode_create(pol, b->S);
+    rollout_alloc(&b->ro, b->S, b->max_new);
+    b->sp = (SamplerParams){cfg->rlhf.temperature, 0, cfg->rlhf.top_p, tokenizer_vocab_size(tok)};
+    TokenizerSpecials sp = tokenizer_specials(tok);
+    CHECK(sp.end_of_turn >= 0, "rlhf: the tokenizer has no <end_of_turn>");
+    b->eot = sp.end_of_turn;
+    b->stops[0] = sp.end_of_turn;
+    b->stops[1] = sp.eos;
+    b->prompts = mallocCheck(sizeof(int *) * (size_t)G);
+    b->plen = mallocCheck(sizeof(int) * (size_t)G);
+    b->streams = mallocCheck(sizeof(uint64_t) * (size_t)b->S);
+    size_t n = (size_t)b->S * b->T;
+    b->tok = mallocCheck(sizeof(int) * n), b->tgt = mallocCheck(sizeof(int) * n), b->pos = mallocCheck(sizeof(int) * n);
+    b->rows = mallocCheck(sizeof(int) * (size_t)b->S);
+    b->mask = mallocCheck(n);
+    float **f[] = {&b->logp_old, &b->logq, &b->logp_s, &b->logp, &b->kl, &b->w, &b->adv_tok};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) *f[i] = callocCheck(n, sizeof(float));
+    float **g[] = {&b->score, &b->reward, &b->klsum, &b->adv};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) *g[i] = callocCheck((size_t)b->S, sizeof(float));
+}
+
+static void batch_free(Batch *b) {
+    decode_free(b->ps);
+    decode_free(b->st);
+    rollout_free(&b->ro);
+    void *p[] = {b->prompts, b->plen, b->streams, b->tok, b->tgt, b->pos, b->rows, b->mask, b->logp_old, b->logq,
+                 b->logp_s, b->logp, b->kl, b->w, b->adv_tok, b->score, b->reward, b->klsum, b->adv};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
+}
+
+/* per-token log-probabilities of the masked rows after a forward with targets */
+static void token_logprobs(const GriffinModel *m, float *out, const int *tgt, const uint8_t *mask, int n) {
+    int V = m->cfg.vocab_size;
+    for (int i = 0; i < n; i++) out[i] = mask[i] ? m->logits[(size_t)i * V + tgt[i]] - m->lse[i] : 0.0f;
+}
+
+/* Sample, pack, and score a batch: fills logq, logp_old (+ entropy, max diff vs the sampler),
+ * score, klsum, reward. The policy's forward is the last one, so its activations serve the
+ * first epoch's backward. */
+static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
+    int S = b->S, T = b->T, k = b->k;
+    rollout_sample(b->pol, b->ps, b->st, b->prompts, b->plen, b->G, k, b->max_new, &b->sp, b->stops, 2, seed,
+                   b->streams, &b->ro);
+    /* rows: prompt ++ response; row t predicts t+1; response token j sits at P + j */
+    int Tb = 1;
+    for (int i = 0; i < S; i++) {
+        int n = b->plen[i / k] + b->ro.len[i];
+        CHECK(n <= T, "rlhf: prompt + response (%d) exceeds train.seq_len (%d)", n, T);
+        Tb = n > Tb ? n : Tb;
+    }
+    b->Tb = Tb;
+    b->ntok = 0;
+    for (int i = 0; i < S; i++) {
+        const int *p = b->prompts[i / k];
+        int P = b->plen[i / k], L = b->ro.len[i];
+        const int *r = b->ro.tokens + (size_t)i * b->ro.max_new;
+        for (int t = 0; t < Tb; t++) {
+            size_t x = (size_t)i * Tb + t;
+            int cur = t < P ? p[t] : t < P + L ? r[t - P] : 0;
+            int nxt = t + 1 < P ? p[t + 1] : t + 1 < P + L ? r[t + 1 - P] : 0;
+            b->tok[x] = cur;
+            b->pos[x] = t;
+            b->tgt[x] = nxt;
+            b->mask[x] = t >= P - 1 && t < P + L - 1;
+            b->logp_s[x] = b->mask[x] ? b->ro.logp[(size_t)i * b->ro.max_new + (t - P + 1)] : 0.0f;
+            b->ntok += b->mask[x];
+        }
+        b->rows[i] = i * Tb + P + L - 1;
+    }
+    size_t n = (size_t)S * Tb;
+    /* reward model on the last response token */
+    rm_score(b->rm, b->score, b->tok, b->pos, b->rows, S, Tb);
+    /* reference */
+    griffin_forward(b->ref, b->tok, b->tgt, b->pos, b->mask, S, Tb);
+    token_logprobs(b->ref, b->logq, b->tgt, b->mask, (int)n);
+    /* policy (log p_old), entropy, agreement with the sampler */
+    griffin_forward(b->pol, b->tok, b->tgt, b->pos, b->mask, S, Tb);
+    token_logprobs(b->pol, b->logp_old, b->tgt, b->mask, (int)n);
+    b->entropy = 0;
+    b->maxdiff = 0;
+    for (size_t x = 0; x < n; x++) {
+        if (!b->mask[x]) continue;
+        b->entropy += softmax_entropy(b->pol->logits + x * (size_t)b->V, b->pol->lse[x], b->V);
+        double d = fabs((double)b->logp_old[x] - (double)b->logp_s[x]);
+        b->maxdiff = d > b->maxdiff ? d : b->maxdiff;
+    }
+    /* KL and reward */
+    kl_forward(b->kl, b->logp_old, b->logq, cfg->rlhf.kl_estimator == KL_K3 ? RLHF_KL_K3 : RLHF_KL_K1, n);
+    for (int i = 0; i < S; i++) {
+        double s = 0;
+        for (int t = 0; t < Tb; t++) s += b->mask[(size_t)i * Tb + t] ? (double)b->kl[(size_t)i * Tb + t] : 0.0;
+        b->klsum[i] = (float)s;
+        int ended = b->ro.stopped[i] && b->ro.last[i] == b->eot;
+        b->reward[i] = b->score[i] - cfg->rlhf.beta * b->klsum[i] - (ended ? 0.0f : cfg->rlhf.eos_penalty);
+    }
+}
+
+/* prompts of a prompt or preference corpus (field 0) that leave room for max_new tokens */
+static size_t *eligible_prompts(Corpus *c, int T, int max_new, size_t *n) {
+    size_t nd = corpus_num_docs(c), *ids = mallocCheck(sizeof(size_t) * (nd ? nd : 1));
+    *n = 0;
+    for (size_t d = 0; d < nd; d++) {
+        CorpusDoc doc = corpus_doc(c, CORPUS_FIELD_PROMPT, d);
+        if (doc.n >= 2 && doc.n + (size_t)max_new <= (size_t)T) ids[(*n)++] = d;
+    }
+    return ids;
+}
+
+static int *prompt_ints(Corpus *c, size_t d, int *len) {
+    CorpusDoc doc = corpus_doc(c, CORPUS_FIELD_PROMPT, d);
+    int *p = mallocCheck(sizeof(int) * doc.n);
+    for (size_t i = 0; i < doc.n; i++) p[i] = (int)doc.tokens[i];
+    *len = (int)doc.n;
+    return p;
+}
+
+/* held-out: one sample per prompt (fixed streams), scored; sums over ranks */
+typedef struct {
+    double rm, reward, kl, ended, length, n;
+} EvalSums;
+
+static void evaluate(Batch *e, const TrainConfig *cfg, Corpus *vc, const size_t *vids, size_t nv, int rank, int world,
+                     EvalSums *out, const Tokenizer *tok, RunOut *ro, int64_t step) {
+    memset(out, 0, sizeof *out);
+    int S = e->S;
+    int *bufs[512];
+    CHECK(S <= 512, "rlhf: evaluation batch too large");
+    int printed = 0;
+    for (size_t base = 0; base < nv; base += (size_t)S * world) {
+        int nb = 0;
+        for (int i = 0; i < S; i++) {
+            size_t j = base + (size_t)rank * S + (size_t)i;
+            size_t d = vids[j < nv ? j : 0];
+            bufs[i] = prompt_ints(vc, d, &e->plen[i]);
+            e->prompts[i] = bufs[i];
+            e->streams[i] = 0x76616c00ULL + (j < nv ? j : 0);
+            nb += j < nv;
+        }
+        batch_rollout(e, cfg, (uint64_t)cfg->train.seed ^ 0x5eedULL);
+        for (int i = 0; i < nb; i++) {
+            int ended = e->ro.stopped[i] && e->ro.last[i] == e->eot;
+            out->rm += (double)e->score[i];
+            out->reward += (double)e->reward[i];
+            out->kl += (double)e->klsum[i];
+            out->ended += ended;
+            out->length += e->ro.len[i];
+            out->n += 1;
+        }
+        /* the first held-out answers, for the log (rank 0) */
+        for (int i = 0; i < nb && rank == 0 && printed < 3; i++, printed++) {
+            uint32_t *ids = mallocCheck(sizeof(uint32_t) * (size_t)(e->plen[i] + e->ro.len[i] + 1));
+            for (int t = 0; t < e->plen[i]; t++) ids[t] = (uint32_t)e->prompts[i][t];
+            char *q = tokenizer_decode(tok, ids, (size_t)e->plen[i], NULL);
+            for (int t = 0; t < e->ro.len[i]; t++) ids[t] = (uint32_t)e->ro.tokens[(size_t)i * e->ro.max_new + t];
+            char *a = tokenizer_decode(tok, ids, (size_t)e->ro.len[i], NULL);
+            for (char *c = q; *c; c++) if (*c == '\n') *c = ' ';
+            for (char *c = a; *c; c++) if (*c == '\n') *c = ' ';
+            run_say(ro, "step %6lld | sample %d | score %+.3f | %s-> %s%s\n", (long long)step, printed + 1,
+                    (double)e->score[i], q, a, e->ro.stopped[i] && e->ro.last[i] == e->eot ? " <end>" : " [...]");
+            free(q);
+            free(a);
+            free(ids);
+        }
+        for (int i = 0; i < S; i++) free(bufs[i]);
+    }
+    double v[6] = {out->rm, out->reward, out->kl, out->ended, out->length, out->n};
+    dist_allreduce_sum_f64(v, 6);
+    out->rm = v[0], out->reward = v[1], out->kl = v[2], out->ended = v[3], out->length = v[4], out->n = v[5];
+}
+
+/* an inference-only copy of a checkpoint's model for batches up to B x T */
+static GriffinModel *frozen(const char *path, int B, int T, const GriffinConfig *want, const Tokenizer *tok,
+                            const char *what) {
+    LoadedModel lm;
+    load_model(path, 1, 1, &lm);
+    if (lm.tok)
+        CHECK(tokenizer_checksum(lm.tok) == tokenizer_checksum(tok), "rlhf: %s %s was trained with another tokenizer",
+              what, path);
+    if (want)
+        CHECK(lm.m->cfg.vocab_size == want->vocab_size, "rlhf: %s %s has vocabulary %d, the policy %d", what, path,
+              lm.m->cfg.vocab_size, want->vocab_size);
+    GriffinModel *m = griffin_create_ex(&lm.m->cfg, B, T, 0, 1);
+    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    loaded_model_free(&lm);
+    return m;
+}
+
+int cmd_rlhf(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        printf("usage: griffin rlhf CONFIG.ini [--section.key=value ...]\n"
+               "  [model] as the SFT model; train.init = the SFT checkpoint (policy start);\n"
+               "  [rlhf] reward_model, prompts, reference (default train.init), ...\n"
+               "  train.batch_size = prompts per rank per iteration, train.steps = iterations,\n"
+               "  train.seq_len >= longest prompt + rlhf.max_new_tokens.\n\n");
+        train_config_usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    dist_init(&argc, &argv);
+    int rank = dist_rank(), world = dist_size();
+    TrainConfig *cfg = callocCheck(1, sizeof *cfg);
+    char err[2048];
+    if (train_config_load(cfg, argv[1], argc - 2, argv + 2, err, sizeof err) != 0) {
+        if (rank == 0) fprintf(stderr, "griffin rlhf: %s\n", err);
+        dist_finalize();
+        return 2;
+    }
+    TrainSection *ts = &cfg->train;
+    RlhfSection *rc = &cfg->rlhf;
+    const char *init = rc->policy[0] ? rc->policy : ts->init;
+    const char *refp = rc->reference[0] ? rc->reference : init;
+    CHECK(init[0], "%s: train.init (the SFT checkpoint the policy starts from) is required", cfg->source);
+    CHECK(rc->reward_model[0], "%s: rlhf.reward_model is required", cfg->source);
+    CHECK(rc->prompts[0], "%s: rlhf.prompts (a prompt corpus) is required", cfg->source);
+    CHECK(!cfg->griffin.reward_head, "%s: the policy is a language model (model.reward_head = false)", cfg->source);
+    CHECK(ts->steps > 0, "%s: train.steps (iterations) must be set", cfg->source);
+    CHECK(rc->max_new_tokens < ts->seq_len, "%s: rlhf.max_new_tokens must be below train.seq_len", cfg->source);
+    if (ts->threads > 0) omp_set_num_threads(ts->threads);
+    RunOut out;
+    run_out_open(&out, ts->out_dir, rank == 0);
+    run_say(&out, "griffin rlhf: %s, %d rank(s) x %d thread(s)\n", cfg->source, world, omp_get_max_threads());
+    if (rank == 0) {
+        train_config_print(cfg, stdout);
+        if (out.log) train_config_print(cfg, out.log);
+    }
+
+    int G = ts->batch_size, k = rc->samples_per_prompt, S = G * k, T = ts->seq_len;
+    /* policy (trainable), its tokenizer from the init checkpoint */
+    GriffinModel *pol = griffin_create(&cfg->griffin, S, T, (uint64_t)ts->seed);
+    size_t P = pol->table.total;
+    CHECK(ckpt_load_weights(init, &pol->table, pol->params, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
+    CkptLoaded meta;
+    CHECK(ckpt_load(init, NULL, NULL, NULL, NULL, &meta, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
+    CHECK(meta.tokenizer_len > 0, "policy %s carries no tokenizer", init);
+    char *tok_bytes = mallocCheck(meta.tokenizer_len);
+    size_t tok_len = meta.tokenizer_len;
+    memcpy(tok_bytes, meta.tokenizer, tok_len);
+    ckpt_loaded_free(&meta);
+    Tokenizer *tok = tokenizer_load_from_memory(tok_bytes, tok_len, init);
+    GriffinModel *ref = frozen(refp, S, T, &pol->cfg, tok, "reference");
+    GriffinModel *rm = frozen(rc->reward_model, S, T, &pol->cfg, tok, "reward model");
+    CHECK(rm->table.reward_w >= 0, "rlhf.reward_model = %s has no reward head (train it with griffin reward)",
+          rc->reward_model);
+    float *adam_m = alignedCallocCheck(P * sizeof(float)), *adam_v = alignedCallocCheck(P * sizeof(float));
+    AdamWConfig ac = train_config_adamw(cfg);
+    LrSchedule sched = train_config_schedule(cfg);
+
+    Corpus *pc = corpus_open(rc->prompts, CORPUS_ANY);
+    CHECK(corpus_kind(pc) == CORPUS_PROMPT || corpus_kind(pc) == CORPUS_PREFERENCE,
+          "rlhf.prompts = %s is a %s corpus; give a prompt or preference corpus", rc->prompts, corpus_kind_name(corpus_kind(pc)));
+    corpus_check_tokenizer(pc, tok, init);
+    size_t np;
+    size_t *pids = eligible_prompts(pc, T, rc->max_new_tokens, &np);
+    CHECK(np > 0, "rlhf: no prompt of %s leaves room for %d new tokens within seq_len %d", rc->prompts,
+          rc->max_new_tokens, T);
+    DocOrder order;
+    doc_order_init(&order, pids, np, (uint64_t)ts->seed);
+    Corpus *vc = NULL;
+    size_t nv = 0, *vids = NULL;
+    if (rc->valid_prompts[0]) {
+        vc = corpus_open(rc->valid_prompts, CORPUS_ANY);
+        corpus_check_tokenizer(vc, tok, init);
+        vids = eligible_prompts(vc, T, rc->max_new_tokens, &nv);
+        if (nv > (size_t)rc->valid_samples) nv = (size_t)rc->valid_samples;
+    }
+
+    /* resume */
+    int64_t step = 0;
+    uint64_t cursor = 0;
+    char ckpt[CFG_STR + 64] = "";
+    int have = 0;
+    if (!strcmp(ts->resume, "auto")) have = ckpt_latest(ts->out_dir, ckpt, sizeof ckpt, rank == 0 ? stderr : NULL) == CKPT_OK;
+    else if (strcmp(ts->resume, "none") && ts->resume[0]) {
+        snprintf(ckpt, sizeof ckpt, "%s", ts->resume);
+        have = 1;
+    }
+    if (have) {
+        CkptLoaded ld;
+        int r = ckpt_load(ckpt, &pol->table, pol->params, adam_m, adam_v, &ld, err, sizeof err);
+        CHECK(r == CKPT_OK, "resume from %s: %s", ckpt, err);
+        CHECK(ld.cursor_len == 1, "resume from %s: not an rlhf checkpoint", ckpt);
+        step = ld.step;
+        cursor = ld.cursors[0];
+        ckpt_loaded_free(&ld);
+        run_say(&out, "resumed from %s at iteration %lld\n", ckpt, (long long)step);
+    } else {
+        run_say(&out, "policy from %s, reference %s, reward model %s\n", init, refp, rc->reward_model);
+    }
+    dist_broadcast_f32(pol->params, P, 0);
+    run_say(&out, "policy: %zu parameters; %zu prompts (%zu held-out); %d prompts x %d samples per rank per iteration\n",
+            P, np, nv, G, k);
+
+    Batch b;
+    batch_init(&b, cfg, pol, ref, rm, tok, G, k);
+    Batch e;
+    batch_init(&e, cfg, pol, ref, rm, tok, S, 1);
+    int **pbuf = callocCheck((size_t)G, sizeof(int *));
+    int64_t total = ts->steps, step0 = step;
+    double t_start = run_now_s();
+    int status = 0;
+    RlhfKl kind = rc->kl_estimator == KL_K3 ? RLHF_KL_K3 : RLHF_KL_K1;
+    while (step <= total) {
+        if (vc && nv > 0 && ((ts->eval_every > 0 && step % ts->eval_every == 0) || step == total)) {
+            EvalSums es;
+            evaluate(&e, cfg, vc, vids, nv, rank, world, &es, tok, &out, step);
+            run_say(&out, "step %6lld | eval rm_score %.4f | reward %.4f | kl %.4f | ended %.3f | length %.1f | %.0f prompts\n",
+                    (long long)step, es.rm / es.n, es.reward / es.n, es.kl / es.n, es.ended / es.n, es.length / es.n, es.n);
+            run_metric(&out, "{\"step\":%lld,\"val_rm_score\":%.9g,\"val_reward\":%.9g,\"val_kl\":%.9g,"
+                             "\"val_ended_fraction\":%.9g,\"val_response_length\":%.9g,\"val_prompts\":%.0f}",
+                       (long long)step, es.rm / es.n, es.reward / es.n, es.kl / es.n, es.ended / es.n, es.length / es.n, es.n);
+        }
+        if (step > step0 && (step == total || (ts->checkpoint_every > 0 && step % ts->checkpoint_every == 0))) {
+            char *ini = train_config_to_ini(cfg);
+            uint64_t rng[1] = {(uint64_t)ts->seed};
+            CkptState cs = {.step = step, .pt = &pol->table, .params = pol->params, .adam_m = adam_m, .adam_v = adam_v,
+                            .rng = rng, .n_rng = 1, .cursors = &cursor, .ranks = 1, .cursor_len = 1, .config = ini,
+                            .tokenizer = tok_bytes, .tokenizer_len = tok_len};
+            int r = CKPT_OK;
+            char path[CFG_STR + 64];
+            if (rank == 0) r = ckpt_save(ts->out_dir, &cs, ts->keep_checkpoints, path, sizeof path, err, sizeof err);
+            free(ini);
+            if (dist_sum_i64(r != CKPT_OK)) {
+                if (rank == 0) fprintf(stderr, "griffin rlhf: checkpoint at iteration %lld failed: %s\n", (long long)step, err);
+                status = 3;
+                break;
+            }
+            run_say(&out, "step %6lld | saved %s\n", (long long)step, path);
+        }
+        if (step == total) break;
+
+        double t0 = run_now_s();
+        /* 1-2. this rank's prompts, rollouts, scores */
+        for (int g = 0; g < G; g++) {
+            uint64_t slot = cursor + (uint64_t)rank * G + (uint64_t)g;
+            pbuf[g] = prompt_ints(pc, doc_order_at(&order, slot), &b.plen[g]);
+            b.prompts[g] = pbuf[g];
+            for (int j = 0; j < k; j++) b.streams[g * k + j] = slot * (uint64_t)k + (uint64_t)j;
+        }
+        cursor += (uint64_t)G * world;
+        batch_rollout(&b, cfg, (uint64_t)ts->seed);
+        for (int g = 0; g < G; g++) free(pbuf[g]);
+        /* 3. advantages: leave-one-out within each prompt's k samples (all on this rank) */
+        rloo_advantages(b.adv, b.reward, G, k, 0);
+        if (rc->whiten) {
+            double s[2] = {0, 0};
+            for (int i = 0; i < S; i++) s[0] += (double)b.adv[i], s[1] += (double)b.adv[i] * (double)b.adv[i];
+            dist_allreduce_sum_f64(s, 2);
+            double n = (double)S * world, mean = s[0] / n, var = s[1] / n - mean * mean;
+            rloo_whiten(b.adv, (size_t)S, mean, sqrt(var > 0 ? var : 0));
+        }
+        int Tb = b.Tb;
+        size_t n = (size_t)S * Tb;
+        for (size_t x = 0; x < n; x++) b.adv_tok[x] = b.adv[x / (size_t)Tb];
+        double ntok = dist_sum_double(b.ntok);
+        /* 4. clipped policy-gradient epochs */
+        double loss = 0, norm = 0, clipped = 0;
+        float lr = lr_at(&sched, step);
+        for (int ep = 0; ep < rc->epochs; ep++) {
+            if (ep > 0) griffin_forward(pol, b.tok, b.tgt, b.pos, b.mask, S, Tb);
+            token_logprobs(pol, b.logp, b.tgt, b.mask, (int)n);
+            size_t nc = 0;
+            double l = policy_loss_forward(b.logp, b.logp_old, b.adv_tok, b.mask, rc->clip, n, &nc);
+            /* mean over every response token of every rank; ranks average gradients (x world) */
+            policy_loss_weights(b.w, b.logp, b.logp_old, b.adv_tok, b.mask, rc->clip,
+                                ntok > 0 ? (float)(world / ntok) : 0.0f, n);
+            griffin_zero_grad(pol);
+            griffin_backward_weighted(pol, b.w);
+            if (world > 1) dist_allreduce_mean(pol->grads, P);
+            double v[2] = {l, (double)nc};
+            dist_allreduce_sum_f64(v, 2);
+            loss += v[0] / ntok / rc->epochs;
+            clipped += v[1] / ntok / rc->epochs;
+            norm = grad_global_norm(pol->grads, P);
+            if (!isfinite(loss) || !isfinite(norm)) break;
+            adamw_update(&pol->table, pol->params, pol->grads, adam_m, adam_v, &ac, lr,
+                         (long)(step * rc->epochs + ep + 1), clip_scale(norm, cfg->optim.grad_clip));
+        }
+        if (!isfinite(loss) || !isfinite(norm)) {
+            if (rank == 0) fprintf(stderr, "griffin rlhf: non-finite loss or gradient at iteration %lld\n", (long long)step + 1);
+            status = 4;
+            break;
+        }
+        /* metrics over the global batch */
+        double m[8] = {0};
+        for (int i = 0; i < S; i++) {
+            m[0] += (double)b.reward[i];
+            m[1] += (double)b.score[i];
+            m[2] += (double)b.klsum[i];
+            m[3] += b.ro.len[i];
+            m[4] += b.ro.stopped[i] && b.ro.last[i] == b.eot;
+        }
+        m[5] = b.entropy;
+        dist_allreduce_sum_f64(m, 6);
+        double ns = (double)S * world;
+        /* max over ranks: every rank fills its own slot of a sum */
+        double *md = callocCheck((size_t)world, sizeof(double)), maxdiff = 0;
+        md[rank] = b.maxdiff;
+        dist_allreduce_sum_f64(md, (size_t)world);
+        for (int r = 0; r < world; r++) maxdiff = md[r] > maxdiff ? md[r] : maxdiff;
+        free(md);
+        step++;
+        double dt = run_now_s() - t0;
+        if (ts->log_every > 0 && (step % ts->log_every == 0 || step == total)) {
+            double eta = (run_now_s() - t_start) / (double)(step - step0) * (double)(total - step);
+            run_say(&out, "iter %5lld/%lld | reward %+.4f | rm %+.4f | kl %.4f | ent %.3f | len %.1f | ended %.2f | clip %.3f | "
+                          "dlogp %.1e | norm %.3f | %.0f ms | eta %.0fs\n",
+                    (long long)step, (long long)total, m[0] / ns, m[1] / ns, m[2] / ns, m[5] / ntok, m[3] / ns, m[4] / ns,
+                    clipped, maxdiff, norm, 1e3 * dt, eta);
+            run_metric(&out, "{\"step\":%lld,\"reward\":%.9g,\"rm_score\":%.9g,\"kl\":%.9g,\"kl_estimator\":\"%s\","
+                             "\"entropy\":%.9g,\"response_length\":%.9g,\"ended_fraction\":%.9g,\"clip_fraction\":%.9g,"
+                             "\"logprob_max_diff\":%.9g,\"loss\":%.9g,\"grad_norm\":%.9g,\"lr\":%.6g,\"ms\":%.1f}",
+                       (long long)step, m[0] / ns, m[1] / ns, m[2] / ns, kind == RLHF_KL_K3 ? "k3" : "k1", m[5] / ntok,
+                       m[3] / ns, m[4] / ns, clipped, maxdiff, loss, norm, (double)lr, 1e3 * dt);
+        }
+    }
+
+    batch_free(&b);
+    batch_free(&e);
+    free(pbuf);
+    free(vids);
+    doc_order_free(&order);
+    corpus_close(pc);
+    if (vc) corpus_close(vc);
+    tokenizer_free(tok);
+    free(tok_bytes);
+    free(adam_m);
+    free(adam_v);
+    griffin_free(pol);
+    griffin_free(ref);
+    griffin_free(rm);
+    run_out_close(&out);
+    free(cfg);
+    dist_finalize();
+    return status;
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: real data from Debian's archive → pretraining in two mixture stages →
-# instruction tuning → evaluation and samples, in runs/demo-<date>/ with report.md and plots.
-#   scripts/demo.sh            the demo model (configs/small.ini, configs/sft.ini) on the full data
+# instruction tuning → reward model → RLHF → evaluation and samples, in runs/demo-<date>/
+# with report.md and plots.
+#   scripts/demo.sh            the demo model (configs/small.ini, sft.ini, reward.ini, rlhf.ini) on the full data
 #   scripts/demo.sh --quick    the tiny model on the small data, a few minutes
 # Stop it at any time and run it again: finished stages are skipped, an interrupted one resumes.
 # GRIFFIN_DEMO_RUN=DIR picks the run folder; GRIFFIN_DEMO_RANKS=N trains on N MPI ranks.
@@ -19,9 +20,11 @@ done
 scripts/setup.sh
 if [ $quick = 1 ]; then
   DATA=data/prepared/small PRE=configs/tiny.ini SFT=configs/tiny_sft.ini PREP_ARGS=(--small)
+  REW=configs/tiny_reward.ini RL=configs/tiny_rlhf.ini
   RUN=${GRIFFIN_DEMO_RUN:-runs/demo-$(date +%F)-quick}
 else
   DATA=data/prepared/full PRE=configs/small.ini SFT=configs/sft.ini PREP_ARGS=()
+  REW=configs/reward.ini RL=configs/rlhf.ini
   RUN=${GRIFFIN_DEMO_RUN:-runs/demo-$(date +%F)}
 fi
 [ -f "$DATA/SUMMARY.md" ] || scripts/prepare_data.sh "${PREP_ARGS[@]}"
@@ -54,13 +57,33 @@ if [ ! -f "$RUN/sft/DONE" ]; then
 fi
 TUNED=$(newest "$RUN/sft")
 
-# 3. evaluation and samples of both models on held-out data
+# 3. reward model (Bradley-Terry on preference pairs) from the tuned weights
+if [ ! -f "$RUN/reward/DONE" ]; then
+  echo "== reward model ($REW) from $TUNED =="
+  griffin reward "$REW" --train.out_dir="$RUN/reward" --train.resume=auto --train.init="$TUNED" \
+    --data.pairs="$DATA/preference.train.h5" --data.valid="$DATA/preference.heldout.h5"
+  touch "$RUN/reward/DONE"
+fi
+RM=$(newest "$RUN/reward")
+build/griffin eval --checkpoint "$RM" --preferences "$DATA/preference.heldout.h5" > "$RUN/eval_reward.txt"
+
+# 4. RLHF: the tuned policy against the reward model under a KL penalty to the tuned model
+if [ ! -f "$RUN/rlhf/DONE" ]; then
+  echo "== RLHF ($RL) =="
+  griffin rlhf "$RL" --train.out_dir="$RUN/rlhf" --train.resume=auto --train.init="$TUNED" \
+    --rlhf.reward_model="$RM" --rlhf.prompts="$DATA/prompts.train.h5" \
+    --rlhf.valid_prompts="$DATA/preference.heldout.h5"
+  touch "$RUN/rlhf/DONE"
+fi
+POLICY=$(newest "$RUN/rlhf")
+
+# 5. evaluation and samples of the models on held-out data
 echo "== evaluation =="
 heldout=()
 for c in gcide pydoc kernelc manpages; do
   [ -f "$DATA/$c.heldout.h5" ] && heldout+=(--corpus "$DATA/$c.heldout.h5")
 done
-for m in base:"$BASE" sft:"$TUNED"; do
+for m in base:"$BASE" sft:"$TUNED" rlhf:"$POLICY"; do
   name=${m%%:*} ckpt=${m#*:}
   build/griffin eval --checkpoint "$ckpt" "${heldout[@]}" --max-docs 200 > "$RUN/eval_$name.txt"
   build/griffin eval --checkpoint "$ckpt" --corpus "$DATA/wordnet_sft.heldout.h5" --max-docs 300 >> "$RUN/eval_$name.txt"
@@ -68,12 +91,14 @@ for m in base:"$BASE" sft:"$TUNED"; do
     --max-new-tokens 128 >> "$RUN/eval_$name.txt"
 done
 /usr/bin/python3 scripts/demo_report.py prompts "$DATA" > "$RUN/prompts.txt"
-for m in base:"$BASE" sft:"$TUNED"; do
+for m in base:"$BASE" sft:"$TUNED" rlhf:"$POLICY"; do
   name=${m%%:*} ckpt=${m#*:}
   build/griffin sample --checkpoint "$ckpt" --prompt-file "$RUN/prompts.txt" --chat --temperature 0 \
     --max-new-tokens 80 > "$RUN/samples_$name.txt"
 done
-/usr/bin/python3 scripts/plot_metrics.py "$RUN/loss.png" "$RUN/pretrain:pretraining" "$RUN/sft:instruction tuning"
+/usr/bin/python3 scripts/plot_metrics.py "$RUN/loss.png" "$RUN/pretrain:pretraining" "$RUN/sft:instruction tuning" \
+  "$RUN/reward:reward model"
+/usr/bin/python3 scripts/demo_report.py rlhfplot "$RUN/rlhf" "$RUN/rlhf.png"
 /usr/bin/python3 scripts/demo_report.py report "$RUN" > "$RUN/report.md"
 echo "== done: $RUN/report.md =="
 cat "$RUN/report.md"

@@ -3,7 +3,8 @@
 
   demo_report.py prompts DATA_DIR   five held-out chat prompts (one per line) from the data
   demo_report.py report RUN_DIR     report.md of a demo run: a table per stage, evaluations,
-                                    the same prompts answered by each model, the plots"""
+                                    the same prompts answered by each model, the plots
+  demo_report.py rlhfplot RLHF_DIR OUT.png   reward and KL per RLHF iteration"""
 import json
 import os
 import re
@@ -68,6 +69,73 @@ def stage_table(title, run):
     return "\n".join(lines) + "\n"
 
 
+def jsonl(path):
+    rows = []
+    if os.path.exists(path):
+        for line in open(path):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return rows
+
+
+def rlhfplot(run, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = jsonl(os.path.join(run, "metrics.jsonl"))
+    it = {r["step"]: r for r in rows if "rm_score" in r}
+    ev = {r["step"]: r for r in rows if "val_rm_score" in r}
+    fig, ax = plt.subplots(1, 2, figsize=(12, 4.2))
+    xs = sorted(it)
+    ax[0].plot(xs, [it[x]["rm_score"] for x in xs], lw=1, label="rollouts: reward-model score")
+    ax[0].plot(xs, [it[x]["reward"] for x in xs], lw=1, label="rollouts: reward (score - beta KL)")
+    ex = sorted(ev)
+    ax[0].plot(ex, [ev[x]["val_rm_score"] for x in ex], "o-", label="held-out prompts: score")
+    ax[1].plot(xs, [it[x]["kl"] for x in xs], lw=1, label="rollouts")
+    ax[1].plot(ex, [ev[x]["val_kl"] for x in ex], "o-", label="held-out prompts")
+    for a, t in zip(ax, ["reward per RLHF iteration", "KL to the reference (nats per reply)"]):
+        a.set_title(t)
+        a.set_xlabel("iteration")
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out}")
+
+
+def reward_rlhf_tables(run):
+    out = []
+    rows = jsonl(os.path.join(run, "reward", "metrics.jsonl"))
+    vals = [r for r in rows if "val_accuracy" in r]
+    if vals:
+        out += ["## Reward model", "",
+                "| step | held-out loss | held-out accuracy |", "|---:|---:|---:|"]
+        out += [f"| {r['step']} | {r['val_loss']:.4f} | {r['val_accuracy']:.3f} |" for r in vals]
+        out += ["", "Shortcut baselines on these held-out pairs (measured by scripts/prepare_data.sh): "
+                "longer answer wins 0.54, more word overlap wins 0.52, chance 0.50.", ""]
+    ev_path = os.path.join(run, "eval_reward.txt")
+    if os.path.exists(ev_path):
+        out += ["`griffin eval --preferences`: " + ", ".join(l.strip() for l in open(ev_path)
+                                                           if l.startswith(("pairs", "accuracy", "margin"))), ""]
+    rows = jsonl(os.path.join(run, "rlhf", "metrics.jsonl"))
+    ev = [r for r in rows if "val_rm_score" in r]
+    if ev:
+        a, b = ev[0], ev[-1]
+        out += ["## RLHF", "", f"| held-out prompts | iteration {a['step']} | iteration {b['step']} |", "|---|---:|---:|"]
+        for k, name in (("val_rm_score", "mean reward-model score"), ("val_reward", "reward (score - beta KL)"),
+                        ("val_kl", "KL to the reference"), ("val_ended_fraction", "answers closed"),
+                        ("val_response_length", "mean reply tokens")):
+            out.append(f"| {name} | {a[k]:.4f} | {b[k]:.4f} |")
+        it = [r for r in rows if "logprob_max_diff" in r]
+        if it:
+            out += ["", f"Sampler vs trainer log-probabilities: max difference "
+                        f"{max(r['logprob_max_diff'] for r in it):.1e}."]
+        out += ["", "![reward and KL](rlhf.png)", ""]
+    return out
+
+
 def parse_eval(path):
     """list of dicts, one per block of `griffin eval` output"""
     blocks, cur = [], {}
@@ -92,7 +160,8 @@ def report(run):
     out = [f"# griffin.c demo: {os.path.basename(os.path.abspath(run))}", ""]
     out.append(stage_table("Pretraining (two mixture stages)", os.path.join(run, "pretrain")))
     out.append(stage_table("Instruction tuning", os.path.join(run, "sft")))
-    evals = {m: parse_eval(os.path.join(run, f"eval_{m}.txt")) for m in ("base", "sft")
+    out += reward_rlhf_tables(run)
+    evals = {m: parse_eval(os.path.join(run, f"eval_{m}.txt")) for m in ("base", "sft", "rlhf")
              if os.path.exists(os.path.join(run, f"eval_{m}.txt"))}
     if evals:
         out += ["## Held-out evaluation", "",
@@ -136,6 +205,9 @@ def report(run):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("prompts", "report"):
+    if len(sys.argv) == 4 and sys.argv[1] == "rlhfplot":
+        rlhfplot(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 3 and sys.argv[1] in ("prompts", "report"):
+        (prompts if sys.argv[1] == "prompts" else report)(sys.argv[2])
+    else:
         sys.exit(__doc__)
-    (prompts if sys.argv[1] == "prompts" else report)(sys.argv[2])

@@ -106,6 +106,11 @@ static void *read_dataset(const char *path, hid_t loc, const char *group, const 
     CHECK(H5Sget_simple_extent_ndims(space) == 1, "corpus %s: dataset %s is not 1-D; " REGEN, path, full);
     hsize_t dims;
     H5Sget_simple_extent_dims(space, &dims, NULL);
+    /* a damaged dataspace may claim more entries than a size_t of bytes can count, or than
+     * the bytes stored can hold (deflate: 1032:1 at most) */
+    CHECK(dims <= ((hsize_t)1 << 40) / elem && dims <= 1100 * ((hsize_t)H5Dget_storage_size(d) + 64),
+          "corpus %s: dataset %s claims %llu entries, more than the file holds (damaged file); " REGEN, path,
+          full, (unsigned long long)dims);
     void *buf = mallocCheck((size_t)dims * elem);
     CHECK(dims == 0 || H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0,
           "corpus %s: cannot read dataset %s (damaged file: checksum or decompression error); " REGEN,
@@ -170,6 +175,7 @@ Corpus *corpus_open(const char *path, CorpusKind want) {
               "doc_bytes %llu (need docs+1 and docs); " REGEN, path, g[0] ? g : "root",
               (unsigned long long)n_off, (unsigned long long)n_bytes);
         if (f == 0) c->n_docs = (size_t)n_bytes;
+        CHECK(n_bytes > 0, "corpus %s: no documents; " REGEN, path);
         CHECK(n_bytes == c->n_docs, "corpus %s: field %s has %llu documents, %s %zu; " REGEN, path, g,
               (unsigned long long)n_bytes, corpus_field_name(c->kind, 0), c->n_docs);
         CHECK(lf->offsets[0] == 0 && lf->offsets[n_off - 1] == lf->n_tokens,
@@ -178,6 +184,8 @@ Corpus *corpus_open(const char *path, CorpusKind want) {
         for (uint64_t i = 0; i + 1 < n_off; i++) {
             CHECK(lf->offsets[i] <= lf->offsets[i + 1], "corpus %s: doc_offsets decrease at document "
                   "%llu; " REGEN, path, (unsigned long long)i);
+            CHECK(lf->offsets[i] < lf->offsets[i + 1], "corpus %s: document %llu%s%s is empty; " REGEN, path,
+                  (unsigned long long)i, g[0] ? " of " : "", g);
             lf->total_bytes += lf->bytes[i];
         }
         for (uint64_t i = 0; i < lf->n_tokens; i++)

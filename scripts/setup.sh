@@ -8,7 +8,8 @@ PKGS=(build-essential cmake pkg-config git
       libopenblas-openmp-dev libhdf5-dev hdf5-tools libopenmpi-dev openmpi-bin zlib1g-dev
       libinih-dev libjansson-dev sentencepiece libsentencepiece-dev libomp-dev
       python3 python3-torch python3-numpy python3-matplotlib
-      man-db groff-base perl)  # man-db, groff-base, perl (pod2text): scripts/prepare_data.sh
+      man-db groff-base perl   # man-db, groff-base, perl (pod2text): scripts/prepare_data.sh
+      clang libclang-rt-dev)   # the sanitizer + libFuzzer build of .ci/run (build-asan/)
 
 missing=()
 for p in "${PKGS[@]}"; do

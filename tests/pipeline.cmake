@@ -16,12 +16,8 @@ foreach(t learns resume resume2 ranks mixture score)
 endforeach()
 set_tests_properties(pretrain_resume2 pretrain_ranks PROPERTIES LABELS "train;mpi")
 
-# Instruction tuning on the small real data (needs data_prepare_small, label download).
+# The small real data for the end-to-end test below.
 set_tests_properties(data_prepare_small PROPERTIES FIXTURES_SETUP small_data)
-add_test(NAME sft_end_of_turn
-  COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/test_sft.py $<TARGET_FILE:griffin>
-          ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/prepared_small ${PIPELINE_TEST_DIR}/sft)
-set_tests_properties(sft_end_of_turn PROPERTIES LABELS "train;download" FIXTURES_REQUIRED small_data TIMEOUT 1800)
 
 # The main job end to end: scripts/demo.sh --quick on the small data prepared above.
 add_test(NAME demo_quick

@@ -15,13 +15,5 @@ add_test(NAME rlhf_ranks
   COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/rlhf/test_ranks.py $<TARGET_FILE:griffin>
           ${CMAKE_CURRENT_BINARY_DIR}/rlhf_work/task)
 set_tests_properties(rlhf_ranks PROPERTIES LABELS "rlhf;mpi" FIXTURES_REQUIRED rlhf_task_dir TIMEOUT 300)
-# On the small real data, from the tiny SFT model the sft_end_of_turn test leaves behind
-# (labels download and e2e, like it, so `ctest -L rlhf` stays quick; run it with -R rlhf_small).
-if(TEST sft_end_of_turn)
-  set_property(TEST sft_end_of_turn APPEND PROPERTY FIXTURES_SETUP tiny_sft_ckpt)
-  add_test(NAME rlhf_small
-    COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/rlhf/test_small.py $<TARGET_FILE:griffin> ${CMAKE_SOURCE_DIR}
-            ${CMAKE_CURRENT_BINARY_DIR}/prepared_small ${PIPELINE_TEST_DIR}/sft/sft/ckpt-300.h5
-            ${CMAKE_CURRENT_BINARY_DIR}/rlhf_work/small)
-  set_tests_properties(rlhf_small PROPERTIES LABELS "download;e2e" FIXTURES_REQUIRED "small_data;tiny_sft_ckpt" TIMEOUT 900)
-endif()
+# On the small real data, reward model and RLHF run inside the end-to-end test demo_quick
+# (tests/pipeline/test_demo.py: scripts/demo.sh --quick).

@@ -205,7 +205,7 @@ static void test_corpus(const char *dir) {
     uint8_t mask[3000];
     const size_t n_docs = 5000;
     for (size_t d = 0; d < n_docs; d++) {
-        size_t n = d % 7 == 0 ? 2999 : d % 13;
+        size_t n = d % 7 == 0 ? 2999 : 1 + d % 13;
         for (size_t i = 0; i < n; i++) {
             ids[i] = (uint32_t)((d * 31 + i) % 100);
             mask[i] = (uint8_t)((d + i) % 2);
@@ -221,7 +221,7 @@ static void test_corpus(const char *dir) {
     int bad = 0;
     for (size_t d = 0; d < n_docs; d++) {
         CorpusDoc doc = corpus_doc(c, 0, d);
-        size_t n = d % 7 == 0 ? 2999 : d % 13;
+        size_t n = d % 7 == 0 ? 2999 : 1 + d % 13;
         bad += doc.n != n || doc.bytes != d;
         for (size_t i = 0; i < doc.n && i < n; i++)
             bad += doc.tokens[i] != (uint32_t)((d * 31 + i) % 100) || doc.mask[i] != (uint8_t)((d + i) % 2);

@@ -85,6 +85,23 @@ static int in_range(const CfgKey *k, double v) {
     return 1;
 }
 
+/* Whether INI text can hold v so that it parses back the same (the resolved config is stored
+ * in checkpoints as INI): inih ends a value at ';' after a blank and strips blanks at the
+ * ends, and a line break would start a new line (found by tests/fuzz). */
+#define INI_UNSTORABLE "a value cannot start with ';', hold ' ;', start or end with a blank, or break a line"
+static int ini_storable(const char *v) {
+    size_t n = strlen(v);
+    if (n && (v[0] == ';' || isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]))) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == '\n' || v[i] == '\r' || (v[i] == ';' && i > 0 && isspace((unsigned char)v[i - 1]))) return 0;
+    return 1;
+}
+
+/* Whether "key = v" fits one line of inih's buffer, so that the INI text stored in
+ * checkpoints parses back (tests/fuzz); key is the dotted name, a little longer than the
+ * stored one. */
+static int ini_fits(const char *key, const char *v) { return strlen(key) + 3 + strlen(v) <= INI_MAX_LINE - 3; }
+
 /* Sets key k of c from text v; line for messages. */
 static int set_value(Ctx *x, const CfgKey *k, const char *v, int line) {
     char name[96], rt[96];
@@ -125,6 +142,10 @@ static int set_value(Ctx *x, const CfgKey *k, const char *v, int line) {
     case CT_STRING:
     case CT_PATH:
         if (strlen(v) >= CFG_STR) return fail(x, line, name, "value longer than %d characters", CFG_STR - 1);
+        if (!ini_storable(v)) return fail(x, line, name, INI_UNSTORABLE);
+        if (k->type == CT_STRING && !ini_fits(name, v))
+            return fail(x, line, name, "value too long for a line of the config stored in checkpoints (at most "
+                        "%d characters with its key)", INI_MAX_LINE - 3);
         snprintf((char *)dst, CFG_STR, "%s", v);
         break;
     }
@@ -145,6 +166,7 @@ static int set_data(Ctx *x, const char *key, const char *v, int line) {
     snprintf(name, sizeof name, "data.%s", key);
     if (!*v) return fail(x, line, name, "empty path");
     if (strlen(v) >= CFG_STR) return fail(x, line, name, "path longer than %d characters", CFG_STR - 1);
+    if (!ini_storable(v)) return fail(x, line, name, INI_UNSTORABLE);
     DataEntry *list;
     int *count, cap;
     const char *ename;
@@ -295,7 +317,7 @@ static char *reader(char *str, int num, void *stream) {
         next = fgetc(x->file);
         if (next != EOF) ungetc(next, x->file);
     } else {
-        next = *x->text ? *x->text : EOF;
+        next = *x->text ? (unsigned char)*x->text : EOF; /* a 0xff byte is not EOF (tests/fuzz) */
     }
     int more = next != EOF && next != '\n' && next != '\r';
     if (len == (size_t)num - 1 && str[len - 1] != '\n' && more) {
@@ -381,13 +403,19 @@ static int apply_overrides(Ctx *x, int n, char *const *over) {
 static int is_word(const char *choices, const char *v) { return choices && cfg_choice_index(choices, v) >= 0; }
 
 static int resolve_path(Ctx *x, char *p, const char *key, int line) {
-    if (!*p || p[0] == '/') return 1;
+    if (!*p) return 1;
     char buf[2 * CFG_STR + 2];
-    const char *rel = p;
-    while (rel[0] == '.' && rel[1] == '/') rel += 2;
-    snprintf(buf, sizeof buf, "%s/%s", x->c->root, rel);
+    if (p[0] == '/') {
+        snprintf(buf, sizeof buf, "%s", p);
+    } else {
+        const char *rel = p;
+        while (rel[0] == '.' && rel[1] == '/') rel += 2;
+        snprintf(buf, sizeof buf, "%s/%s", x->c->root, rel);
+    }
     size_t n = strlen(buf);
-    if (n >= CFG_STR) return fail(x, line, key, "resolved path longer than %d characters", CFG_STR - 1);
+    if (n >= CFG_STR || !ini_fits(key, buf))
+        return fail(x, line, key, "resolved path of %zu characters is too long for a line of the config stored "
+                    "in checkpoints (at most %d with its key)", n, INI_MAX_LINE - 3);
     memcpy(p, buf, n + 1);
     return 1;
 }

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """End to end: `scripts/demo.sh --quick` (tiny model, small real data) runs every stage and
 leaves what a person reads: each stage's checkpoint, report.md and the plots; the losses fell
-(pretraining and SFT held-out loss, reward-model loss) and RLHF raised the held-out
-reward-model score.
+(pretraining and SFT held-out loss, reward-model loss); instruction tuning taught the model to
+close its turn (greedy answers to held-out prompts end with <end_of_turn> within 128 tokens in
+at least 90% of them after SFT, at most 50% before); RLHF raised the held-out reward-model
+score with KL to the reference under 10 nats per reply, and the log-probabilities recorded
+while sampling equal the trainer's to 1e-3.
 
 usage: test_demo.py PROJECT_ROOT PREPARED_SMALL_DIR RUN_DIR
 The small data the data tests prepared is reused (linked as data/prepared/small when that is
@@ -64,4 +67,24 @@ if not sum(rm[-5:]) / 5 < sum(rm[:5]) / 5:
     fail("the reward-model loss did not fall")
 if not rl[1] > rl[0]:
     fail("RLHF did not raise the held-out reward-model score")
+kl = val("rlhf", key="val_kl")[1]
+dlogp = max(r["logprob_max_diff"] for r in rows("rlhf") if "logprob_max_diff" in r)
+
+
+def ended(model):
+    for line in open(os.path.join(RUN, f"eval_{model}.txt")):
+        if line.startswith("ended_with_end_of_turn:"):
+            return float(line.split()[1])
+    fail(f"eval_{model}.txt has no ended_with_end_of_turn")
+
+
+e_base, e_sft = ended("base"), ended("sft")
+print(f"held-out answers closing their turn: base {e_base:.0%}, SFT {e_sft:.0%}; RLHF held-out KL {kl:.2f}; "
+      f"max |log p sampler - trainer| {dlogp:.1e}")
+if e_base > 0.5 or e_sft < 0.9:
+    fail("instruction tuning did not teach the model to close its turn")
+if kl > 10:
+    fail("RLHF KL to the reference above 10 nats per reply")
+if dlogp > 1e-3:
+    fail("sampler and trainer log-probabilities disagree")
 print("ok")

@@ -1,0 +1,434 @@
+#!/usr/bin/env python3
+"""Fault injection tests of `griffin pretrain` / `griffin tokenize` on the licence corpora of
+tests/pipeline/ (ctest label "faults"). Each test prints what it tried, how many times, and
+what the program did; it exits non-zero on the first broken promise.
+
+usage: test_faults.py GRIFFIN_BIN WORK_DIR TEST MAKE_BAD_CORPORA_BIN POISON_CKPT_BIN
+  kill       SIGKILL at 20 random moments, half of them the instant a checkpoint's temporary
+             file appears (mid-write); the resumed run's per-step losses, grad norms and final
+             parameters are bitwise those of the uninterrupted run; no temporary file is ever
+             taken for a checkpoint and no checkpoint is ever found damaged
+  corrupt    a flipped byte (5 places) or a truncation (2 lengths) in the newest checkpoint is
+             reported naming the file, the previous one is used, and the run ends bitwise as
+             the uninterrupted one
+  diskfull   a checkpoint write that hits the file-size limit (RLIMIT_FSIZE) or a full disk
+             (a small tmpfs; skipped if mounting is not permitted) fails cleanly: one clear
+             line, exit status 3, the previous checkpoint kept and loadable, no temporary file
+  jsonl      a malformed JSONL line (plain and .gz) and a truncated .gz are reported as
+             file:line and leave no output file
+  corpora    a token id >= vocab, an empty document, zero documents, a chat corpus where text
+             is needed, another tokenizer: refused at open with the file named
+  rankdeath  one of 2 MPI ranks killed mid-run: the job ends within 30 s with a message
+  nonfinite  a NaN weight (in a checkpoint with valid checksums) on 2 ranks: the first step is
+             refused on every rank before the update, with a message; no checkpoint is written
+             and the earlier ones stay intact
+"""
+import glob, gzip, json, os, random, resource, shutil, signal, subprocess, sys, time
+
+BIN, WORK, TEST = sys.argv[1], sys.argv[2], sys.argv[3]
+MAKE_BAD = sys.argv[4] if len(sys.argv) > 4 else None
+POISON = sys.argv[5] if len(sys.argv) > 5 else None
+CFG = os.path.join(WORK, "lic.ini")
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMP_NUM_THREADS="1")
+MPI = ["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none"]
+# a short run with frequent checkpoints (steps, stages and checkpoint interval)
+RUN = ["--train.steps=20", "--stage.1.steps=12", "--stage.2.steps=8", "--train.checkpoint_every=5",
+       "--train.eval_every=10", "--train.keep_checkpoints=3"]
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def d(name):
+    return os.path.join(WORK, "faults", name)
+
+
+def fresh(name):
+    shutil.rmtree(d(name), ignore_errors=True)
+    os.makedirs(os.path.dirname(d(name)), exist_ok=True)
+    return d(name)
+
+
+def pretrain_cmd(out, *overrides, ranks=1):
+    return ([*MPI] if ranks > 1 else []) + [BIN, "pretrain", CFG, f"--train.out_dir={out}", *overrides]
+
+
+def run(cmd, check=True, **kw):
+    p = subprocess.run(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    if check and p.returncode != 0:
+        print(p.stdout, p.stderr)
+        fail(f"{' '.join(cmd)} exited {p.returncode}")
+    return p
+
+
+def metrics(out):
+    """last line per step of the training lines"""
+    train = {}
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        for line in f:
+            r = json.loads(line)
+            if "loss" in r:
+                train[r["step"]] = r
+    return train
+
+
+def same_losses(a, b, steps):
+    for s in steps:
+        if s not in a or s not in b or a[s]["loss"] != b[s]["loss"] or a[s]["grad_norm"] != b[s]["grad_norm"]:
+            return f"step {s}: {a.get(s, {}).get('loss')!r} vs {b.get(s, {}).get('loss')!r}"
+    return None
+
+
+def params_equal(a, b):
+    p = subprocess.run(["h5diff", a, b, "/params", "/params"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return p.returncode == 0
+
+
+def verifies(path):
+    """`griffin inspect` on a checkpoint reports its checksum status"""
+    p = run([BIN, "inspect", path], check=False)
+    return p.returncode == 0 and "damaged" not in (p.stdout + p.stderr).lower()
+
+
+def tmp_files(out):
+    return glob.glob(os.path.join(out, "*.tmp"))
+
+
+def reference(steps_args, name="ref"):
+    ref = fresh(name)
+    run(pretrain_cmd(ref, *steps_args))
+    return ref
+
+
+# ---- kill ---------------------------------------------------------------------------------
+def test_kill():
+    args = ["--train.steps=200", "--stage.1.steps=130", "--stage.2.steps=70", "--train.checkpoint_every=2",
+            "--train.keep_checkpoints=2", "--train.eval_every=0"]
+    t0 = time.time()
+    run(pretrain_cmd(fresh("kill_start"), *args, "--train.steps=1", "--optim.warmup_steps=0"))
+    t_start = time.time() - t0  # start-up, one step, one checkpoint
+    t0 = time.time()
+    ref = reference(args, "kill_ref")
+    t_ref = time.time() - t0
+    out = fresh("kill")
+    random.seed(20)
+    kills = mid_write = tmp_left = 0
+    logs = []
+    for attempt in range(60):
+        if kills == 20:
+            break
+        p = subprocess.Popen(pretrain_cmd(out, *args), env=ENV, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+        during_write = False
+        if attempt % 2 == 0:  # the moment a checkpoint's temporary file exists
+            skip = random.randint(0, 2)
+            seen = set()
+            deadline = time.time() + 10
+            while p.poll() is None and time.time() < deadline:
+                t = tmp_files(out)
+                new = [x for x in t if x not in seen]
+                if new:
+                    if skip == 0:
+                        os.killpg(p.pid, signal.SIGKILL)
+                        during_write = True
+                        break
+                    skip -= 1
+                    seen.update(new)
+                time.sleep(0.0005)
+        else:  # anywhere: start-up, a step, an eval, a checkpoint
+            time.sleep(random.uniform(0.0, t_start + 0.12 * (t_ref - t_start)))
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            kills += 1
+            mid_write += during_write
+        elif during_write:
+            kills += 1
+            mid_write += 1
+        _, err = p.communicate()
+        logs.append(err)
+        tmp_left += bool(tmp_files(out))
+        if p.returncode == 0:
+            break  # it finished before it could be killed
+    final = run(pretrain_cmd(out, *args))
+    errs = "".join(logs) + final.stderr
+    if "damaged" in errs:
+        fail("a checkpoint was found damaged after a kill:\n" + errs)
+    if "resumed from" not in final.stdout:
+        fail("the final run did not resume from a checkpoint")
+    resumed = [l for l in final.stdout.splitlines() if "resumed from" in l][0]
+    if ".tmp" in resumed:
+        fail("resumed from a temporary file: " + resumed)
+    a, b = metrics(ref), metrics(out)
+    diff = same_losses(a, b, sorted(a))
+    print(f"killed {kills} times ({mid_write} while a checkpoint was being written; a temporary file was "
+          f"left behind {tmp_left} times); final run: {resumed.strip()}")
+    if kills < 20:
+        fail(f"only {kills} kills (the run finished too early)")
+    if diff:
+        fail(diff)
+    if not params_equal(os.path.join(ref, "ckpt-200.h5"), os.path.join(out, "ckpt-200.h5")):
+        fail("final parameters differ")
+    if tmp_files(out):
+        fail(f"temporary files left after a clean finish: {tmp_files(out)}")
+    print(f"{len(a)} steps: losses, grad norms and final parameters bitwise equal to the uninterrupted run")
+
+
+# ---- corrupt ------------------------------------------------------------------------------
+def test_corrupt():
+    ref = reference(RUN, "corrupt_ref")
+    newest = "ckpt-20.h5"
+    size = os.path.getsize(os.path.join(ref, newest))
+    random.seed(5)
+    trials = [("flip", random.randrange(size)) for _ in range(5)] + [("truncate", size // 2), ("truncate", size - 1)]
+    a = metrics(ref)
+    for kind, pos in trials:
+        out = fresh("corrupt")
+        shutil.copytree(ref, out)
+        path = os.path.join(out, newest)
+        with open(path, "r+b") as f:
+            if kind == "flip":
+                f.seek(pos)
+                b = f.read(1)
+                f.seek(pos)
+                f.write(bytes([b[0] ^ 0x10]))
+            else:
+                f.truncate(pos)
+        p = run(pretrain_cmd(out, *RUN))
+        what = f"{kind} at byte {pos} of {size}"
+        line = [l for l in p.stderr.splitlines() if "damaged" in l]
+        if not line or newest not in line[0]:
+            print(p.stdout, p.stderr)
+            fail(f"{what}: not reported as damaged")
+        if f"resumed from {os.path.join(out, 'ckpt-15.h5')} at step 15" not in p.stdout:
+            print(p.stdout)
+            fail(f"{what}: did not resume from the previous checkpoint")
+        b_ = metrics(out)
+        diff = same_losses(a, b_, range(16, 21))
+        if diff:
+            fail(f"{what}: {diff}")
+        if not params_equal(os.path.join(ref, newest), path):
+            fail(f"{what}: final parameters differ")
+        print(f"{what}: {line[0].strip()}")
+    print(f"{len(trials)} damaged checkpoints detected; each run resumed from step 15 and ended bitwise as the "
+          "uninterrupted run")
+
+
+# ---- diskfull -----------------------------------------------------------------------------
+def check_clean_failure(p, out, step, kept, what):
+    lines = [l for l in p.stderr.splitlines() if "checkpoint at step" in l]
+    if p.returncode != 3 or not lines or f"step {step} failed" not in lines[0] or "previous checkpoint is kept" not in lines[0]:
+        print(p.stdout, p.stderr)
+        fail(f"{what}: expected exit 3 and one line on the failed checkpoint at step {step}")
+    if tmp_files(out):
+        fail(f"{what}: temporary file left: {tmp_files(out)}")
+    if os.path.exists(os.path.join(out, f"ckpt-{step}.h5")):
+        fail(f"{what}: a checkpoint at step {step} appeared")
+    if kept and not verifies(os.path.join(out, kept)):
+        fail(f"{what}: the previous checkpoint {kept} does not verify")
+    print(f"{what}: exit {p.returncode}: {lines[0].strip()}")
+
+
+# PMIx (under MPI_Init) keeps its data store in shared-memory files, which the limit would
+# break; its in-memory store keeps the limit on our files alone
+FSIZE_ENV = dict(ENV, PMIX_MCA_gds="hash")
+
+
+def limit_fsize(n):
+    def f():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
+    return f
+
+
+def test_diskfull():
+    ref = reference(RUN, "full_ref")
+    size = os.path.getsize(os.path.join(ref, "ckpt-20.h5"))
+    # 1. file-size limit: the run goes on from ckpt-20 to step 25, whose checkpoint cannot be written
+    out = fresh("full_fsize")
+    shutil.copytree(ref, out)
+    more = [*RUN, "--train.steps=30", "--stage.2.steps=18"]
+    p = subprocess.run(pretrain_cmd(out, *more), env=FSIZE_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, preexec_fn=limit_fsize(size // 2))
+    check_clean_failure(p, out, 25, "ckpt-20.h5", f"RLIMIT_FSIZE {size // 2} bytes")
+    p = run(pretrain_cmd(out, *more))  # room again: goes on from ckpt-20
+    if f"resumed from {os.path.join(out, 'ckpt-20.h5')}" not in p.stdout:
+        fail("after the failed write the run did not resume from ckpt-20")
+    # 2. a full disk: a tmpfs that holds two checkpoints and the logs, not a third
+    mnt = fresh("full_tmpfs")
+    os.makedirs(mnt)
+    cap = int(size * 2.5) + 256 * 1024
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={cap}", "tmpfs", mnt],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if m.returncode != 0:
+        print(f"tmpfs: skipped (mount not permitted here: {m.stdout.strip()})")
+        return
+    try:
+        out = os.path.join(mnt, "run")
+        p = run(pretrain_cmd(out, *RUN), check=False)
+        have = sorted(os.path.basename(x) for x in glob.glob(os.path.join(out, "ckpt-*.h5")))
+        step = 5 * (len(have) + 1)
+        check_clean_failure(p, out, step, have[-1] if have else None, f"tmpfs of {cap} bytes (disk full)")
+        if not have:
+            fail("the tmpfs held no checkpoint at all (make it larger)")
+        # the kept checkpoint carries on on a roomier disk, bitwise as the uninterrupted run
+        moved = fresh("full_moved")
+        shutil.copytree(out, moved)
+    finally:
+        subprocess.run(["umount", mnt])
+    p = run(pretrain_cmd(moved, *RUN))
+    diff = same_losses(metrics(ref), metrics(moved), range(1, 21))
+    if diff:
+        fail(f"after the disk-full stop and a resume elsewhere: {diff}")
+    print(f"resumed from {have[-1]} on another disk: 20 steps bitwise as the uninterrupted run")
+
+
+# ---- jsonl --------------------------------------------------------------------------------
+def test_jsonl():
+    out = fresh("jsonl")
+    os.makedirs(out)
+    good = [json.dumps({"text": f"document number {i} of the test"}) for i in range(6)]
+    bad = good[:3] + ['{"text": "no closing brace"'] + good[3:]
+    cases = []
+    p = os.path.join(out, "bad.jsonl")
+    open(p, "w").write("\n".join(bad) + "\n")
+    cases.append((p, f"{p}:4:"))
+    pg = os.path.join(out, "bad.jsonl.gz")
+    with gzip.open(pg, "wt") as f:
+        f.write("\n".join(bad) + "\n")
+    cases.append((pg, f"{pg}:4:"))
+    pe = os.path.join(out, "empty_text.jsonl")
+    open(pe, "w").write("\n".join(good[:2] + [json.dumps({"text": ""})] + good[2:]) + "\n")
+    cases.append((pe, f"{pe}:3:"))
+    pt = os.path.join(out, "truncated.jsonl.gz")
+    big = "\n".join(json.dumps({"text": f"line {i} " * 20}) for i in range(2000)) + "\n"
+    blob = gzip.compress(big.encode())
+    open(pt, "wb").write(blob[: len(blob) // 2])
+    cases.append((pt, f"{pt}:"))
+    tok = os.path.join(WORK, "tok.model")
+    for path, want in cases:
+        o = os.path.join(out, "out.h5")
+        r = run([BIN, "tokenize", "--kind", "text", "--tokenizer", tok, "--input", path, "--output", o, "--quiet"],
+                check=False)
+        msg = [l for l in r.stderr.splitlines() if want in l]
+        if r.returncode == 0 or not msg:
+            print(r.stdout, r.stderr)
+            fail(f"{path}: expected a refusal naming {want}")
+        left = glob.glob(o + "*")
+        if left:
+            fail(f"{path}: output left behind: {left}")
+        print(f"{os.path.basename(path)}: exit {r.returncode}: {msg[0].strip()}; no output left")
+
+
+# ---- corpora ------------------------------------------------------------------------------
+def test_corpora():
+    out = fresh("corpora")
+    os.makedirs(out)
+    run([MAKE_BAD, os.path.join(WORK, "gnu.h5"), out])
+    chat = os.path.join(out, "chat.jsonl")
+    with open(chat, "w") as f:
+        for i in range(3):
+            f.write(json.dumps({"messages": [{"role": "user", "content": f"question {i}"},
+                                             {"role": "model", "content": f"answer {i}"}]}) + "\n")
+    run([BIN, "tokenize", "--kind", "chat", "--tokenizer", os.path.join(WORK, "tok.model"), "--input", chat,
+         "--output", os.path.join(out, "chat.h5"), "--quiet"])
+    cases = ["id_over_vocab.h5", "empty_doc.h5", "zero_docs.h5", "other_tok.h5", "chat.h5"]
+    for name in cases:
+        path = os.path.join(out, name)
+        t0 = time.time()
+        p = run(pretrain_cmd(fresh("corpora_run"), "--train.steps=2", "--stage.1.steps=1", "--stage.2.steps=1",
+                             "--train.checkpoint_every=0", "--train.eval_every=0", "--optim.warmup_steps=0",
+                             f"--data.gnu={path}"),
+                check=False, timeout=120)
+        lines = [l for l in (p.stdout + p.stderr).splitlines() if path in l and "config" not in l.lower()
+                 and "data.gnu" not in l]
+        if p.returncode == 0 or not lines or "step      1" in p.stdout or '"loss"' in p.stdout:
+            print(p.stdout[-2000:], p.stderr)
+            fail(f"{name}: not refused at open with the file named")
+        print(f"{name}: refused in {time.time() - t0:.1f}s: {lines[0].strip()}")
+
+
+def children(pid):
+    """pids whose parent is pid (from /proc, no procps needed)"""
+    out = []
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            try:
+                stat = open(f"/proc/{e}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(e)
+    return sorted(out, key=int)
+
+
+def exe_name(pid):
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return ""
+
+
+# ---- rankdeath ----------------------------------------------------------------------------
+def test_rankdeath():
+    out = fresh("rankdeath")
+    args = ["--train.steps=100000", "--stage.1.steps=50000", "--stage.2.steps=50000",
+            "--train.checkpoint_every=0", "--train.eval_every=0", "--train.batch_size=2"]
+    p = subprocess.Popen(pretrain_cmd(out, *args, ranks=2), env=ENV, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (os.path.exists(os.path.join(out, "metrics.jsonl"))
+                                          and os.path.getsize(os.path.join(out, "metrics.jsonl")) > 0):
+        time.sleep(0.1)
+    ranks = [k for k in children(p.pid) if exe_name(k) == os.path.basename(BIN)]
+    if len(ranks) != 2:
+        os.killpg(p.pid, signal.SIGKILL)
+        fail(f"expected 2 rank processes under mpirun, found {ranks}")
+    victim = ranks[-1]
+    t0 = time.time()
+    os.kill(int(victim), signal.SIGKILL)
+    try:
+        output, _ = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        fail("the job still runs 30 s after a rank died")
+    dt = time.time() - t0
+    msg = [l for l in output.splitlines() if "signal 9" in l or "Killed" in l or "exited on signal" in l]
+    if p.returncode == 0 or not msg:
+        print(output[-3000:])
+        fail("no non-zero exit with a message after a rank died")
+    print(f"rank process {victim} killed: the job ended in {dt:.1f}s with exit {p.returncode}: {msg[0].strip()}")
+
+
+# ---- nonfinite ----------------------------------------------------------------------------
+def test_nonfinite():
+    out = fresh("nonfinite")
+    base = [*RUN, "--train.batch_size=2"]
+    run(pretrain_cmd(out, *base, "--train.steps=10", "--stage.1.steps=5", "--stage.2.steps=5", ranks=2))
+    before = sorted(glob.glob(os.path.join(out, "ckpt-*.h5")))
+    bad_dir = fresh("nonfinite_poison")
+    bad = run([POISON, CFG, os.path.join(out, "ckpt-10.h5"), bad_dir]).stdout.strip()
+    p = run(pretrain_cmd(out, *base, f"--train.resume={bad}", ranks=2), check=False, timeout=300)
+    msg = [l for l in p.stderr.splitlines() if "non-finite" in l]
+    if p.returncode == 0 or not msg or "step 11" not in msg[0]:
+        print(p.stdout[-3000:], p.stderr[-3000:])
+        fail("a NaN weight was not refused at the first step with a message")
+    if '"step":11' in open(os.path.join(out, "metrics.jsonl")).read():
+        fail("step 11 was logged as done")
+    after = sorted(glob.glob(os.path.join(out, "ckpt-*.h5")))
+    if after != before:
+        fail(f"checkpoints changed: {before} -> {after}")
+    for c in after:
+        if not verifies(c):
+            fail(f"{c} does not verify after the stop")
+    print(f"2 ranks, one NaN weight: exit {p.returncode}: {msg[0].strip()}; checkpoints unchanged, all verify")
+
+
+TESTS = {"kill": test_kill, "corrupt": test_corrupt, "diskfull": test_diskfull, "jsonl": test_jsonl,
+         "corpora": test_corpora, "rankdeath": test_rankdeath, "nonfinite": test_nonfinite}
+if TEST not in TESTS:
+    fail(f"unknown test {TEST}")
+TESTS[TEST]()
+print("ok")

@@ -1,0 +1,113 @@
+/* Writes the binary seed inputs of the fuzz harnesses with the project's own writers:
+ *   make_seeds OUT_DIR   ->  corpora in OUT_DIR/corpus, checkpoints in OUT_DIR/checkpoint,
+ *                            safetensors files in OUT_DIR/safetensors
+ * Run by hand when a format changes (the output is kept in tests/fuzz/<name>/); the JSONL
+ * seeds and the F16 safetensors seed (the writer makes F32 and BF16 only) are kept there
+ * directly. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data/corpus.h"
+#include "data/safetensors.h"
+#include "tests/fuzz/fuzz_micro.h"
+#include "train/checkpoint.h"
+
+static char out_dir[4096];
+
+static const char *out(const char *sub, const char *name) {
+    static char p[8192];
+    snprintf(p, sizeof p, "%s/%s", out_dir, sub);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/%s/%s", out_dir, sub, name);
+    return p;
+}
+
+static void corpus(const char *name, CorpusKind kind, int ndocs) {
+    CorpusWriter *w = corpus_writer_open(out("corpus", name), kind, 16, 0x1234abcdu);
+    uint32_t tok[8];
+    uint8_t mask[8];
+    for (int d = 0; d < ndocs; d++)
+        for (int f = 0; f < corpus_kind_num_fields(kind); f++) {
+            size_t n = (size_t)(1 + (d * 3 + f) % 7);
+            for (size_t i = 0; i < n; i++) {
+                tok[i] = (uint32_t)((d * 5 + f + (int)i) % 16);
+                mask[i] = (uint8_t)(i % 2);
+            }
+            corpus_writer_add(w, f, tok, kind == CORPUS_CHAT ? mask : NULL, n, n * 3);
+        }
+    corpus_writer_set_string(w, "tokenizer", "tok.model");
+    corpus_writer_set_string(w, "sources", "seed.jsonl\tcrc32=00000000\tbytes=1\tlines=1\tdocs=1\n");
+    corpus_writer_set_string(w, "notes", "fuzz seed");
+    corpus_writer_close(w);
+}
+
+static void checkpoint(const char *name, int64_t step, int with_moments) {
+    ParamTable pt;
+    fuzz_micro_table(&pt);
+    float *p = calloc(pt.total, 4), *m = calloc(pt.total, 4), *v = calloc(pt.total, 4);
+    for (size_t i = 0; i < pt.total; i++) {
+        p[i] = (float)i / 100.0f;
+        m[i] = 0.5f;
+        v[i] = 0.25f;
+    }
+    uint64_t rng[4] = {1, 2, 3, 4}, cursors[2] = {5, 6};
+    const char tokz[] = "not a real tokenizer";
+    CkptState s = {.step = step, .stage = 1, .tokens = step * 64, .pt = &pt, .params = p,
+                   .adam_m = with_moments ? m : NULL, .adam_v = with_moments ? v : NULL, .rng = rng,
+                   .n_rng = 4, .cursors = cursors, .ranks = 1, .cursor_len = 2,
+                   .config = "[model]\nwidth = 8\n", .tokenizer = tokz, .tokenizer_len = sizeof tokz};
+    char dir[8192], path[8192], err[1024];
+    snprintf(dir, sizeof dir, "%s/ckpt_tmp", out_dir);
+    if (ckpt_save(dir, &s, 1, path, sizeof path, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    if (rename(path, out("checkpoint", name))) {
+        perror(name);
+        exit(1);
+    }
+    rmdir(dir);
+    free(p);
+    free(m);
+    free(v);
+    param_table_free(&pt);
+}
+
+static void safetensors(const char *name, StDtype dtype, int with_meta) {
+    StSpec specs[3] = {{"a.weight", dtype, 2, {2, 3}}, {"b.bias", dtype, 1, {4}}, {"c", dtype, 0, {0}}};
+    const char *mk[1] = {"format"}, *mv[1] = {"pt"};
+    char err[1024];
+    StWriter *w = st_writer_open(out("safetensors", name), specs, 3, mk, mv, with_meta, err, sizeof err);
+    if (!w) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    float a[6] = {1, -2, 3.5f, 0, 1e-3f, -7}, b[4] = {0.5f, 0.25f, 2, 4}, c[1] = {42};
+    if (st_writer_put(w, a, err, sizeof err) || st_writer_put(w, b, err, sizeof err) ||
+        st_writer_put(w, c, err, sizeof err) || st_writer_close(w, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: make_seeds OUT_DIR\n");
+        return 2;
+    }
+    snprintf(out_dir, sizeof out_dir, "%s", argv[1]);
+    mkdir(out_dir, 0755);
+    corpus("text.h5", CORPUS_TEXT, 3);
+    corpus("chat.h5", CORPUS_CHAT, 2);
+    corpus("preference.h5", CORPUS_PREFERENCE, 2);
+    corpus("prompt.h5", CORPUS_PROMPT, 1);
+    checkpoint("full.h5", 5, 1);
+    checkpoint("weights.h5", 2, 0);
+    safetensors("f32.safetensors", ST_F32, 1);
+    safetensors("bf16.safetensors", ST_BF16, 0);
+    return 0;
+}

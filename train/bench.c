@@ -14,6 +14,7 @@
 #include "optim/adamw.h"
 #include "train/commands.h"
 #include "train/config.h"
+#include "train/perf.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -32,26 +33,6 @@ static void bench_usage(void) {
            "Times forward+backward+AdamW on random tokens (the model of CONFIG.ini, or a preset) and prints\n"
            "the median step, tokens/s, model FLOPs per token, achieved GFLOP/s, MFU against the sgemm peak\n"
            "measured in the same run, and where the time goes per layer kind.\n");
-}
-
-/* best sgemm GFLOP/s over training-like shapes (all three transpose variants of a step) */
-static double sgemm_peak(int M, int K, int N) {
-    float *a = alignedCallocCheck(sizeof(float) * (size_t)M * K), *b = alignedCallocCheck(sizeof(float) * (size_t)K * N);
-    float *c = alignedCallocCheck(sizeof(float) * (size_t)M * N);
-    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
-    for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.1f;
-    double best = 0.0;
-    for (int rep = 0; rep < 4; rep++) {
-        double t0 = now_s();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
-        double dt = now_s() - t0;
-        double g = 2.0 * M * N * K / dt / 1e9;
-        best = g > best ? g : best;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return best;
 }
 
 static int bench_train(int argc, char **argv) {
@@ -141,9 +122,7 @@ static int bench_train(int argc, char **argv) {
         }
     }
     m->profile = 0;
-    double peak = sgemm_peak(B * T, cfg.width, cfg.mlp_width);
-    double peak_sq = sgemm_peak(1024, 1024, 1024);
-    peak = peak_sq > peak ? peak_sq : peak;
+    double peak = sgemm_peak_gflops(B * T, cfg.width, cfg.mlp_width);
     qsort(fwd, (size_t)steps, sizeof(double), cmp_double);
     qsort(tot, (size_t)steps, sizeof(double), cmp_double);
     double med = tot[steps / 2], medf = fwd[steps / 2];

@@ -23,6 +23,7 @@
 #include "train/checkpoint.h"
 #include "train/commands.h"
 #include "train/config.h"
+#include "train/perf.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -282,6 +283,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
     for (int a = 0; a < accum; a++) batch_alloc(&micro[a], B, T);
     uint64_t *cursors = mallocCheck(sizeof(uint64_t) * mixture_state_len(cfg->n_data));
     double flops_tok = griffin_flops_per_token(&m->cfg, T);
+    double peak = sgemm_peak_gflops(B * T, m->cfg.width, m->cfg.mlp_width); /* MFU reference, per rank */
     double t_start = now_s();
     int64_t step0 = step;
     int status = 0;
@@ -391,12 +393,14 @@ int train_main(TrainKind kind, int argc, char **argv) {
         if (ts->log_every > 0 && (step % ts->log_every == 0 || step == total)) {
             double tps = (double)B * T * accum * world / dt;
             double eta = (now_s() - t_start) / (double)(step - step0) * (double)(total - step);
-            say(&out, "step %6lld/%lld | loss %.4f | norm %.3f | lr %.2e | %.0f ms | %.0f tok/s | %.1f GFLOP/s | eta %.0fs\n",
-                (long long)step, (long long)total, loss, norm, (double)lr, 1e3 * dt, tps, tps * flops_tok / 1e9, eta);
+            say(&out, "step %6lld/%lld | loss %.4f | norm %.3f | lr %.2e | %.0f ms | %.0f tok/s | %.1f GFLOP/s | MFU %.0f%% | eta %.0fs\n",
+                (long long)step, (long long)total, loss, norm, (double)lr, 1e3 * dt, tps, tps * flops_tok / 1e9,
+                100.0 * tps * flops_tok / 1e9 / (peak * world), eta);
             if (out.metrics) {
                 fprintf(out.metrics, "{\"step\":%lld,\"stage\":%d,\"loss\":%.17g,\"grad_norm\":%.17g,\"lr\":%.6g,"
-                                     "\"ms\":%.1f,\"tokens_per_s\":%.1f,\"tokens\":%lld}\n",
-                        (long long)step, cur_stage + 1, loss, norm, (double)lr, 1e3 * dt, tps, (long long)tokens_done);
+                                     "\"ms\":%.1f,\"tokens_per_s\":%.1f,\"mfu\":%.4f,\"tokens\":%lld}\n",
+                        (long long)step, cur_stage + 1, loss, norm, (double)lr, 1e3 * dt, tps,
+                        tps * flops_tok / 1e9 / (peak * world), (long long)tokens_done);
                 fflush(out.metrics);
             }
         }

@@ -271,6 +271,15 @@ int train_main(TrainKind kind, int argc, char **argv) {
     } else if (ts->init[0]) {
         int rc = ckpt_load_weights(ts->init, &m->table, m->params, err, sizeof err);
         CHECK(rc == CKPT_OK, "train.init = %s: %s", ts->init, err);
+        /* weights trained with other token ids would be silently wrong: compare tokenizers */
+        CkptLoaded meta;
+        rc = ckpt_load(ts->init, NULL, NULL, NULL, NULL, &meta, err, sizeof err);
+        CHECK(rc == CKPT_OK, "train.init = %s: %s", ts->init, err);
+        CHECK(!tok_bytes || !meta.tokenizer_len ||
+                  (meta.tokenizer_len == tok_len && !memcmp(meta.tokenizer, tok_bytes, tok_len)),
+              "train.init = %s was trained with another tokenizer than model.tokenizer = %s; "
+              "use the same tokenizer (and corpora made with it)", ts->init, cfg->model.tokenizer);
+        ckpt_loaded_free(&meta);
         say(&out, "initialised weights from %s\n", ts->init);
     }
     dist_broadcast_f32(m->params, P, 0);

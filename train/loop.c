@@ -256,6 +256,10 @@ int train_main(TrainKind kind, int argc, char **argv) {
         CHECK(rc == CKPT_OK, "resume from %s: %s", ckpt, err);
         CHECK(ld.cursor_len == mixture_state_len(cfg->n_data),
               "resume from %s: its data cursor is for another set of corpora", ckpt);
+        CHECK(!tok_bytes || !ld.tokenizer_len ||
+                  (ld.tokenizer_len == tok_len && !memcmp(ld.tokenizer, tok_bytes, tok_len)),
+              "resume from %s: it was trained with another tokenizer than model.tokenizer = %s", ckpt,
+              cfg->model.tokenizer);
         step = ld.step;
         tokens_done = ld.tokens;
         cur_stage = train_config_stage_at(cfg, step);

@@ -1,15 +1,11 @@
 /* The shared training loop (see loop.h). Rank 0 prints; every rank computes. */
 #include "train/loop.h"
 
-#include <errno.h>
 #include <math.h>
 #include <omp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "common/check.h"
 #include "data/mixture.h"
@@ -24,59 +20,7 @@
 #include "train/commands.h"
 #include "train/config.h"
 #include "train/perf.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Both the console and <out_dir>/log.txt get every line rank 0 prints. */
-typedef struct {
-    int rank0;
-    FILE *log, *metrics;
-} Out;
-
-static void say(Out *o, const char *fmt, ...) GRIFFIN_PRINTF(2, 3);
-static void say(Out *o, const char *fmt, ...) {
-    if (!o->rank0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    fflush(stdout);
-    if (o->log) {
-        va_start(ap, fmt);
-        vfprintf(o->log, fmt, ap);
-        va_end(ap);
-        fflush(o->log);
-    }
-}
-
-static void mkdirs(const char *path) {
-    char buf[CFG_STR];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        mkdir(buf, 0755);
-        *p = '/';
-    }
-    CHECK(mkdir(buf, 0755) == 0 || errno == EEXIST, "cannot create %s: %s", buf, strerror(errno));
-}
-
-static void *read_file(const char *path, size_t *len) {
-    FILE *f = fopenCheck(path, "rb");
-    CHECK(fseek(f, 0, SEEK_END) == 0, "cannot read %s", path);
-    long n = ftell(f);
-    CHECK(n >= 0, "cannot read %s", path);
-    rewind(f);
-    void *buf = mallocCheck((size_t)n + 1);
-    CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n, "short read of %s", path);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
+#include "train/runlog.h"
 
 /* Mean loss and bits per byte of the model on the first `batches` batches of one validation
  * corpus, in file order (the same rows at every evaluation). Bytes are estimated from the
@@ -104,14 +48,14 @@ static void evaluate(GriffinModel *m, Corpus *valid, PackMode mode, int batches,
 }
 
 /* token shares the mixture realised in the stage that is ending (log and metrics) */
-static void report_shares(Out *o, const TrainConfig *cfg, const Mixture *mix, int stage, int64_t step) {
+static void report_shares(RunOut *o, const TrainConfig *cfg, const Mixture *mix, int stage, int64_t step) {
     double total = 0.0;
     for (int i = 0; i < mix->n; i++) total += (double)mix->cur[i].taken;
     if (total <= 0) return;
-    say(o, "step %6lld | stage %d token shares:", (long long)step, stage + 1);
+    run_say(o, "step %6lld | stage %d token shares:", (long long)step, stage + 1);
     for (int i = 0; i < mix->n; i++)
-        if (mix->cur[i].taken) say(o, " %s %.1f%%", cfg->data[i].name, 100.0 * (double)mix->cur[i].taken / total);
-    say(o, "\n");
+        if (mix->cur[i].taken) run_say(o, " %s %.1f%%", cfg->data[i].name, 100.0 * (double)mix->cur[i].taken / total);
+    run_say(o, "\n");
     if (!o->metrics) return;
     fprintf(o->metrics, "{\"step\":%lld,\"stage_done\":%d,\"shares\":{", (long long)step, stage + 1);
     for (int i = 0, first = 1; i < mix->n; i++) {
@@ -132,7 +76,7 @@ static int chat_prompt_len(CorpusDoc d) {
 }
 
 /* Greedy answers to the first held-out chat prompts, written to the log (SFT). */
-static void log_chat_samples(Out *o, GriffinModel *m, Corpus *valid, const Tokenizer *tok, int n, int64_t step) {
+static void log_chat_samples(RunOut *o, GriffinModel *m, Corpus *valid, const Tokenizer *tok, int n, int64_t step) {
     if (!tok) return;
     TokenizerSpecials sp = tokenizer_specials(tok);
     int *prompts[8], lens[8], count = 0;
@@ -160,7 +104,7 @@ static void log_chat_samples(Out *o, GriffinModel *m, Corpus *valid, const Token
         char *a = tokenizer_decode(tok, ids, (size_t)g.len[b], NULL);
         for (char *c = q; *c; c++) if (*c == '\n') *c = ' ';
         for (char *c = a; *c; c++) if (*c == '\n') *c = ' ';
-        say(o, "step %6lld | sample %d | %s-> %s%s\n", (long long)step, b + 1, q, a,
+        run_say(o, "step %6lld | sample %d | %s-> %s%s\n", (long long)step, b + 1, q, a,
             g.stopped[b] ? " <end>" : " [...]");
         free(q);
         free(a);
@@ -180,7 +124,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
     }
     dist_init(&argc, &argv);
     int rank = dist_rank(), world = dist_size();
-    Out out = {rank == 0, NULL, NULL};
+    RunOut out = {rank == 0, NULL, NULL};
 
     TrainConfig *cfg = callocCheck(1, sizeof *cfg);
     char err[2048];
@@ -195,15 +139,8 @@ int train_main(TrainKind kind, int argc, char **argv) {
     CHECK(ts->precision == PRECISION_FP32, "%s: train.precision = bf16 is not implemented yet; use fp32",
           cfg->source);
     if (ts->threads > 0) omp_set_num_threads(ts->threads);
-    mkdirs(ts->out_dir);
-    if (rank == 0) {
-        char p[CFG_STR + 32];
-        snprintf(p, sizeof p, "%s/log.txt", ts->out_dir);
-        out.log = fopenCheck(p, "a");
-        snprintf(p, sizeof p, "%s/metrics.jsonl", ts->out_dir);
-        out.metrics = fopenCheck(p, "a");
-    }
-    say(&out, "griffin %s: %s, %d rank(s) x %d thread(s)\n", stage_name, cfg->source, world, omp_get_max_threads());
+    run_out_open(&out, ts->out_dir, rank == 0);
+    run_say(&out, "griffin %s: %s, %d rank(s) x %d thread(s)\n", stage_name, cfg->source, world, omp_get_max_threads());
     if (rank == 0) {
         train_config_print(cfg, stdout);
         if (out.log) train_config_print(cfg, out.log);
@@ -234,7 +171,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
     size_t tok_len = 0;
     Tokenizer *tok = NULL;
     if (cfg->model.tokenizer[0]) {
-        tok_bytes = read_file(cfg->model.tokenizer, &tok_len);
+        tok_bytes = run_read_file(cfg->model.tokenizer, &tok_len);
         tok = tokenizer_load_from_memory(tok_bytes, tok_len, cfg->model.tokenizer);
         for (int i = 0; i < cfg->n_data; i++) corpus_check_tokenizer(corpora[i], tok, cfg->model.tokenizer);
     }
@@ -269,7 +206,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
         for (int k = 0; k < sc->n_mix; k++) w[train_config_find_data(cfg, sc->mix[k].name)] = sc->mix[k].weight;
         mixture_set_weights(&mix, w);
         mixture_set_state(&mix, ld.cursors, ld.cursor_len);
-        say(&out, "resumed from %s at step %lld\n", ckpt, (long long)step);
+        run_say(&out, "resumed from %s at step %lld\n", ckpt, (long long)step);
         ckpt_loaded_free(&ld);
         cur_stage = -cur_stage - 2; /* weights already set: skip the stage switch below once */
     } else if (ts->init[0]) {
@@ -284,10 +221,10 @@ int train_main(TrainKind kind, int argc, char **argv) {
               "train.init = %s was trained with another tokenizer than model.tokenizer = %s; "
               "use the same tokenizer (and corpora made with it)", ts->init, cfg->model.tokenizer);
         ckpt_loaded_free(&meta);
-        say(&out, "initialised weights from %s\n", ts->init);
+        run_say(&out, "initialised weights from %s\n", ts->init);
     }
     dist_broadcast_f32(m->params, P, 0);
-    say(&out, "model: %s, %zu parameters (%.2f M), activations %.1f MB per rank\n", family_name(m->cfg.family), P,
+    run_say(&out, "model: %s, %zu parameters (%.2f M), activations %.1f MB per rank\n", family_name(m->cfg.family), P,
         P / 1e6, griffin_activation_bytes(m) / 1e6);
 
     int64_t total = ts->steps;
@@ -297,7 +234,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
     uint64_t *cursors = mallocCheck(sizeof(uint64_t) * mixture_state_len(cfg->n_data));
     double flops_tok = griffin_flops_per_token(&m->cfg, T);
     double peak = sgemm_peak_gflops(B * T, m->cfg.width, m->cfg.mlp_width); /* MFU reference, per rank */
-    double t_start = now_s();
+    double t_start = run_now_s();
     int64_t step0 = step;
     int status = 0;
 
@@ -308,7 +245,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
                 double vl, bpb;
                 evaluate(m, valid[v], mode, ts->eval_batches, B, T, rank, world, &vl, &bpb);
                 const char *g = cfg->valid[v].name[0] ? cfg->valid[v].name : "valid";
-                say(&out, "step %6lld | eval %-10s loss %.4f | %.4f bits/byte\n", (long long)step, g, vl, bpb);
+                run_say(&out, "step %6lld | eval %-10s loss %.4f | %.4f bits/byte\n", (long long)step, g, vl, bpb);
                 if (out.metrics)
                     fprintf(out.metrics, "{\"step\":%lld,\"group\":\"%s\",\"val_loss\":%.9g,\"val_bpb\":%.9g}\n",
                             (long long)step, g, vl, bpb);
@@ -341,7 +278,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
                 status = 3;
                 break;
             }
-            say(&out, "step %6lld | saved %s\n", (long long)step, path);
+            run_say(&out, "step %6lld | saved %s\n", (long long)step, path);
         }
         if (step == total) {
             report_shares(&out, cfg, &mix, train_config_stage_at(cfg, step - 1), step);
@@ -357,12 +294,12 @@ int train_main(TrainKind kind, int argc, char **argv) {
             StageConfig *sc = &cfg->stage[s];
             for (int k = 0; k < sc->n_mix; k++) w[train_config_find_data(cfg, sc->mix[k].name)] = sc->mix[k].weight;
             mixture_set_weights(&mix, w);
-            if (s != cur_stage) say(&out, "step %6lld | stage %d begins\n", (long long)step, s + 1);
+            if (s != cur_stage) run_say(&out, "step %6lld | stage %d begins\n", (long long)step, s + 1);
             cur_stage = s;
         }
 
         /* one optimizer step: micro-batches, average over ranks, clip, AdamW */
-        double t0 = now_s();
+        double t0 = run_now_s();
         griffin_zero_grad(m);
         /* the step's loss is the mean over every unmasked target of every micro-batch on every
          * rank, so micro-batches and ranks are weighted by their target counts */
@@ -402,11 +339,11 @@ int train_main(TrainKind kind, int argc, char **argv) {
         if (world > 1) dist_allgather(m->params, P);
         step++;
         tokens_done += (int64_t)B * T * accum * world;
-        double dt = now_s() - t0;
+        double dt = run_now_s() - t0;
         if (ts->log_every > 0 && (step % ts->log_every == 0 || step == total)) {
             double tps = (double)B * T * accum * world / dt;
-            double eta = (now_s() - t_start) / (double)(step - step0) * (double)(total - step);
-            say(&out, "step %6lld/%lld | loss %.4f | norm %.3f | lr %.2e | %.0f ms | %.0f tok/s | %.1f GFLOP/s | MFU %.0f%% | eta %.0fs\n",
+            double eta = (run_now_s() - t_start) / (double)(step - step0) * (double)(total - step);
+            run_say(&out, "step %6lld/%lld | loss %.4f | norm %.3f | lr %.2e | %.0f ms | %.0f tok/s | %.1f GFLOP/s | MFU %.0f%% | eta %.0fs\n",
                 (long long)step, (long long)total, loss, norm, (double)lr, 1e3 * dt, tps, tps * flops_tok / 1e9,
                 100.0 * tps * flops_tok / 1e9 / (peak * world), eta);
             if (out.metrics) {
@@ -419,7 +356,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
         }
     }
     if (mode == PACK_WHOLE && mix.truncated)
-        say(&out, "note: %llu conversations longer than seq_len+1 were truncated\n", (unsigned long long)mix.truncated);
+        run_say(&out, "note: %llu conversations longer than seq_len+1 were truncated\n", (unsigned long long)mix.truncated);
 
     for (int a = 0; a < accum; a++) batch_free(&micro[a]);
     free(micro);
@@ -432,8 +369,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
     mixture_free(&mix);
     for (int i = 0; i < cfg->n_data; i++) corpus_close(corpora[i]);
     for (int i = 0; i < cfg->n_valid; i++) corpus_close(valid[i]);
-    if (out.log) fclose(out.log);
-    if (out.metrics) fclose(out.metrics);
+    run_out_close(&out);
     free(cfg);
     dist_finalize();
     return status;

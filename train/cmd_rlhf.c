@@ -337,12 +337,7 @@ int cmd_rlhf(int argc, char **argv) {
     int64_t step = 0;
     uint64_t cursor = 0;
     char ckpt[CFG_STR + 64] = "";
-    int have = 0;
-    if (!strcmp(ts->resume, "auto")) have = ckpt_latest(ts->out_dir, ckpt, sizeof ckpt, rank == 0 ? stderr : NULL) == CKPT_OK;
-    else if (strcmp(ts->resume, "none") && ts->resume[0]) {
-        snprintf(ckpt, sizeof ckpt, "%s", ts->resume);
-        have = 1;
-    }
+    int have = run_resume_path(ts->resume, ts->out_dir, rank == 0, ckpt, sizeof ckpt);
     if (have) {
         CkptLoaded ld;
         int r = ckpt_load(ckpt, &pol->table, pol->params, adam_m, adam_v, &ld, err, sizeof err);

@@ -179,12 +179,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
     /* resume or init */
     int64_t step = 0, tokens_done = 0;
     char ckpt[CFG_STR + 64] = "";
-    int have = 0;
-    if (!strcmp(ts->resume, "auto")) have = ckpt_latest(ts->out_dir, ckpt, sizeof ckpt, rank == 0 ? stderr : NULL) == CKPT_OK;
-    else if (strcmp(ts->resume, "none") && ts->resume[0]) {
-        snprintf(ckpt, sizeof ckpt, "%s", ts->resume);
-        have = 1;
-    }
+    int have = run_resume_path(ts->resume, ts->out_dir, rank == 0, ckpt, sizeof ckpt);
     int cur_stage = train_config_stage_at(cfg, 0);
     double w[MIXTURE_MAX_CORPORA];
     if (have) {

@@ -1,5 +1,7 @@
 #include "train/runlog.h"
 
+#include "train/checkpoint.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -80,4 +82,12 @@ double run_now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int run_resume_path(const char *resume, const char *out_dir, int report, char *path, size_t len) {
+    path[0] = 0;
+    if (!strcmp(resume, "auto")) return ckpt_latest(out_dir, path, len, report ? stderr : NULL) == CKPT_OK;
+    if (!strcmp(resume, "none") || !resume[0]) return 0;
+    snprintf(path, len, "%s", resume);
+    return 1;
 }

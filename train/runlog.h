@@ -26,5 +26,9 @@ void run_mkdirs(const char *path);
 /* malloc'd contents (+ a NUL), dies with the path on failure */
 void *run_read_file(const char *path, size_t *len);
 double run_now_s(void);
+/* The checkpoint a run resumes from (train.resume: "auto" = the newest valid one in out_dir,
+ * damaged ones reported when report is set; "none" or "" = none; else that path).
+ * Returns 1 and fills path, or 0. */
+int run_resume_path(const char *resume, const char *out_dir, int report, char *path, size_t len);
 
 #endif

@@ -89,6 +89,8 @@ for m in base:"$BASE" sft:"$TUNED" rlhf:"$POLICY"; do
   build/griffin eval --checkpoint "$ckpt" --corpus "$DATA/wordnet_sft.heldout.h5" --max-docs 300 >> "$RUN/eval_$name.txt"
   build/griffin eval --checkpoint "$ckpt" --chat-prompts "$DATA/wordnet_sft.heldout.h5" --max-docs 100 \
     --max-new-tokens 128 >> "$RUN/eval_$name.txt"
+  build/griffin eval --checkpoint "$ckpt" --preferences "$DATA/preference.heldout.h5" --max-length 128 --batch 16 \
+    >> "$RUN/eval_$name.txt"
 done
 /usr/bin/python3 scripts/demo_report.py prompts "$DATA" > "$RUN/prompts.txt"
 for m in base:"$BASE" sft:"$TUNED" rlhf:"$POLICY"; do
@@ -99,6 +101,6 @@ done
 /usr/bin/python3 scripts/plot_metrics.py "$RUN/loss.png" "$RUN/pretrain:pretraining" "$RUN/sft:instruction tuning" \
   "$RUN/reward:reward model"
 /usr/bin/python3 scripts/demo_report.py rlhfplot "$RUN/rlhf" "$RUN/rlhf.png"
-/usr/bin/python3 scripts/demo_report.py report "$RUN" > "$RUN/report.md"
+/usr/bin/python3 scripts/demo_report.py report "$RUN" "$DATA" > "$RUN/report.md"
 echo "== done: $RUN/report.md =="
 cat "$RUN/report.md"

@@ -2,7 +2,7 @@
 """Helpers of scripts/demo.sh.
 
   demo_report.py prompts DATA_DIR   five held-out chat prompts (one per line) from the data
-  demo_report.py report RUN_DIR     report.md of a demo run: a table per stage, evaluations,
+  demo_report.py report RUN_DIR [DATA_DIR]  report.md of a demo run: a table per stage, evaluations,
                                     the same prompts answered by each model, the plots
   demo_report.py rlhfplot RLHF_DIR OUT.png   reward and KL per RLHF iteration"""
 import json
@@ -105,7 +105,23 @@ def rlhfplot(run, out):
     print(f"wrote {out}")
 
 
-def reward_rlhf_tables(run):
+def shortcut_baselines(data):
+    """accuracy of two rules that need no model on the held-out preference pairs (ties count 1/2):
+    the longer reply wins; the reply sharing more words with the prompt wins"""
+    path = os.path.join(data or "", "jsonl", "preference.heldout.jsonl")
+    if not data or not os.path.exists(path):
+        return {}
+    rows = [json.loads(l) for l in open(path) if l.strip()]
+    words = lambda s: set(re.findall(r"[a-z]+", s.lower()))
+    def acc(f):
+        s = sum(1.0 if f(r, "chosen") > f(r, "rejected") else 0.5 if f(r, "chosen") == f(r, "rejected") else 0.0
+                for r in rows)
+        return s / max(len(rows), 1)
+    return {"longer reply wins": acc(lambda r, k: len(r[k])),
+            "more words shared with the prompt wins": acc(lambda r, k: len(words(r["prompt"]) & words(r[k])))}
+
+
+def reward_rlhf_tables(run, data=None):
     out = []
     rows = jsonl(os.path.join(run, "reward", "metrics.jsonl"))
     vals = [r for r in rows if "val_accuracy" in r]
@@ -113,8 +129,10 @@ def reward_rlhf_tables(run):
         out += ["## Reward model", "",
                 "| step | held-out loss | held-out accuracy |", "|---:|---:|---:|"]
         out += [f"| {r['step']} | {r['val_loss']:.4f} | {r['val_accuracy']:.3f} |" for r in vals]
-        out += ["", "Shortcut baselines on these held-out pairs (measured by scripts/prepare_data.sh): "
-                "longer answer wins 0.54, more word overlap wins 0.52, chance 0.50.", ""]
+        base = shortcut_baselines(data)
+        if base:
+            out += ["", "Shortcut baselines on the same held-out pairs: " +
+                    ", ".join(f"{k} {v:.3f}" for k, v in base.items()) + ", chance 0.500.", ""]
     ev_path = os.path.join(run, "eval_reward.txt")
     if os.path.exists(ev_path):
         out += ["`griffin eval --preferences`: " + ", ".join(l.strip() for l in open(ev_path)
@@ -144,10 +162,10 @@ def parse_eval(path):
         if not m:
             continue
         k, v = m.groups()
-        if k in ("corpus", "chat_prompts") and cur.get("kind"):
+        if k in ("corpus", "chat_prompts", "preferences") and cur.get("kind"):
             blocks.append(cur)
             cur = {}
-        if k in ("corpus", "chat_prompts"):
+        if k in ("corpus", "chat_prompts", "preferences"):
             cur["kind"] = k
             cur["name"] = os.path.basename(v)
         cur[k] = v
@@ -156,11 +174,11 @@ def parse_eval(path):
     return blocks
 
 
-def report(run):
+def report(run, data=None):
     out = [f"# griffin.c demo: {os.path.basename(os.path.abspath(run))}", ""]
     out.append(stage_table("Pretraining (two mixture stages)", os.path.join(run, "pretrain")))
     out.append(stage_table("Instruction tuning", os.path.join(run, "sft")))
-    out += reward_rlhf_tables(run)
+    out += reward_rlhf_tables(run, data)
     evals = {m: parse_eval(os.path.join(run, f"eval_{m}.txt")) for m in ("base", "sft", "rlhf")
              if os.path.exists(os.path.join(run, f"eval_{m}.txt"))}
     if evals:
@@ -182,6 +200,10 @@ def report(run):
                 if b["kind"] == "chat_prompts":
                     out.append(f"- {m}: {float(b['ended_with_end_of_turn']):.0%} of {b['prompts']} held-out chat "
                                f"prompts answered with a closing `<end_of_turn>` (mean {b['mean_answer_tokens']} tokens)")
+                if b["kind"] == "preferences" and "policy_accuracy" in b:
+                    out.append(f"- {m}: prefers the chosen reply of {float(b['policy_accuracy']):.1%} of {b['pairs']} "
+                               f"held-out preference pairs by its own mean log-probability per token "
+                               f"({float(b['policy_accuracy_total_logprob']):.1%} by total log-probability)")
         out.append("")
     prompts_path = os.path.join(run, "prompts.txt")
     if os.path.exists(prompts_path):
@@ -207,7 +229,9 @@ def report(run):
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "rlhfplot":
         rlhfplot(sys.argv[2], sys.argv[3])
-    elif len(sys.argv) == 3 and sys.argv[1] in ("prompts", "report"):
-        (prompts if sys.argv[1] == "prompts" else report)(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "prompts":
+        prompts(sys.argv[2])
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "report":
+        report(sys.argv[2], sys.argv[3] if len(sys.argv) == 4 else None)
     else:
         sys.exit(__doc__)

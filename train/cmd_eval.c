@@ -14,6 +14,7 @@
 #include "model/sampler.h"
 #include "rlhf/reward_model.h"
 #include "train/commands.h"
+#include "train/eval_policy.h"
 #include "train/model_io.h"
 
 static void eval_usage(FILE *f) {
@@ -31,7 +32,9 @@ static void eval_usage(FILE *f) {
                "  fraction of answers that close their turn within max-new-tokens, default 64)\n"
                "       griffin eval --checkpoint RM.h5 --preferences PREF.h5 [--max-docs N] [--batch B] [--max-length N]\n"
                "  a reward model (griffin reward) on a preference corpus: prints pairs:, accuracy: (share of\n"
-               "  pairs scored r_chosen > r_rejected), loss: (Bradley-Terry, margin 0), margin: (mean gap)\n");
+               "  pairs scored r_chosen > r_rejected), loss: (Bradley-Terry, margin 0), margin: (mean gap);\n"
+               "  a language model instead prints policy_accuracy: (share of pairs whose chosen reply has the\n"
+               "  higher mean log-probability per token given the prompt) and the same by total log-probability\n");
 }
 
 /* -log softmax(row)[target] */
@@ -158,7 +161,10 @@ static int eval_chat_endings(const char *ckpt, const char *path, long max_docs, 
 static int eval_preferences(const char *ckpt, const char *path, long max_docs, int batch, int max_len) {
     LoadedModel lm;
     load_model(ckpt, 1, 1, &lm);
-    CHECK(lm.m->table.reward_w >= 0, "griffin eval: %s is not a reward model (no reward head)", ckpt);
+    if (lm.m->table.reward_w < 0) { /* a language model: its own preference by log-likelihood */
+        loaded_model_free(&lm);
+        return eval_policy_preferences(ckpt, path, max_docs, batch, max_len);
+    }
     Corpus *cp = corpus_open(path, CORPUS_PREFERENCE);
     if (lm.tok) corpus_check_tokenizer(cp, lm.tok, ckpt);
     int T = max_len > 0 ? max_len : lm.cfg->train.seq_len;

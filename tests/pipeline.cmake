@@ -24,3 +24,12 @@ add_test(NAME demo_quick
   COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/test_demo.py ${CMAKE_SOURCE_DIR}
           ${CMAKE_CURRENT_BINARY_DIR}/prepared_small ${PIPELINE_TEST_DIR}/demo)
 set_tests_properties(demo_quick PROPERTIES LABELS "e2e;download" FIXTURES_REQUIRED small_data TIMEOUT 1800)
+
+# Does it learn like the paper? scripts/study_families.sh --quick on the same small data: six tiny
+# runs (griffin, hawk, transformer at two equal-parameter sizes), held-out and by-position
+# evaluation, report.md with six rows, curves.png and length.png; a rerun skips everything.
+# About 25 s of CPU time (30-40 s on 2 idle cores).
+add_test(NAME study_quick
+  COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/test_study.py ${CMAKE_SOURCE_DIR}
+          ${CMAKE_CURRENT_BINARY_DIR}/prepared_small ${PIPELINE_TEST_DIR}/study $<TARGET_FILE:griffin>)
+set_tests_properties(study_quick PROPERTIES LABELS "study;e2e;download" FIXTURES_REQUIRED small_data TIMEOUT 900)

@@ -2,7 +2,9 @@
  * evaluated on its own from its first token (no packing, so no context from other documents),
  * up to --max-length tokens. Bits per byte use the UTF-8 byte counts the corpus records per
  * document (for a truncated document, in proportion to the targets evaluated), so they do not
- * depend on the tokenizer. --by-position adds the mean loss per target position bucket. */
+ * depend on the tokenizer. --by-position adds the mean loss per target position bucket (powers of
+ * two, or --bucket-width W targets each); --min-length N keeps only documents of at least N
+ * tokens, so that every bucket of a length-extrapolation curve averages the same documents. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +22,13 @@
 static void eval_usage(FILE *f) {
     fprintf(f, "usage: griffin eval --checkpoint CKPT.h5 --corpus X.h5 [--corpus Y.h5 ...]\n"
                "                    [--max-length N] [--max-docs N] [--batch B] [--by-position]\n"
+               "                    [--bucket-width W] [--min-length N]\n"
                "  text and chat corpora (chat: the model's turns only); defaults: max-length = the\n"
                "  checkpoint's train.seq_len, all documents, batch 8.\n"
                "Prints per corpus: documents:, targets:, loss:, perplexity:, bits_per_byte:\n"
+               "  --by-position adds the mean loss per target position bucket [0,1), [1,2), [2,4), ...;\n"
+               "  --bucket-width W (implies --by-position) uses buckets of W targets [0,W), [W,2W), ...;\n"
+               "  --min-length N evaluates only documents of at least N tokens (--max-docs counts those)\n"
                "       griffin eval --checkpoint CKPT.h5 --corpus X.h5 --per-document OUT.jsonl [--max-length N]\n"
                "  scores every document from its own start however long it is (beyond max-length the\n"
                "  fixed-size state carries on token by token): one line {\"doc\", \"tokens\", \"nll\"} each,\n"
@@ -194,8 +200,8 @@ static int eval_preferences(const char *ckpt, const char *path, long max_docs, i
 int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *corpora[64], *chat_prompts = NULL, *preferences = NULL, *per_doc = NULL;
     int max_new = 64;
-    int n_corpora = 0, max_len = 0, batch = 8, by_pos = 0;
-    long max_docs = -1;
+    int n_corpora = 0, max_len = 0, batch = 8, by_pos = 0, bucket_w = 0;
+    long max_docs = -1, min_len = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -215,7 +221,14 @@ int cmd_eval(int argc, char **argv) {
         } else if (!strcmp(a, "--max-length")) max_len = atoi(v);
         else if (!strcmp(a, "--max-docs")) max_docs = atol(v);
         else if (!strcmp(a, "--batch")) batch = atoi(v);
-        else if (!strcmp(a, "--chat-prompts")) chat_prompts = v;
+        else if (!strcmp(a, "--bucket-width")) {
+            bucket_w = atoi(v);
+            by_pos = 1;
+            CHECK(bucket_w > 0, "griffin eval: --bucket-width must be positive");
+        } else if (!strcmp(a, "--min-length")) {
+            min_len = atol(v);
+            CHECK(min_len >= 0, "griffin eval: --min-length must be >= 0");
+        } else if (!strcmp(a, "--chat-prompts")) chat_prompts = v;
         else if (!strcmp(a, "--per-document")) per_doc = v;
         else if (!strcmp(a, "--preferences")) preferences = v;
         else if (!strcmp(a, "--max-new-tokens")) max_new = atoi(v);
@@ -236,7 +249,10 @@ int cmd_eval(int argc, char **argv) {
     GriffinModel *m = griffin_create(&lm.m->cfg, batch, T, 0);
     memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
     printf("checkpoint: %s (step %lld)\nmax_length: %d\n", ckpt, (long long)lm.step, T);
-    enum { NB = 16 }; /* position buckets: [0,1), [1,2), [2,4), ... */
+    if (min_len > 0) printf("min_length: %ld\n", min_len);
+    /* position buckets: [0,1), [1,2), [2,4), ... (16 of them), or [0,W), [W,2W), ... */
+    const int NB = bucket_w > 0 ? (T + bucket_w - 1) / bucket_w : 16;
+    double *bucket_nll = mallocCheck(sizeof(double) * (size_t)NB), *bucket_n = mallocCheck(sizeof(double) * (size_t)NB);
     int *tok = mallocCheck(sizeof(int) * (size_t)batch * T), *tgt = mallocCheck(sizeof(int) * (size_t)batch * T);
     int *pos = mallocCheck(sizeof(int) * (size_t)batch * T);
     uint8_t *mask = mallocCheck((size_t)batch * T);
@@ -248,9 +264,13 @@ int cmd_eval(int argc, char **argv) {
         CHECK(corpus_vocab_size(cp) <= m->cfg.vocab_size, "griffin eval: %s has vocabulary %d > the model's %d",
               corpora[c], corpus_vocab_size(cp), m->cfg.vocab_size);
         if (lm.tok) corpus_check_tokenizer(cp, lm.tok, ckpt);
-        size_t nd = corpus_num_docs(cp);
-        if (max_docs >= 0 && (size_t)max_docs < nd) nd = (size_t)max_docs;
-        double nll = 0.0, targets = 0.0, bytes = 0.0, bucket_nll[NB] = {0}, bucket_n[NB] = {0};
+        /* the documents to evaluate: at least min_len tokens, the first max_docs of those */
+        size_t all_docs = corpus_num_docs(cp), nd = 0;
+        size_t *docs = mallocCheck(sizeof(size_t) * (all_docs ? all_docs : 1));
+        for (size_t d = 0; d < all_docs && (max_docs < 0 || nd < (size_t)max_docs); d++)
+            if (min_len <= 0 || corpus_doc(cp, 0, d).n >= (size_t)min_len) docs[nd++] = d;
+        double nll = 0.0, targets = 0.0, bytes = 0.0;
+        for (int k = 0; k < NB; k++) bucket_nll[k] = bucket_n[k] = 0.0;
         size_t evaluated = 0;
         for (size_t d0 = 0; d0 < nd; d0 += (size_t)batch) {
             int nb = (int)(nd - d0 < (size_t)batch ? nd - d0 : (size_t)batch);
@@ -263,7 +283,7 @@ int cmd_eval(int argc, char **argv) {
                     mask[i] = 0;
                 }
                 if (b >= nb) continue;
-                CorpusDoc doc = corpus_doc(cp, 0, d0 + (size_t)b);
+                CorpusDoc doc = corpus_doc(cp, 0, docs[d0 + (size_t)b]);
                 int n = doc.n > (size_t)T + 1 ? T + 1 : (int)doc.n;
                 for (int t = 0; t + 1 < n; t++) {
                     int i = b * T + t;
@@ -286,7 +306,9 @@ int cmd_eval(int argc, char **argv) {
                     nll += l;
                     targets += 1;
                     int k = 0;
-                    while ((1 << k) <= t && k < NB - 1) k++;
+                    if (bucket_w > 0) k = t / bucket_w;
+                    else
+                        while ((1 << k) <= t && k < NB - 1) k++;
                     bucket_nll[k] += l;
                     bucket_n[k] += 1;
                 }
@@ -298,17 +320,25 @@ int cmd_eval(int argc, char **argv) {
                corpora[c], evaluated, targets, loss, exp(loss), bytes > 0 ? nll / log(2.0) / bytes : 0.0);
         if (by_pos) {
             printf("by_position (target index range: mean loss, targets):\n");
-            for (int k = 0; k < NB; k++)
-                if (bucket_n[k] > 0)
+            for (int k = 0; k < NB; k++) {
+                if (!(bucket_n[k] > 0)) continue;
+                if (bucket_w > 0)
+                    printf("  [%d, %d): %.4f  %.0f\n", k * bucket_w, (k + 1) * bucket_w, bucket_nll[k] / bucket_n[k],
+                           bucket_n[k]);
+                else
                     printf("  [%d, %d): %.4f  %.0f\n", k ? 1 << (k - 1) : 0, 1 << k, bucket_nll[k] / bucket_n[k],
                            bucket_n[k]);
+            }
         }
+        free(docs);
         corpus_close(cp);
     }
     free(tok);
     free(tgt);
     free(pos);
     free(mask);
+    free(bucket_nll);
+    free(bucket_n);
     griffin_free(m);
     loaded_model_free(&lm);
     return 0;

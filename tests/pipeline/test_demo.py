@@ -12,6 +12,9 @@ The small data the data tests prepared is reused (linked as data/prepared/small 
 missing), so the test downloads nothing itself."""
 import glob, json, os, shutil, subprocess, sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smalldata import link_small_data  # noqa: E402
+
 ROOT, PREP, RUN = (os.path.abspath(a) for a in sys.argv[1:4])
 
 
@@ -30,12 +33,7 @@ def rows(stage):
     return out
 
 
-small = os.path.join(ROOT, "data", "prepared", "small")
-if not os.path.exists(os.path.join(small, "SUMMARY.md")):
-    os.makedirs(os.path.dirname(small), exist_ok=True)
-    if os.path.islink(small):
-        os.unlink(small)
-    os.symlink(PREP, small)
+link_small_data(ROOT, PREP)
 shutil.rmtree(RUN, ignore_errors=True)
 env = dict(os.environ, GRIFFIN_DEMO_RUN=RUN)
 p = subprocess.run([os.path.join(ROOT, "scripts", "demo.sh"), "--quick"], env=env, stdout=subprocess.PIPE,

@@ -9,8 +9,10 @@
  *   at position 0 continues segment 0);
  * - softmax in float32; the diagonal is always allowed. */
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
+#include "gemv.h"
 #include "layers.h"
 
 #define ROPE_BASE 10000.0f
@@ -155,53 +157,81 @@ void attention_backward(float *dq, float *dk, float *dv, float *dscores, const f
 }
 
 /* q [B,H,K] (roped), k, v [B,K] (k roped) of the token with absolute index n[b] in its row;
- * kc, vc [B,A,K] ring: slot i holds absolute index i + A⌊n/A⌋ if that is < n, else
- * i + A(⌊n/A⌋ − 1); a slot is used iff that index is ≥ lo[b] = max(n − A, seg_start[b]), so
- * the query sees itself plus the A previous tokens of its own document (pads and earlier
- * documents of a prompt are excluded). out [B,H,K]; afterwards k, v are written into slot
- * n mod A (pitfall 20). */
+ * kc, vc [B,A,K] ring: the token at absolute index p sits in slot p mod A; the query sees the
+ * indices lo[b] = max(n − A, seg_start[b]) … n − 1 (itself plus the A previous tokens of its
+ * own document; pads and earlier documents of a prompt are excluded). out [B,H,K]; afterwards
+ * k, v are written into slot n mod A (pitfall 20).
+ * One pass with an online softmax (running max and sum per head) over the used slots only, in
+ * blocks of ATT_BLK keys that every head of a group scores while they sit in L1. Work items
+ * are (sequence, group of heads); each head's arithmetic is the same whatever the grouping,
+ * so the result does not depend on the thread count. */
+#define ATT_BLK 16
+#define ATT_HG 16 /* most heads per group */
+
+static inline void axpy(float *restrict o, float w, const float *restrict x, int K) {
+    for (int d = 0; d < K; d++) o[d] += w * x[d];
+}
+
 void attention_step(float *out, float *kc, float *vc, const float *q, const float *k, const float *v,
                     const int *n, const int *seg_start, int B, int H, int K, int A) {
     float scale = 1.0f / sqrtf((float)K);
+    /* enough items for every thread: split the heads when there are fewer sequences */
+    int nth = omp_get_max_threads();
+    int groups = B >= nth ? 1 : (nth + B - 1) / B;
+    int hg = (H + groups - 1) / groups;
+    hg = hg < ATT_HG ? hg : ATT_HG;
+    groups = (H + hg - 1) / hg;
 #pragma omp parallel for schedule(static)
-    for (int bb = 0; bb < B; bb++) {
-        int nb = n[bb], base = A * (nb / A);
-        int lo = nb - A > seg_start[bb] ? nb - A : seg_start[bb];
+    for (int item = 0; item < B * groups; item++) {
+        int bb = item / groups, h0 = (item % groups) * hg, nh = H - h0 < hg ? H - h0 : hg;
+        int nb = n[bb], lo = nb - A > seg_start[bb] ? nb - A : seg_start[bb];
         const float *kr = kc + (size_t)bb * A * K, *vr = vc + (size_t)bb * A * K;
         const float *kn = k + (size_t)bb * K, *vn = v + (size_t)bb * K;
-        for (int hh = 0; hh < H; hh++) {
-            const float *qv = q + ((size_t)bb * H + hh) * K;
-            float *o = out + ((size_t)bb * H + hh) * K;
-            float snew = 0.0f;
-            for (int d = 0; d < K; d++) snew += qv[d] * kn[d];
-            snew *= scale;
-            float mx = snew;
-            /* scores of the valid slots, computed twice (max pass, then weights) to stay
-             * allocation-free */
-            for (int i = 0; i < A; i++) {
-                int p = i + base < nb ? i + base : i + base - A;
-                if (p < lo) continue;
-                float s = 0.0f;
-                for (int d = 0; d < K; d++) s += qv[d] * kr[(size_t)i * K + d];
-                s *= scale;
-                if (s > mx) mx = s;
+        const float *qh = q + ((size_t)bb * H + h0) * K;
+        float *oh = out + ((size_t)bb * H + h0) * K;
+        float mx[ATT_HG], sum[ATT_HG], sc[ATT_BLK];
+        /* the token's own key: always allowed */
+        for (int h = 0; h < nh; h++) {
+            mx[h] = gemv_dot(qh + (size_t)h * K, kn, K) * scale;
+            sum[h] = 1.0f;
+            memcpy(oh + (size_t)h * K, vn, sizeof(float) * (size_t)K);
+        }
+        /* positions lo … nb−1 in order, in blocks that do not cross the end of the ring */
+        for (int p = lo; p < nb;) {
+            int slot = p % A, len = nb - p;
+            len = len < ATT_BLK ? len : ATT_BLK;
+            len = len < A - slot ? len : A - slot;
+            const float *kb = kr + (size_t)slot * K, *vb = vr + (size_t)slot * K;
+            for (int h = 0; h < nh; h++) {
+                const float *qv = qh + (size_t)h * K;
+                float *o = oh + (size_t)h * K;
+                float bm = mx[h];
+                for (int j = 0; j < len; j++) {
+                    sc[j] = gemv_dot(qv, kb + (size_t)j * K, K) * scale;
+                    bm = sc[j] > bm ? sc[j] : bm;
+                }
+                if (bm > mx[h]) { /* rescale what was summed under the old max */
+                    float c = expf(mx[h] - bm);
+                    sum[h] *= c;
+                    for (int d = 0; d < K; d++) o[d] *= c;
+                    mx[h] = bm;
+                }
+                for (int j = 0; j < len; j++) {
+                    float w = expf(sc[j] - bm);
+                    sum[h] += w;
+                    axpy(o, w, vb + (size_t)j * K, K);
+                }
             }
-            float wnew = expf(snew - mx), sum = wnew;
-            for (int d = 0; d < K; d++) o[d] = wnew * vn[d];
-            for (int i = 0; i < A; i++) {
-                int p = i + base < nb ? i + base : i + base - A;
-                if (p < lo) continue;
-                float s = 0.0f;
-                for (int d = 0; d < K; d++) s += qv[d] * kr[(size_t)i * K + d];
-                float w = expf(s * scale - mx);
-                sum += w;
-                for (int d = 0; d < K; d++) o[d] += w * vr[(size_t)i * K + d];
-            }
-            float inv = 1.0f / sum;
+            p += len;
+        }
+        for (int h = 0; h < nh; h++) {
+            float inv = 1.0f / sum[h], *o = oh + (size_t)h * K;
             for (int d = 0; d < K; d++) o[d] *= inv;
         }
-        int slot = nb % A;
-        memcpy(kc + ((size_t)bb * A + slot) * K, kn, sizeof(float) * (size_t)K);
-        memcpy(vc + ((size_t)bb * A + slot) * K, vn, sizeof(float) * (size_t)K);
+    }
+    for (int bb = 0; bb < B; bb++) {
+        int slot = n[bb] % A;
+        memcpy(kc + ((size_t)bb * A + slot) * K, k + (size_t)bb * K, sizeof(float) * (size_t)K);
+        memcpy(vc + ((size_t)bb * A + slot) * K, v + (size_t)bb * K, sizeof(float) * (size_t)K);
     }
 }

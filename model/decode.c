@@ -7,14 +7,17 @@
  * n mod A, and after a prefill the token at row index t sits in slot t mod A (20); RoPE and
  * the RG-LRU use the segment position; the LRU state is float32 (11). Unlike the official
  * decode, keys of an earlier document of the prompt are masked (seg_start), so a prompt
- * holding several documents decodes exactly as the parallel forward computes. */
+ * holding several documents decodes exactly as the parallel forward computes.
+ * Every matrix product of a step (the MLP and unembedding included) goes through model/gemv.c,
+ * which reads each weight once for the whole batch; the RG-LRU's small block-diagonal gates
+ * stay in rglru_step. */
 #include "decode.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/check.h"
+#include "gemv.h"
 #include "layers.h"
 
 #define CW GRIFFIN_CONV_WIDTH
@@ -172,6 +175,19 @@ void decode_copy_row(DecodeState *dst, int b_dst, const DecodeState *src, int b_
     memcpy(dst->logits + b_dst * V, src->logits + b_src * V, sizeof(float) * V);
 }
 
+/* mlp_forward (mlp.c) with the decode products: x [B,D]; w_up [2,D,F], b_up [2,F];
+ * w_down [D,F], b_down [D]; scratch gate, up [B,F]
+ * out [B,D] = (gelu(x·w_up[0] + b_up[0]) ⊙ (x·w_up[1] + b_up[1])) · w_downᵀ + b_down */
+static void mlp_step(float *out, float *gate, float *up, const float *x, const float *w_up, const float *b_up,
+                     const float *w_down, const float *b_down, int B, int D, int F) {
+    gemv_io(gate, x, w_up, b_up, B, D, F, D, F);
+    gemv_io(up, x, w_up + (size_t)D * F, b_up + F, B, D, F, D, F);
+    size_t BF = (size_t)B * F;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < BF; i++) gate[i] = gelu_tanh(gate[i]) * up[i];
+    gemv_linear(out, gate, w_down, b_down, B, F, D);
+}
+
 const float *decode_step(DecodeState *s, const int *tokens) {
     const GriffinModel *m = s->m;
     const GriffinConfig *c = &m->cfg;
@@ -190,30 +206,29 @@ const float *decode_step(DecodeState *s, const int *tokens) {
         rmsnorm_forward(s->tn, s->rstd, s->x, w.p[P_TEMPORAL_NORM], B, D);
         if (c->block_types[l] == BLOCK_RECURRENT) {
             float *y = s->s[0], *xb = s->s[1], *cv = s->s[2], *o = s->s[3];
-            linear_forward(y, s->tn, w.p[P_LIN_Y_W], w.p[P_LIN_Y_B], B, D, E);
-            linear_forward(xb, s->tn, w.p[P_LIN_X_W], w.p[P_LIN_X_B], B, D, E);
+            gemv_linear(y, s->tn, w.p[P_LIN_Y_W], w.p[P_LIN_Y_B], B, D, E);
+            gemv_linear(xb, s->tn, w.p[P_LIN_X_W], w.p[P_LIN_X_B], B, D, E);
             conv1d_step(cv, s->conv[l], xb, w.p[P_CONV_W], w.p[P_CONV_B], B, E);
             rglru_step(o, s->lru[l], s->s[4], s->s[5], cv, s->pos, w.p[P_A_PARAM], w.p[P_IGATE_W], w.p[P_IGATE_B],
                        w.p[P_AGATE_W], w.p[P_AGATE_B], B, E, H);
             for (size_t i = 0; i < BE; i++) o[i] *= gelu_tanh(y[i]);
-            linear_forward(s->res, o, w.p[P_LIN_OUT_W], w.p[P_LIN_OUT_B], B, E, D);
+            gemv_linear(s->res, o, w.p[P_LIN_OUT_W], w.p[P_LIN_OUT_B], B, E, D);
         } else {
-            linear_forward(s->q, s->tn, w.p[P_Q_W], NULL, B, D, D);
-            linear_forward(s->k, s->tn, w.p[P_K_W], NULL, B, D, K);
-            linear_forward(s->v, s->tn, w.p[P_V_W], NULL, B, D, K);
+            gemv_linear(s->q, s->tn, w.p[P_Q_W], NULL, B, D, D);
+            gemv_linear(s->k, s->tn, w.p[P_K_W], NULL, B, D, K);
+            gemv_linear(s->v, s->tn, w.p[P_V_W], NULL, B, D, K);
             rope_forward(s->q, s->pos, B, H, K);
             rope_forward(s->k, s->pos, B, 1, K);
             attention_step(s->att, s->kc[l], s->vc[l], s->q, s->k, s->v, s->n, s->seg_start, B, H, K, c->window);
-            linear_forward(s->res, s->att, w.p[P_FINAL_W], w.p[P_FINAL_B], B, D, D);
+            gemv_linear(s->res, s->att, w.p[P_FINAL_W], w.p[P_FINAL_B], B, D, D);
         }
         for (size_t i = 0; i < BD; i++) s->res[i] += s->x[i];
         rmsnorm_forward(s->tn, s->rstd, s->res, w.p[P_CHANNEL_NORM], B, D);
-        mlp_forward(s->x, s->s[0], s->s[1], s->s[2], s->tn, w.p[P_UP_W], w.p[P_UP_B], w.p[P_DOWN_W], w.p[P_DOWN_B],
-                    B, D, F);
+        mlp_step(s->x, s->s[0], s->s[1], s->tn, w.p[P_UP_W], w.p[P_UP_B], w.p[P_DOWN_W], w.p[P_DOWN_B], B, D, F);
         for (size_t i = 0; i < BD; i++) s->x[i] += s->res[i];
     }
     rmsnorm_forward(s->tn, s->rstd, s->x, m->params + pt->t[pt->final_norm].offset, B, D);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, V, D, 1.0f, s->tn, D, table, D, 0.0f, s->logits, V);
+    gemv_linear(s->logits, s->tn, table, NULL, B, D, V);
     softcap_forward(s->logits, c->soft_cap, (size_t)B * V);
     for (int b = 0; b < B; b++) {
         s->n[b]++;

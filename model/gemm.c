@@ -1,9 +1,38 @@
-/* torch Linear on row-major buffers through cblas_sgemm.
+/* torch Linear on row-major buffers, and gemm(): the one entry point of every matrix product
+ * of training, in fp32 (cblas_sgemm) or bf16 with fp32 accumulation (gemm_bf16.c).
  * Mirrors torch.nn.Linear: y = x Wᵀ + b with W stored [out, in]. */
 #include <cblas.h>
 #include <string.h>
 
+#include "gemm_bf16.h"
+#include "griffin.h"
 #include "layers.h"
+
+/* set once at start-up (train.precision), read by every gemm() call */
+static GemmPrecision gemm_mode = GEMM_FP32;
+
+GemmPrecision gemm_set_precision(GemmPrecision p) {
+    gemm_mode = p == GEMM_BF16 && !gemm_bf16_cpu_supported() ? GEMM_FP32 : p;
+    return gemm_mode;
+}
+
+GemmPrecision gemm_precision(void) { return gemm_mode; }
+
+const char *gemm_precision_name(GemmPrecision p) {
+    return p == GEMM_BF16 ? "bf16" : p == GEMM_BF16_EMULATED ? "bf16-emulated" : "fp32";
+}
+
+/* C [M,N] = op(A) · op(B) + beta·C, row-major; ta/tb 1 = transposed (cblas_sgemm, alpha 1) */
+void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+          float *C, int ldc) {
+    if (gemm_mode == GEMM_FP32) {
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
+                    A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    gemm_bf16(gemm_mode == GEMM_BF16 ? GEMM_BF16_AVX512 : GEMM_BF16_PORTABLE, ta, tb, M, N, K, A, lda, B, ldb,
+              beta, C, ldc);
+}
 
 /* x [N,NI], w [NO,NI], b [NO] or NULL  ->  y [N,NO] (overwritten) */
 void linear_forward(float *y, const float *x, const float *w, const float *b, int N, int NI, int NO) {
@@ -11,7 +40,7 @@ void linear_forward(float *y, const float *x, const float *w, const float *b, in
 #pragma omp parallel for schedule(static)
         for (int n = 0; n < N; n++) memcpy(y + (size_t)n * NO, b, sizeof(float) * (size_t)NO);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, NO, NI, 1.0f, x, NI, w, NI, b ? 1.0f : 0.0f, y, NO);
+    gemm(0, 1, N, NO, NI, x, NI, w, NI, b ? 1.0f : 0.0f, y, NO);
 }
 
 /* forward: y = x wᵀ + b.  dy [N,NO], x [N,NI], w [NO,NI]
@@ -20,8 +49,8 @@ void linear_forward(float *y, const float *x, const float *w, const float *b, in
  *   db [NO]   += Σ_n dy    (skipped if db NULL) */
 void linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                      int N, int NI, int NO) {
-    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, NI, NO, 1.0f, dy, NO, w, NI, 1.0f, dx, NI);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, NO, NI, N, 1.0f, dy, NO, x, NI, 1.0f, dw, NI);
+    if (dx) gemm(0, 0, N, NI, NO, dy, NO, w, NI, 1.0f, dx, NI);
+    gemm(1, 0, NO, NI, N, dy, NO, x, NI, 1.0f, dw, NI);
     if (db) colsum_accumulate(db, dy, N, NO, NO);
 }
 

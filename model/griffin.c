@@ -4,7 +4,6 @@
  * normalises that sum. */
 #include "griffin.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -254,8 +253,7 @@ float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, co
     int N = B * T, D = c->width, V = c->vocab_size;
     double t = tic(m);
     const float *table = m->params + m->table.t[m->table.embed].offset;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, D, 1.0f, m->fn_out, D, table, D, 0.0f,
-                m->logits, V);
+    gemm(0, 1, N, V, D, m->fn_out, D, table, D, 0.0f, m->logits, V);
     softcap_forward(m->logits, c->soft_cap, (size_t)N * V);
     m->loss = 0.0f;
     m->loss_count = 0.0;
@@ -384,8 +382,8 @@ void griffin_backward_weighted(GriffinModel *m, const float *row_weight) {
     crossentropy_backward(m->dlogits, m->logits, m->lse, m->targets, row_weight, N, V);
     softcap_backward(m->dlogits, m->logits, c->soft_cap, NV);
     /* z = fn_out · tableᵀ:  d fn_out = dz · table;  dtable += dzᵀ · fn_out */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, V, 1.0f, m->dlogits, V, table, D, 0.0f, m->d_norm, D);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, D, N, 1.0f, m->dlogits, V, m->fn_out, D, 1.0f, dtable, D);
+    gemm(0, 0, N, D, V, m->dlogits, V, table, D, 0.0f, m->d_norm, D);
+    gemm(1, 0, V, D, N, m->dlogits, V, m->fn_out, D, 1.0f, dtable, D);
     toc(m, PROF_LOSS, 1, &t);
     backward_trunk(m);
 }

@@ -115,4 +115,15 @@ double griffin_flops_per_token(const GriffinConfig *c, int T);
 /* bytes of the activation arena (for reports) */
 size_t griffin_activation_bytes(const GriffinModel *m);
 
+/* Precision of every matrix product of every model in the process (model/gemm.c; set once
+ * at start-up from train.precision). Parameters, gradients and optimizer stay fp32.
+ * fp32: cblas_sgemm. bf16: both operands rounded to bf16 (nearest even), products summed in
+ * fp32 by vdpbf16ps (AVX-512 BF16), the same for any thread count. bf16-emulated: the same
+ * sums by portable C on any CPU, for checking bf16 numerics (slower than fp32).
+ * Returns the precision in force: bf16 falls back to fp32 where the CPU lacks avx512_bf16. */
+typedef enum { GEMM_FP32 = 0, GEMM_BF16 = 1, GEMM_BF16_EMULATED = 2 } GemmPrecision;
+GemmPrecision gemm_set_precision(GemmPrecision p);
+GemmPrecision gemm_precision(void);
+const char *gemm_precision_name(GemmPrecision p);
+
 #endif

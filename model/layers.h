@@ -14,7 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- gemm.c: torch Linear and matrix helpers (cblas_sgemm) ---- */
+/* ---- gemm.c: matrix products, torch Linear and matrix helpers ---- */
+/* C [M,N] = op(A) [M,K] · op(B) [K,N] + beta·C, row-major, ta/tb = 1 transposes (as
+ * cblas_sgemm with alpha 1), in the precision of gemm_set_precision() (model/griffin.h) */
+void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+          float *C, int ldc);
 void linear_forward(float *y, const float *x, const float *w, const float *b, int N, int NI, int NO);
 void linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                      int N, int NI, int NO);

@@ -1,7 +1,6 @@
 /* Gated GeLU-tanh MLP (ARCHITECTURE.md §6; reference: recurrentgemma torch
  * modules.MLPBlock). Pitfall 16: GeLU on branch 0 (ffw_up.w[0]), which multiplies the linear
  * branch 1; ffw_up is stored (in, out) with bias b[c,0,0,:]; ffw_down is a torch Linear. */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -25,7 +24,7 @@ float gelu_tanh_grad(float x) {
 static void matmul_io_bias(float *y, const float *x, const float *w, const float *b, int N, int D, int F) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) memcpy(y + (size_t)n * F, b, sizeof(float) * (size_t)F);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, F, D, 1.0f, x, D, w, F, 1.0f, y, F);
+    gemm(0, 0, N, F, D, x, D, w, F, 1.0f, y, F);
 }
 
 /* x [N,D]; w_up [2,D,F], b_up [2,1,1,F]; w_down [D,F], b_down [D]
@@ -62,9 +61,8 @@ void mlp_backward(float *dx, float *dw_up, float *db_up, float *dw_down, float *
     const float *br[2] = {dgate, dup};
     for (int c = 0; c < 2; c++) {
         const float *w = w_up + (size_t)c * D * F;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, D, F, 1.0f, br[c], F, w, F, 1.0f, dx, D);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, F, N, 1.0f, x, D, br[c], F, 1.0f,
-                    dw_up + (size_t)c * D * F, F);
+        gemm(0, 1, N, D, F, br[c], F, w, F, 1.0f, dx, D);
+        gemm(1, 0, D, F, N, x, D, br[c], F, 1.0f, dw_up + (size_t)c * D * F, F);
         colsum_accumulate(db_up + (size_t)c * F, br[c], N, F, F);
     }
 }

@@ -6,7 +6,6 @@
  * - reset where segment_pos == 0: decay 0 and input multiplier exactly 1 (input gate kept);
  * - d sqrt(u)/du is clipped: 1/sqrt(max(4u, 1e-6)) (pitfall 10);
  * - the scan accumulates in float32. */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -25,8 +24,7 @@ static void gate_forward(float *y, const float *x, const float *w, const float *
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) memcpy(y + (size_t)n * E, b, sizeof(float) * (size_t)E);
     for (int h = 0; h < H; h++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, bw, bw, 1.0f, x + h * bw, E,
-                    w + (size_t)h * bw * bw, bw, 1.0f, y + h * bw, E);
+        gemm(0, 0, N, bw, bw, x + h * bw, E, w + (size_t)h * bw * bw, bw, 1.0f, y + h * bw, E);
     size_t NE = (size_t)N * E;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < NE; i++) y[i] = sigmoidf(y[i]);
@@ -38,10 +36,8 @@ static void gate_backward(float *dx, float *dw, float *db, const float *dpre, co
                           const float *w, int N, int E, int H) {
     int bw = E / H;
     for (int h = 0; h < H; h++) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, bw, bw, 1.0f, dpre + h * bw, E,
-                    w + (size_t)h * bw * bw, bw, 1.0f, dx + h * bw, E);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bw, bw, N, 1.0f, x + h * bw, E,
-                    dpre + h * bw, E, 1.0f, dw + (size_t)h * bw * bw, bw);
+        gemm(0, 1, N, bw, bw, dpre + h * bw, E, w + (size_t)h * bw * bw, bw, 1.0f, dx + h * bw, E);
+        gemm(1, 0, bw, bw, N, x + h * bw, E, dpre + h * bw, E, 1.0f, dw + (size_t)h * bw * bw, bw);
     }
     colsum_accumulate(db, dpre, N, E, E);
 }

@@ -1,1 +1,1 @@
-list(APPEND GRIFFIN_SOURCES model/config.c model/params.c model/gemm.c model/embedding.c model/rmsnorm.c model/mlp.c model/conv1d.c model/rglru.c model/attention.c model/loss.c model/griffin.c model/decode.c model/sampler.c)
+list(APPEND GRIFFIN_SOURCES model/config.c model/params.c model/gemm.c model/gemm_bf16.c model/embedding.c model/rmsnorm.c model/mlp.c model/conv1d.c model/rglru.c model/attention.c model/loss.c model/griffin.c model/gemv.c model/decode.c model/sampler.c)

@@ -1,26 +1,31 @@
 /* Prefill + token-by-token decode with the fixed-size state reproduces the parallel forward:
  * every family, prompts shorter than the conv width, generation far past the attention window
- * (the key/value ring wraps), and left-padded batches of unequal prompts (padding invisible). */
+ * (the key/value ring wraps), a head dim that is no multiple of the vector width, a long
+ * global window (the online softmax rescales across key blocks), and left-padded batches of
+ * unequal prompts (padding invisible). The decode products (model/gemv.c) against a double
+ * reference, bitwise the same for any thread count and batch. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/rng.h"
 #include "model/decode.h"
+#include "model/gemv.h"
 
 static int fails = 0;
 
-static GriffinModel *make_model(Family fam, int maxB, int maxT) {
+static GriffinModel *make_model_ex(Family fam, int maxB, int maxT, int width, int heads, int window) {
     GriffinConfig cfg = {0};
     cfg.family = fam;
     cfg.vocab_size = 50;
-    cfg.width = 32;
+    cfg.width = width;
     cfg.lru_width = 40;
     cfg.mlp_width = 48;
-    cfg.num_heads = 2;
+    cfg.num_heads = heads;
     cfg.depth = 3;
-    cfg.window = 6;
+    cfg.window = window;
     cfg.soft_cap = 30.0f;
     cfg.embed_scale = 1;
     GriffinModel *m = griffin_create(&cfg, maxB, maxT, 3);
@@ -35,6 +40,8 @@ static GriffinModel *make_model(Family fam, int maxB, int maxT) {
     return m;
 }
 
+static GriffinModel *make_model(Family fam, int maxB, int maxT) { return make_model_ex(fam, maxB, maxT, 32, 2, 6); }
+
 static double rel_diff(const float *a, const float *b, int n) {
     double md = 0, mx = 1e-30;
     for (int i = 0; i < n; i++) {
@@ -47,11 +54,10 @@ static double rel_diff(const float *a, const float *b, int n) {
 
 /* full forward of one row vs prefill(P) + decode of the rest; reset > 0 starts a second
  * document at that index (inside the prompt) */
-static void check_teacher_forced(Family fam, int P, int reset) {
-    enum { T = 30 };
-    GriffinModel *m = make_model(fam, 1, T);
+static void check_teacher_forced_ex(Family fam, int P, int reset, int width, int heads, int window, int T) {
+    GriffinModel *m = make_model_ex(fam, 1, T, width, heads, window);
     int V = m->cfg.vocab_size;
-    int tokens[T], pos[T];
+    int *tokens = malloc(sizeof(int) * (size_t)T), *pos = malloc(sizeof(int) * (size_t)T);
     Rng r;
     rng_seed(&r, 5, (uint64_t)P);
     for (int t = 0; t < T; t++) {
@@ -71,14 +77,18 @@ static void check_teacher_forced(Family fam, int P, int reset) {
         worst = d > worst ? d : worst;
     }
     int ok = worst < 1e-5 && decode_state_bytes(s) == bytes0;
-    printf("%-12s prefill %2d + decode %2d (window %d, %s): max rel logit diff %.2e, state %zu bytes %s\n",
-           family_name(fam), P, T - P, m->cfg.window, reset ? "document reset in the prompt" : "one document",
-           worst, bytes0, ok ? "ok" : "FAIL");
+    printf("%-12s prefill %2d + decode %2d (window %d, head dim %d, %s): max rel logit diff %.2e, state %zu bytes %s\n",
+           family_name(fam), P, T - P, m->cfg.window, width / heads,
+           reset ? "document reset in the prompt" : "one document", worst, bytes0, ok ? "ok" : "FAIL");
     fails += !ok;
     decode_free(s);
     free(full);
+    free(tokens);
+    free(pos);
     griffin_free(m);
 }
+
+static void check_teacher_forced(Family fam, int P, int reset) { check_teacher_forced_ex(fam, P, reset, 32, 2, 6, 30); }
 
 /* left-padded batch of unequal prompts vs each prompt alone */
 static void check_left_padding(Family fam) {
@@ -128,6 +138,72 @@ static void check_left_padding(Family fam) {
     griffin_free(m);
 }
 
+/* y = x·wᵀ + b and y = x·w + b against a double reference for batches 1..16 and sizes that
+ * are no multiple of the vector width; the same bits for 1 and 3 threads, and each row the
+ * same bits alone as inside the batch */
+static void check_gemv(void) {
+    static const int shapes[][3] = {{1, 37, 5},   {2, 8, 1},    {3, 64, 13},  {4, 100, 33}, {5, 129, 70},
+                                    {7, 1, 9},    {8, 17, 3},   {9, 250, 41}, {12, 33, 100}, {16, 250, 41},
+                                    {16, 512, 67}, {1, 1536, 29}};
+    int nshapes = (int)(sizeof shapes / sizeof shapes[0]), bad = 0, nth0 = omp_get_max_threads();
+    double worst = 0;
+    Rng r;
+    rng_seed(&r, 23, 0);
+    for (int si = 0; si < nshapes; si++) {
+        int B = shapes[si][0], NI = shapes[si][1], NO = shapes[si][2], ldx = NI + 3, ldy = NO + 5;
+        float *x = malloc(sizeof(float) * (size_t)B * ldx), *w = malloc(sizeof(float) * (size_t)NI * NO);
+        float *bias = malloc(sizeof(float) * (size_t)NO), *y[3], *yo = malloc(sizeof(float) * (size_t)NO * ldy);
+        for (int i = 0; i < 3; i++) y[i] = calloc((size_t)B * ldy, sizeof(float));
+        for (int i = 0; i < B * ldx; i++) x[i] = (float)rng_normal(&r);
+        for (int i = 0; i < NI * NO; i++) w[i] = (float)rng_normal(&r);
+        for (int i = 0; i < NO; i++) bias[i] = (float)rng_normal(&r);
+        for (int io = 0; io < 2; io++)
+            for (int hb = 0; hb < 2; hb++) {
+                const float *bb = hb ? bias : NULL;
+                for (int t = 0; t < 2; t++) { /* 1 and 3 threads */
+                    omp_set_num_threads(t ? 3 : 1);
+                    if (io) gemv_io(y[t], x, w, bb, B, NI, NO, ldx, ldy);
+                    else gemv_linear(y[t], x, w, bb, B, NI, NO); /* packed: rows of NI, NO */
+                }
+                omp_set_num_threads(nth0);
+                int ly = io ? ldy : NO, lx = io ? ldx : NI;
+                bad += memcmp(y[0], y[1], sizeof(float) * (size_t)((B - 1) * ly + NO)) != 0;
+                for (int b = 0; b < B; b++) { /* row b alone */
+                    if (io) gemv_io(yo, x + (size_t)b * lx, w, bb, 1, NI, NO, ldx, ldy);
+                    else gemv_linear(yo, x + (size_t)b * lx, w, bb, 1, NI, NO);
+                    bad += memcmp(yo, y[0] + (size_t)b * ly, sizeof(float) * (size_t)NO) != 0;
+                    for (int n = 0; n < NO; n++) {
+                        double ref = bb ? (double)bb[n] : 0.0, mag = fabs(ref);
+                        for (int k = 0; k < NI; k++) {
+                            double p = (double)x[(size_t)b * lx + k] * (double)(io ? w[(size_t)k * NO + n] : w[(size_t)n * NI + k]);
+                            ref += p;
+                            mag += fabs(p);
+                        }
+                        double d = fabs((double)y[0][(size_t)b * ly + n] - ref) / mag;
+                        worst = d > worst ? d : worst;
+                    }
+                }
+            }
+        /* the dot product of the decode attention */
+        double ref = 0, mag = 0;
+        for (int k = 0; k < NI; k++) {
+            ref += (double)x[k] * (double)w[k];
+            mag += fabs((double)x[k] * (double)w[k]);
+        }
+        double d = fabs((double)gemv_dot(x, w, NI) - ref) / mag;
+        worst = d > worst ? d : worst;
+        free(x);
+        free(w);
+        free(bias);
+        free(yo);
+        for (int i = 0; i < 3; i++) free(y[i]);
+    }
+    int ok = worst < 1e-6 && bad == 0;
+    printf("gemv_linear, gemv_io, gemv_dot: %d shapes (batch 1..16), max error / sum|terms| %.2e vs double, "
+           "%d differences across thread counts or batch %s\n", nshapes, worst, bad, ok ? "ok" : "FAIL");
+    fails += !ok;
+}
+
 /* the state does not grow: same bytes after 10 and 10,000 generated tokens, logits finite */
 static void check_long_generation(Family fam) {
     GriffinModel *m = make_model(fam, 1, 4);
@@ -152,6 +228,7 @@ static void check_long_generation(Family fam) {
 
 int main(void) {
     const Family fams[] = {FAMILY_GRIFFIN, FAMILY_HAWK, FAMILY_TRANSFORMER};
+    check_gemv();
     for (int i = 0; i < 3; i++) {
         check_teacher_forced(fams[i], 1, 0);
         check_teacher_forced(fams[i], 2, 0);
@@ -162,6 +239,11 @@ int main(void) {
         check_teacher_forced(fams[i], 8, 7);  /* the new document starts one token before the end */
         check_left_padding(fams[i]);
     }
+    /* head dim 12 (no multiple of 8); a 40-token window over 70 tokens: blocks of keys in
+     * the online softmax, a reset inside the prompt, and the ring wrapping */
+    check_teacher_forced_ex(FAMILY_TRANSFORMER, 5, 0, 24, 2, 40, 70);
+    check_teacher_forced_ex(FAMILY_TRANSFORMER, 30, 12, 24, 2, 40, 70);
+    check_teacher_forced_ex(FAMILY_GRIFFIN, 33, 0, 24, 2, 40, 70);
     check_long_generation(FAMILY_GRIFFIN);
     check_long_generation(FAMILY_HAWK);
     printf("decode: %s\n", fails ? "FAILED" : "ok");

@@ -11,6 +11,7 @@
 #include <cblas.h>
 
 #include "model/griffin.h"
+#include "model/layers.h"
 #include "optim/adamw.h"
 #include "train/commands.h"
 #include "train/config.h"
@@ -27,17 +28,61 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* best GFLOP/s of gemm() in the precision in force: C [M,N] = op(A) op(B), op = (ta, tb) */
+static double gemm_rate(int ta, int tb, int M, int N, int K) {
+    float *a = alignedCallocCheck(sizeof(float) * (size_t)M * K), *b = alignedCallocCheck(sizeof(float) * (size_t)K * N);
+    float *c = alignedCallocCheck(sizeof(float) * (size_t)M * N);
+    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f - 0.3f;
+    for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.1f - 0.2f;
+    double best = 0.0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now_s();
+        gemm(ta, tb, M, N, K, a, ta ? M : K, b, tb ? K : N, 0.0f, c, N);
+        double g = 2.0 * M * N * K / (now_s() - t0) / 1e9;
+        best = g > best ? g : best;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+/* the three products of a Linear [F <- D] on N rows, fp32 then precision p, one process:
+ * forward y = x wᵀ (NT), dx = dy w (NN), dw = dyᵀ x (TN). Returns p's best rate. */
+static double gemm_ab(GemmPrecision p, int N, int D, int F) {
+    const char *name[3] = {"y=x*wT", "dx=dy*w", "dw=dyT*x"};
+    double r[2][3];
+    for (int k = 0; k < 2; k++) {
+        gemm_set_precision(k ? p : GEMM_FP32);
+        r[k][0] = gemm_rate(0, 1, N, F, D);
+        r[k][1] = gemm_rate(0, 0, N, D, F);
+        r[k][2] = gemm_rate(1, 0, F, D, N);
+    }
+    gemm_set_precision(p);
+    double best = 0.0;
+    printf("gemm         N=%d D=%d F=%d, GFLOP/s     fp32   %s\n", N, D, F, gemm_precision_name(p));
+    for (int i = 0; i < 3; i++) {
+        printf("  %-24s %14.1f %8.1f  (x%.2f)\n", name[i], r[0][i], r[1][i], r[1][i] / r[0][i]);
+        best = r[1][i] > best ? r[1][i] : best;
+    }
+    return best;
+}
+
 static void bench_usage(void) {
     printf("usage: griffin bench train [CONFIG.ini] [--preset tiny|small|2b] [--family griffin|hawk|transformer]\n"
            "                           [--batch B] [--seq T] [--steps N] [--warmup N] [--threads N] [--json F]\n"
+           "                           [--precision fp32|bf16|bf16-emulated]\n"
            "Times forward+backward+AdamW on random tokens (the model of CONFIG.ini, or a preset) and prints\n"
            "the median step, tokens/s, model FLOPs per token, achieved GFLOP/s, MFU against the sgemm peak\n"
-           "measured in the same run, and where the time goes per layer kind.\n");
+           "measured in the same run, and where the time goes per layer kind. --precision (default: the\n"
+           "config's train.precision, else fp32) sets the matrix products' precision; bf16 falls back to fp32\n"
+           "without avx512_bf16. Other than fp32, the Linear products at the run's shape are timed in fp32 and\n"
+           "in that precision first, and MFU is also given against that precision's measured rate.\n");
 }
 
 static int bench_train(int argc, char **argv) {
     const char *preset = "small";
-    const char *family = NULL, *json = NULL, *config = NULL;
+    const char *family = NULL, *json = NULL, *config = NULL, *precision = NULL;
     int B = 8, T = 256, steps = 5, warmup = 1, threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -59,6 +104,7 @@ static int bench_train(int argc, char **argv) {
         else if (!strcmp(a, "--warmup")) warmup = atoi(v);
         else if (!strcmp(a, "--threads")) threads = atoi(v);
         else if (!strcmp(a, "--json")) json = v;
+        else if (!strcmp(a, "--precision")) precision = v;
         else DIE("griffin bench train: unknown option %s (see --help)", a);
         i++;
     }
@@ -78,6 +124,8 @@ static int bench_train(int argc, char **argv) {
         }
         if (!bset) B = tc->train.batch_size;
         if (!tset) T = tc->train.seq_len;
+        if (!precision) precision = tc->train.precision == PRECISION_BF16 ? "bf16"
+                                    : tc->train.precision == PRECISION_BF16_EMULATED ? "bf16-emulated" : "fp32";
         free(tc);
     } else {
         CHECK(config_preset(preset, &cfg) == 0, "griffin bench train: unknown preset '%s' (tiny, small, 2b)", preset);
@@ -87,6 +135,13 @@ static int bench_train(int argc, char **argv) {
         const char *err = config_finalize(&cfg);
         CHECK(!err, "griffin bench train: %s", err);
     }
+    GemmPrecision want = GEMM_FP32;
+    if (precision && !strcmp(precision, "bf16")) want = GEMM_BF16;
+    else if (precision && !strcmp(precision, "bf16-emulated")) want = GEMM_BF16_EMULATED;
+    else CHECK(!precision || !strcmp(precision, "fp32"), "griffin bench train: --precision %s is not fp32|bf16|bf16-emulated", precision);
+    GemmPrecision prec = gemm_set_precision(want);
+    if (prec != want) printf("precision    bf16 asked for, but this CPU has no avx512_bf16: fp32\n");
+    double prec_peak = prec != GEMM_FP32 ? gemm_ab(prec, B * T, cfg.width, cfg.mlp_width) : 0.0;
     GriffinModel *m = griffin_create(&cfg, B, T, 1);
     int N = B * T;
     int *tokens = mallocCheck(sizeof(int) * N), *targets = mallocCheck(sizeof(int) * N), *pos = mallocCheck(sizeof(int) * N);
@@ -130,12 +185,16 @@ static int bench_train(int argc, char **argv) {
     printf("model        %s %s: D=%d E=%d F=%d H=%d L=%d A=%d V=%d, %zu parameters\n", preset,
            family_name(m->cfg.family), m->cfg.width, m->cfg.lru_width, m->cfg.mlp_width, m->cfg.num_heads,
            m->cfg.depth, m->cfg.window, m->cfg.vocab_size, m->table.total);
-    printf("batch        B=%d T=%d (%d tokens), %d threads, %d timed steps\n", B, T, N, omp_get_max_threads(), steps);
+    printf("batch        B=%d T=%d (%d tokens), %d threads, %d timed steps, %s matrix products\n", B, T, N,
+           omp_get_max_threads(), steps, gemm_precision_name(prec));
     printf("forward      %.1f ms (median)\n", 1e3 * medf);
     printf("step         %.1f ms (median; forward+backward+AdamW)   %.0f tokens/s\n", 1e3 * med, N / med);
     double achieved = flops * N / med / 1e9;
     printf("flops        %.1f MFLOP/token, %.1f GFLOP/s achieved; sgemm peak here %.1f GFLOP/s; MFU %.1f%%\n",
            flops / 1e6, achieved, peak, 100.0 * achieved / peak);
+    if (prec != GEMM_FP32)
+        printf("             %s gemm peak here %.1f GFLOP/s; MFU against it %.1f%%\n", gemm_precision_name(prec),
+               prec_peak, 100.0 * achieved / prec_peak);
     double prof_total = 0.0;
     for (int k = 0; k < PROF_NUM; k++) prof_total += m->prof[k][0] + m->prof[k][1];
     prof_total += opt_time;
@@ -148,9 +207,10 @@ static int bench_train(int argc, char **argv) {
     if (json) {
         FILE *f = fopenCheck(json, "w");
         fprintf(f, "{\"model\":\"%s\",\"family\":\"%s\",\"parameters\":%zu,\"batch\":%d,\"seq\":%d,"
-                   "\"threads\":%d,\"step_ms\":%.3f,\"forward_ms\":%.3f,\"tokens_per_s\":%.1f,"
+                   "\"threads\":%d,\"precision\":\"%s\",\"step_ms\":%.3f,\"forward_ms\":%.3f,\"tokens_per_s\":%.1f,"
                    "\"mflop_per_token\":%.3f,\"gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,\"mfu\":%.4f,\"breakdown_ms\":{",
-                preset, family_name(m->cfg.family), m->table.total, B, T, omp_get_max_threads(), 1e3 * med,
+                preset, family_name(m->cfg.family), m->table.total, B, T, omp_get_max_threads(),
+                gemm_precision_name(prec), 1e3 * med,
                 1e3 * medf, N / med, flops / 1e6, achieved, peak, achieved / peak);
         for (int k = 0; k < PROF_NUM; k++)
             fprintf(f, "\"%s\":{\"forward\":%.3f,\"backward\":%.3f},", prof_kind_name[k],

@@ -46,6 +46,7 @@ static double state_bytes_used(const GriffinConfig *c, int B, long n) {
 int bench_sample(int argc, char **argv) {
     const char *preset = "small", *csv_path = "bench_sample.csv";
     int prompt = 2048, lens[16], nl = 0, batches[8], nb = 0, prefills[16], np = 0, threads = 0;
+    int run_fam[2] = {1, 1}; /* griffin (the preset's family), transformer */
     nl = parse_list("256,512,1024,2048,4096,8192,16384", lens, 16);
     nb = parse_list("1,8", batches, 8);
     np = parse_list("256,512,1024,2048,4096,8192", prefills, 16);
@@ -53,9 +54,12 @@ int bench_sample(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: griffin bench sample [--preset small] [--prompt 2048] [--lengths 256,...,16384]\n"
-                   "                            [--batches 1,8] [--prefill 256,...,8192] [--threads N] [--csv F]\n"
+                   "                            [--batches 1,8] [--prefill 256,...,8192|none]\n"
+                   "                            [--families griffin,transformer] [--threads N] [--csv F]\n"
                    "Griffin (preset) vs a same-size global-attention MQA Transformer: tokens/s of each\n"
-                   "generation segment up to each length, and the state/cache bytes held at that length.\n");
+                   "generation segment up to each length, and the state/cache bytes held at that length.\n"
+                   "--families picks the rows to run (e.g. --families transformer --batches 8\n"
+                   "--prefill none measures only the transformer's batch-8 decode rows).\n");
             return 0;
         }
         CHECK(i + 1 < argc, "griffin bench sample: %s needs a value", a);
@@ -64,18 +68,26 @@ int bench_sample(int argc, char **argv) {
         else if (!strcmp(a, "--prompt")) prompt = atoi(v);
         else if (!strcmp(a, "--lengths")) nl = parse_list(v, lens, 16);
         else if (!strcmp(a, "--batches")) nb = parse_list(v, batches, 8);
-        else if (!strcmp(a, "--prefill")) np = parse_list(v, prefills, 16);
+        else if (!strcmp(a, "--prefill")) np = strcmp(v, "none") ? parse_list(v, prefills, 16) : 0;
+        else if (!strcmp(a, "--families")) {
+            run_fam[0] = strstr(v, "griffin") != NULL;
+            run_fam[1] = strstr(v, "transformer") != NULL;
+            CHECK(run_fam[0] || run_fam[1], "griffin bench sample: --families takes griffin, transformer or both");
+        }
         else if (!strcmp(a, "--threads")) threads = atoi(v);
         else if (!strcmp(a, "--csv")) csv_path = v;
         else DIE("griffin bench sample: unknown option %s (see --help)", a);
     }
     CHECK(prompt > 0, "griffin bench sample: --prompt must be positive");
+    for (int i = 1; i < nl; i++)
+        CHECK(lens[i] > lens[i - 1], "griffin bench sample: --lengths must increase (each is a total generated)");
     if (threads > 0) omp_set_num_threads(threads);
     int maxlen = lens[nl - 1];
     FILE *csv = fopenCheck(csv_path, "w");
     fprintf(csv, "kind,family,batch,length,tokens_per_s,state_bytes\n");
     printf("%-11s %5s %7s %12s %14s\n", "family", "batch", "length", "tokens/s", "state MB");
     for (int fam = 0; fam < 2; fam++) {
+        if (!run_fam[fam]) continue;
         GriffinConfig cfg;
         CHECK(config_preset(preset, &cfg) == 0, "griffin bench sample: unknown preset %s", preset);
         if (fam == 1) { /* same size, every layer global attention over prompt + generation */

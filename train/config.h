@@ -44,7 +44,8 @@
 #define CFG_MAX_MIX 32    /* entries of one stage's mix */
 #define CFG_MAX_KEYS 96   /* rows of the key table */
 
-typedef enum { PRECISION_FP32 = 0, PRECISION_BF16 = 1 } Precision;
+/* the same values as GemmPrecision (model/griffin.h) */
+typedef enum { PRECISION_FP32 = 0, PRECISION_BF16 = 1, PRECISION_BF16_EMULATED = 2 } Precision;
 
 typedef struct {
     int family;        /* Family */

@@ -6,6 +6,7 @@
 
 #include "common/check.h"
 #include "data/corpus.h"
+#include "data/h5guard.h"
 
 #define REGEN "regenerate it with `griffin tokenize` or scripts/prepare_data.sh"
 
@@ -46,6 +47,7 @@ struct Corpus {
     char *path;
     CorpusKind kind;
     int vocab_size;
+    int guarded; /* carries the whole-file checksum (data/h5guard.h) */
     uint32_t tok_crc;
     size_t n_docs;
     int n_fields;
@@ -124,6 +126,8 @@ static void *read_dataset(const char *path, hid_t loc, const char *group, const 
 int h5_file_format(const char *path, char *out, size_t len) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (len) out[0] = '\0';
+    char err[256];
+    if (h5guard_check(path, err, sizeof err) < 0) return -1; /* never hand HDF5 a damaged file */
     if (H5Fis_hdf5(path) <= 0) return -1;
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) return -1;
@@ -136,12 +140,18 @@ int h5_file_format(const char *path, char *out, size_t len) {
 
 Corpus *corpus_open(const char *path, CorpusKind want) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    /* the whole-file checksum first: HDF5 1.10 may crash on damaged metadata */
+    char gerr[512];
+    int guard = h5guard_check(path, gerr, sizeof gerr);
+    CHECK(guard != H5GUARD_MISSING, "corpus %s: %s; " REGEN, path, gerr);
+    CHECK(guard != H5GUARD_BAD, "corpus %s: %s; " REGEN, path, gerr);
     CHECK(H5Fis_hdf5(path) > 0, "corpus %s: missing or not an HDF5 file; " REGEN, path);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     CHECK(file >= 0, "corpus %s: cannot open; " REGEN, path);
     Corpus *c = callocCheck(1, sizeof *c);
     c->path = mallocCheck(strlen(path) + 1);
     strcpy(c->path, path);
+    c->guarded = guard == H5GUARD_OK;
 
     char *format = read_string_attr(file, "format");
     CHECK(format && !strcmp(format, CORPUS_FORMAT), "corpus %s: format is '%s', not '" CORPUS_FORMAT
@@ -198,6 +208,10 @@ Corpus *corpus_open(const char *path, CorpusKind want) {
                   path, (unsigned long long)n_mask, (unsigned long long)lf->n_tokens);
         }
     }
+    uint64_t docs_attr = 0;
+    CHECK(read_int_attr(file, "documents", H5T_NATIVE_UINT64, &docs_attr) != 0 || docs_attr == c->n_docs,
+          "corpus %s: the documents attribute says %llu, the datasets hold %zu; " REGEN, path,
+          (unsigned long long)docs_attr, c->n_docs);
     H5Fclose(file);
     return c;
 }
@@ -221,6 +235,36 @@ uint64_t corpus_num_tokens(const Corpus *c, int field) { return c->fields[field]
 uint64_t corpus_num_bytes(const Corpus *c, int field) { return c->fields[field].total_bytes; }
 int corpus_vocab_size(const Corpus *c) { return c->vocab_size; }
 uint32_t corpus_tokenizer_checksum(const Corpus *c) { return c->tok_crc; }
+int corpus_guarded(const Corpus *c) { return c->guarded; }
+
+int corpus_verify(const Corpus *c, char *err, size_t errlen) {
+    for (int f = 0; f < c->n_fields; f++) {
+        const LoadedField *lf = &c->fields[f];
+        const char *g = corpus_field_name(c->kind, f), *sep = g[0] ? "/" : "";
+        uint64_t total = 0;
+        for (size_t i = 0; i < c->n_docs; i++) {
+            if (lf->bytes[i] > ((uint64_t)1 << 62) - total) {
+                snprintf(err, errlen, "%s%sdoc_bytes: document %zu claims %llu bytes (the total overflows)", g, sep, i,
+                         (unsigned long long)lf->bytes[i]);
+                return -1;
+            }
+            total += lf->bytes[i];
+            if (c->kind == CORPUS_TEXT && lf->bytes[i] == 0) {
+                snprintf(err, errlen, "%s%sdoc_bytes: document %zu has tokens but stands for 0 bytes of text", g, sep, i);
+                return -1;
+            }
+        }
+        if (lf->mask)
+            for (size_t i = 0; i < c->n_docs; i++)
+                for (uint64_t j = lf->offsets[i]; j < lf->offsets[i + 1]; j++)
+                    if (lf->mask[j] > 1) {
+                        snprintf(err, errlen, "%s%sloss_mask: document %zu has mask value %u at token %llu (0 or 1 expected)",
+                                 g, sep, i, lf->mask[j], (unsigned long long)(j - lf->offsets[i]));
+                        return -1;
+                    }
+    }
+    return 0;
+}
 
 const char *corpus_attr(const Corpus *c, const char *name) {
     for (int i = 0; i < N_STRING_ATTRS; i++)

@@ -15,7 +15,9 @@
  *                                      (chat: of the model turns only, the masked part), so
  *                                      evaluation can report bits per byte
  *   loss_mask    uint8  [n_tokens]     chat only: 1 on model-turn tokens and their <end_of_turn>
- * All chunked, shuffled, deflate-compressed and Fletcher32-checksummed.
+ * All chunked, shuffled, deflate-compressed and Fletcher32-checksummed; the root attribute
+ * `documents` (uint64) repeats the count. The first 512 bytes (an HDF5 user block) hold a
+ * CRC-32 of the whole file (data/h5guard.h).
  *
  * What the tokens of a document are (T = <start_of_turn>, E = <end_of_turn>, enc = encode):
  *   text        <bos> enc(text) <eos>
@@ -64,7 +66,8 @@ typedef struct {
 
 /* Opens and validates a corpus (format, version, kind, offsets, every id < vocab_size) and
  * loads it into memory. Dies with one line naming the file, the problem and how to regenerate
- * it. want = CORPUS_ANY accepts every kind. */
+ * it. The whole-file checksum (data/h5guard.h) is checked before HDF5 sees the file.
+ * want = CORPUS_ANY accepts every kind. */
 Corpus *corpus_open(const char *path, CorpusKind want);
 void corpus_close(Corpus *c);
 
@@ -74,6 +77,12 @@ uint64_t corpus_num_tokens(const Corpus *c, int field);
 uint64_t corpus_num_bytes(const Corpus *c, int field);
 int corpus_vocab_size(const Corpus *c);
 uint32_t corpus_tokenizer_checksum(const Corpus *c);
+/* 1 if the file carries the whole-file checksum (data/h5guard.h), checked at open. */
+int corpus_guarded(const Corpus *c);
+/* Checks beyond those of corpus_open, for `griffin inspect --verify`: doc_bytes plausible
+ * (no overflow; text documents stand for at least one byte), loss_mask values 0 or 1.
+ * 0, or -1 with one line naming the dataset and the document in err. */
+int corpus_verify(const Corpus *c, char *err, size_t errlen);
 /* A string attribute (tokenizer, sources, notes); "" if absent. */
 const char *corpus_attr(const Corpus *c, const char *name);
 CorpusDoc corpus_doc(const Corpus *c, int field, size_t i);

@@ -8,6 +8,7 @@
 
 #include "common/check.h"
 #include "data/corpus.h"
+#include "data/h5guard.h"
 
 #define FLUSH_TOKENS (1u << 20)
 #define CHUNK_TOKENS (1u << 16)
@@ -124,7 +125,10 @@ CorpusWriter *corpus_writer_open(const char *path, CorpusKind kind, int vocab_si
     snprintf(w->tmp, len + 5, "%s.tmp", path);
     w->kind = kind;
     w->n_fields = corpus_kind_num_fields(kind);
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_userblock(fcpl, H5GUARD_BYTES); /* room for the whole-file checksum (data/h5guard.h) */
+    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    H5Pclose(fcpl);
     CHECK(w->file >= 0, "corpus writer: cannot create %s", w->tmp);
     pending_add(w->tmp);
 
@@ -235,6 +239,8 @@ void corpus_writer_close(CorpusWriter *w) {
     write_attr_int(w->file, "documents", H5T_NATIVE_UINT64, &docs);
     CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL) >= 0, "corpus writer: cannot flush %s", w->tmp);
     release(w);
+    char err[512];
+    CHECK(h5guard_seal(w->tmp, err, sizeof err) == 0, "corpus writer: %s", err);
     CHECK(rename(w->tmp, w->path) == 0, "corpus writer: cannot rename %s to %s", w->tmp, w->path);
     pending_drop(w->tmp);
     free(w->tmp);

@@ -1,6 +1,7 @@
 # Fault injection (tests/faults/test_faults.py, label "faults"): kills during training and
 # checkpoint writes, damaged and truncated checkpoints, a full disk, malformed JSONL, bad
-# corpora, a dying MPI rank, a diverging run. Uses the licence corpora of tests/pipeline/.
+# corpora, a dying MPI rank, a diverging run (on one rank or all), `inspect --verify` on
+# damaged files. Uses the licence corpora of tests/pipeline/.
 # the corpora made by the pipeline_corpora fixture (tests/pipeline.cmake, included after this file)
 set(FAULTS_LIC_DIR ${CMAKE_CURRENT_BINARY_DIR}/pipeline_work/lic)
 add_executable(faults_make_bad_corpora faults/make_bad_corpora.c)
@@ -10,7 +11,7 @@ add_executable(faults_poison_ckpt faults/poison_ckpt.c)
 target_compile_options(faults_poison_ckpt PRIVATE ${GRIFFIN_WARNINGS} ${GRIFFIN_C_WARNINGS})
 target_link_libraries(faults_poison_ckpt PRIVATE griffin_core)
 
-foreach(t kill corrupt diskfull jsonl corpora rankdeath nonfinite)
+foreach(t kill corrupt diskfull jsonl corpora rankdeath nonfinite verify)
   add_test(NAME faults_${t}
     COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/faults/test_faults.py $<TARGET_FILE:griffin>
             ${FAULTS_LIC_DIR} ${t} $<TARGET_FILE:faults_make_bad_corpora>

@@ -15,6 +15,7 @@
 
 #include "common/check.h"
 #include "common/rng.h"
+#include "data/h5guard.h"
 #include "model/config.h"
 #include "model/params.h"
 #include "train/checkpoint.h"
@@ -257,6 +258,11 @@ static void test_damage(const char *root) {
     H5Dclose(d);
     H5Fclose(f);
     free(tmp);
+    EXPECT(ckpt_verify(path, err, sizeof err) == CKPT_ERR_DAMAGED && strstr(err, "whole-file CRC-32 mismatch"),
+           "a rewrite through HDF5 is not caught by the whole-file checksum: %s", err);
+    printf("rewritten through HDF5 -> %s\n", err);
+    /* the same file with a fresh whole-file checksum: the dataset's own crc32 still catches it */
+    EXPECT(h5guard_seal(path, err, sizeof err) == 0, "reseal: %s", err);
     EXPECT(ckpt_verify(path, err, sizeof err) == CKPT_ERR_DAMAGED && strstr(err, "crc32 mismatch") &&
                strstr(err, "adam_v/final_norm.scale"), "stale crc32: %s", err);
     printf("stale crc32 -> %s\n", err);

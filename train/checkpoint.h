@@ -11,8 +11,11 @@
  *   config            uint8 [len]: the resolved config INI text (deflate)
  *   tokenizer         uint8 [len]: the tokenizer model bytes, may be empty (deflate)
  * Every dataset is chunked with HDF5's Fletcher32 filter and carries an attribute `crc32`
- * (zlib CRC-32 of its bytes) that loading verifies. The file is built in memory (HDF5 core
- * driver) and written with plain write(2), so I/O errors surface here, not inside HDF5.
+ * (zlib CRC-32 of its bytes) that loading verifies. The first 512 bytes (an HDF5 user block)
+ * hold a CRC-32 of the whole file, checked before HDF5 opens it (data/h5guard.h); files
+ * written before it existed are still read, with the per-dataset checks only. The file is
+ * built in memory (HDF5 core driver) and written with plain write(2), so I/O errors surface
+ * here, not inside HDF5.
  *
  * Saving writes <dir>/ckpt-<step>.h5.tmp, flushes, fsyncs, closes, renames it to
  * ckpt-<step>.h5, fsyncs the directory, then deletes all but the newest `keep` checkpoints
@@ -89,6 +92,12 @@ void ckpt_loaded_free(CkptLoaded *l);
 
 /* Reads every dataset of the file and checks the checksums (no parameter table needed). */
 int ckpt_verify(const char *path, char *err, size_t errlen);
+
+/* What `griffin inspect --verify` checks: ckpt_verify, then the stored config parsed, every
+ * tensor of params/ (and adam_m/, adam_v/ if present) against the shapes of that config's
+ * model, and every value finite (and Adam second moments >= 0). CKPT_OK with a one-line
+ * summary in summary, or an error code with one line naming the dataset in err. */
+int ckpt_verify_full(const char *path, char *summary, size_t summary_len, char *err, size_t errlen);
 
 /* The newest checkpoint in dir that verifies. Damaged ones are reported on `log` (if not
  * NULL) in one line each, naming the file, and the previous one is tried.

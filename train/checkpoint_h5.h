@@ -18,6 +18,7 @@ typedef struct {
     char *err;
     size_t errlen;
     int code;
+    int guarded; /* open_file: the file carries the whole-file checksum (data/h5guard.h) */
 } CkCtx;
 
 GRIFFIN_PRINTF(3, 4)

@@ -2,11 +2,14 @@
  * crc32 attribute (and HDF5's Fletcher32 filter). See checkpoint.h for the layout. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "checkpoint_h5.h"
+#include "data/h5guard.h"
+#include "train/config.h"
 
 static hid_t open_file(CkCtx *x, const char *path) {
     struct stat st;
@@ -14,6 +17,15 @@ static hid_t open_file(CkCtx *x, const char *path) {
         ck_fail(x, CKPT_ERR_IO, "cannot open: %s", strerror(errno));
         return -1;
     }
+    /* the whole-file checksum before HDF5 parses anything: HDF5 1.10 may crash on damaged
+     * metadata (files written before the guard have HDF5's own checks only) */
+    char gerr[256];
+    int guard = h5guard_check(path, gerr, sizeof gerr);
+    if (guard < 0) {
+        ck_fail(x, guard == H5GUARD_MISSING ? CKPT_ERR_IO : CKPT_ERR_DAMAGED, "%s", gerr);
+        return -1;
+    }
+    x->guarded = guard == H5GUARD_OK;
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         ck_fail_h5(x, CKPT_ERR_DAMAGED, "not a readable HDF5 file (truncated or damaged)");
@@ -144,13 +156,30 @@ static int read_i64(CkCtx *x, hid_t f, const char *name, int64_t *v) {
     return rc;
 }
 
-/* Validates group against the table (names and shapes) and reads it into buf. */
+/* the first non-finite value of a tensor (or, for Adam second moments, a negative one) */
+static int check_values(CkCtx *x, const char *label, const float *v, size_t n, int nonneg) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]) || (nonneg && v[i] < 0.0f))
+            return ck_fail(x, CKPT_ERR_DAMAGED, "%s: element %zu is %g (%s)", label, i, (double)v[i],
+                           isfinite(v[i]) ? "a second moment must be >= 0" : "not finite");
+    return CKPT_OK;
+}
+
+/* Validates group against the table (names and shapes) and reads it into buf; buf == NULL:
+ * reads tensor by tensor into a scratch buffer and checks every value (ckpt_verify_full). */
 static int read_tensors(CkCtx *x, hid_t f, const char *group, const ParamTable *pt, float *buf) {
     if (H5Lexists(f, group, H5P_DEFAULT) <= 0)
         return ck_fail(x, strcmp(group, "params") ? CKPT_ERR_MISMATCH : CKPT_ERR_DAMAGED, "%s/ is missing%s", group,
                     strcmp(group, "params") ? " (a weights-only checkpoint has no optimizer state)" : "");
     hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
     if (g < 0) return ck_fail_h5(x, CKPT_ERR_DAMAGED, group);
+    float *scratch = NULL;
+    if (!buf) {
+        size_t most = 1;
+        for (int i = 0; i < pt->count; i++) most = pt->t[i].numel > most ? pt->t[i].numel : most;
+        scratch = malloc(most * sizeof(float));
+        CHECK(scratch, "out of memory verifying %s/", group);
+    }
     int rc = CKPT_OK;
     char label[160], have[96], want[96];
     for (int i = 0; i < pt->count && !rc; i++) {
@@ -186,8 +215,10 @@ static int read_tensors(CkCtx *x, hid_t f, const char *group, const ParamTable *
             rc = ck_fail(x, CKPT_ERR_MISMATCH, "%s is not float32", label);
             break;
         }
-        rc = read_checked(x, d, label, H5T_NATIVE_FLOAT, 4, t->numel, buf + t->offset);
+        rc = read_checked(x, d, label, H5T_NATIVE_FLOAT, 4, t->numel, scratch ? scratch : buf + t->offset);
+        if (!rc && scratch) rc = check_values(x, label, scratch, t->numel, !strcmp(group, "adam_v"));
     }
+    free(scratch);
     if (!rc) {
         /* tensors the model does not have */
         H5G_info_t info;
@@ -318,6 +349,49 @@ int ckpt_verify(const char *path, char *err, size_t errlen) {
     if (!rc) rc = verify_group(&x, f, "params", 1);
     if (!rc) rc = verify_group(&x, f, "adam_m", 0);
     if (!rc) rc = verify_group(&x, f, "adam_v", 0);
+    H5Fclose(f);
+    H5Eclear2(H5E_DEFAULT);
+    return rc;
+}
+
+int ckpt_verify_full(const char *path, char *summary, size_t summary_len, char *err, size_t errlen) {
+    int rc = ckpt_verify(path, err, errlen);
+    if (rc) return rc;
+    CkCtx x = {.path = path, .err = err, .errlen = errlen};
+    ck_quiet_hdf5();
+    hid_t f = open_file(&x, path);
+    if (f < 0) return x.code;
+    CkptLoaded m;
+    rc = read_meta(&x, f, &m);
+    if (rc) {
+        H5Fclose(f);
+        return rc;
+    }
+    TrainConfig *cfg = calloc(1, sizeof *cfg);
+    CHECK(cfg, "out of memory");
+    char cerr[1024];
+    ParamTable pt = {0};
+    if (!m.config[0]) {
+        rc = ck_fail(&x, CKPT_ERR_DAMAGED, "config: empty (no model to check the tensors against)");
+    } else if (train_config_parse_string(cfg, m.config, "config", NULL, 0, NULL, cerr, sizeof cerr)) {
+        rc = ck_fail(&x, CKPT_ERR_DAMAGED, "config: the stored config does not parse: %s", cerr);
+    } else if (m.step < 0 || m.tokens < 0 || m.stage < 0 || (cfg->n_stages > 0 && m.stage >= cfg->n_stages)) {
+        rc = ck_fail(&x, CKPT_ERR_DAMAGED, "step %" PRId64 ", stage %" PRId64 ", tokens %" PRId64
+                     ": out of range (the config has %d stage(s))", m.step, m.stage, m.tokens, cfg->n_stages);
+    } else {
+        param_table_build(&pt, &cfg->griffin);
+        rc = read_tensors(&x, f, "params", &pt, NULL);
+        if (!rc && m.has_moments) rc = read_tensors(&x, f, "adam_m", &pt, NULL);
+        if (!rc && m.has_moments) rc = read_tensors(&x, f, "adam_v", &pt, NULL);
+        if (!rc)
+            snprintf(summary, summary_len, "%s: griffin checkpoint, %s model, step %" PRId64 ", %d tensors, %zu parameters%s, "
+                     "every checksum%s, shape and value good", path, family_name(cfg->griffin.family), m.step, pt.count,
+                     pt.total, m.has_moments ? " + Adam moments" : " (weights only)",
+                     x.guarded ? " (whole file and per dataset)" : " (per dataset; no whole-file checksum: an older file)");
+        param_table_free(&pt);
+    }
+    free(cfg);
+    ckpt_loaded_free(&m);
     H5Fclose(f);
     H5Eclear2(H5E_DEFAULT);
     return rc;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "checkpoint_h5.h"
+#include "data/h5guard.h"
 
 #define CHUNK_BYTES (1u << 20) /* target chunk size */
 
@@ -113,7 +114,11 @@ static int build_image(CkCtx *x, const CkptState *s, void **image, size_t *size)
     /* default (earliest) format: a file image of the v1.8+ superblock comes out with a stale
      * checksum in HDF5 1.10, and the oldest format is readable by every HDF5 and h5py */
     H5Pset_fapl_core(fapl, 16u << 20, 0);
-    hid_t f = H5Fcreate(x->path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    /* the image leaves out the user block; write_image puts the whole-file checksum there */
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_userblock(fcpl, H5GUARD_BYTES);
+    hid_t f = H5Fcreate(x->path, H5F_ACC_TRUNC, fcpl, fapl);
+    H5Pclose(fcpl);
     H5Pclose(fapl);
     if (f < 0) return ck_fail_h5(x, CKPT_ERR_IO, "cannot create in memory");
     int rc = write_attr_str(x, f, "format", CKPT_FORMAT);
@@ -164,25 +169,34 @@ static int build_image(CkCtx *x, const CkptState *s, void **image, size_t *size)
     return rc;
 }
 
-/* writes the image to tmp and fsyncs it */
-static int write_image(CkCtx *x, const char *tmp, const void *image, size_t size) {
+/* write(2) all n bytes; 0, or the errno of the failure (ENOSPC for a zero-byte write) */
+static int write_all(int fd, const char *p, size_t n, size_t *done) {
+    while (n) {
+        ssize_t w = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return w < 0 ? errno : ENOSPC;
+        p += w;
+        n -= (size_t)w;
+        *done += (size_t)w;
+    }
+    return 0;
+}
+
+/* writes the checksum header (data/h5guard.h) and the image to tmp and fsyncs it */
+static int write_image(CkCtx *x, const char *tmp, const void *image, size_t image_size) {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return ck_fail(x, CKPT_ERR_IO, "cannot create: %s", strerror(errno));
-    const char *p = image;
-    size_t left = size;
-    while (left) {
-        ssize_t w = write(fd, p, left > (1u << 30) ? (1u << 30) : left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            int e = w < 0 ? errno : ENOSPC;
-            close(fd);
-            return ck_fail(x, CKPT_ERR_IO, "write failed after %zu of %zu bytes: %s", size - left, size, strerror(e));
-        }
-        p += w;
-        left -= (size_t)w;
+    uint8_t hdr[H5GUARD_BYTES];
+    h5guard_header(hdr, ck_crc(image, image_size), image_size);
+    size_t done = 0, size = sizeof hdr + image_size;
+    int e = write_all(fd, (const char *)hdr, sizeof hdr, &done);
+    if (!e) e = write_all(fd, image, image_size, &done);
+    if (e) {
+        close(fd);
+        return ck_fail(x, CKPT_ERR_IO, "write failed after %zu of %zu bytes: %s", done, size, strerror(e));
     }
     if (fsync(fd)) {
-        int e = errno;
+        e = errno;
         close(fd);
         return ck_fail(x, CKPT_ERR_IO, "fsync failed: %s", strerror(e));
     }

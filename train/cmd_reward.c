@@ -30,6 +30,7 @@
 #include "train/commands.h"
 #include "train/config.h"
 #include "train/runlog.h"
+#include "train/step_check.h"
 
 /* Weights of train.init: a reward model's own, else a language model's (the prefix). */
 static void init_from(GriffinModel *m, const char *path, RunOut *out) {
@@ -221,13 +222,17 @@ int cmd_reward(int argc, char **argv) {
             rm_backward(m, dhidden, dr, rows, 2 * B);
         }
         cursor += (uint64_t)gpairs;
+        /* what this rank saw itself, before the ranks' gradients are averaged (step_check.h) */
+        int nf = (isfinite(loss) ? 0 : NF_LOSS) | (isfinite(grad_sumsq(m->grads, P)) ? 0 : NF_GRAD);
         if (world > 1) dist_allreduce_mean(m->grads, P);
         double v[3] = {loss, correct, gap};
         dist_allreduce_sum_f64(v, 3);
         double norm = grad_global_norm(m->grads, P);
-        if (!isfinite(v[0]) || !isfinite(norm)) {
-            if (rank == 0) fprintf(stderr, "griffin reward: non-finite loss or gradient at step %lld; stopped before the update\n",
-                                   (long long)step + 1);
+        if (!nf && (!isfinite(v[0]) || !isfinite(norm))) nf = NF_AVERAGED; /* a sum overflowed, alike on every rank */
+        char where[1024];
+        if (step_check_nonfinite(nf, m->params, P, where, sizeof where)) {
+            if (rank == 0) fprintf(stderr, "griffin reward: non-finite loss or gradient at step %lld %s; the step is refused "
+                                   "on all %d rank(s) before the update\n", (long long)step + 1, where, world);
             status = 4;
             break;
         }

@@ -40,6 +40,7 @@
 #include "train/config.h"
 #include "train/model_io.h"
 #include "train/runlog.h"
+#include "train/step_check.h"
 
 /* Everything one rollout batch needs, allocated once for S = G·k sequences of T tokens. */
 typedef struct {
@@ -418,6 +419,8 @@ int cmd_rlhf(int argc, char **argv) {
         double ntok = dist_sum_double(b.ntok);
         /* 4. clipped policy-gradient epochs */
         double loss = 0, norm = 0, clipped = 0;
+        int refused = 0;
+        char where[1024];
         float lr = lr_at(&sched, step);
         for (int ep = 0; ep < rc->epochs; ep++) {
             if (ep > 0) griffin_forward(pol, b.tok, b.tgt, b.pos, b.mask, S, Tb);
@@ -429,18 +432,22 @@ int cmd_rlhf(int argc, char **argv) {
                                 ntok > 0 ? (float)(world / ntok) : 0.0f, n);
             griffin_zero_grad(pol);
             griffin_backward_weighted(pol, b.w);
+            /* what this rank saw itself, before the ranks' gradients are averaged (step_check.h) */
+            int nf = (isfinite(l) ? 0 : NF_LOSS) | (isfinite(grad_sumsq(pol->grads, P)) ? 0 : NF_GRAD);
             if (world > 1) dist_allreduce_mean(pol->grads, P);
             double v[2] = {l, (double)nc};
             dist_allreduce_sum_f64(v, 2);
             loss += v[0] / ntok / rc->epochs;
             clipped += v[1] / ntok / rc->epochs;
             norm = grad_global_norm(pol->grads, P);
-            if (!isfinite(loss) || !isfinite(norm)) break;
+            if (!nf && (!isfinite(loss) || !isfinite(norm))) nf = NF_AVERAGED; /* a sum overflowed, alike everywhere */
+            if ((refused = step_check_nonfinite(nf, pol->params, P, where, sizeof where))) break;
             adamw_update(&pol->table, pol->params, pol->grads, adam_m, adam_v, &ac, lr,
                          (long)(step * rc->epochs + ep + 1), clip_scale(norm, cfg->optim.grad_clip));
         }
-        if (!isfinite(loss) || !isfinite(norm)) {
-            if (rank == 0) fprintf(stderr, "griffin rlhf: non-finite loss or gradient at iteration %lld\n", (long long)step + 1);
+        if (refused) {
+            if (rank == 0) fprintf(stderr, "griffin rlhf: non-finite loss or gradient at iteration %lld %s; the update is "
+                                   "refused on all %d rank(s)\n", (long long)step + 1, where, world);
             status = 4;
             break;
         }

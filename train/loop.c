@@ -21,6 +21,7 @@
 #include "train/config.h"
 #include "train/perf.h"
 #include "train/runlog.h"
+#include "train/step_check.h"
 
 /* Mean loss and bits per byte of the model on the first `batches` batches of one validation
  * corpus, in file order (the same rows at every evaluation). Bytes are estimated from the
@@ -136,11 +137,15 @@ int train_main(TrainKind kind, int argc, char **argv) {
     }
     TrainSection *ts = &cfg->train;
     CHECK(cfg->n_stages > 0, "%s: no [stage.N] sections: nothing to train on", cfg->source);
-    CHECK(ts->precision == PRECISION_FP32, "%s: train.precision = bf16 is not implemented yet; use fp32",
-          cfg->source);
+    GemmPrecision precision = gemm_set_precision((GemmPrecision)ts->precision);
     if (ts->threads > 0) omp_set_num_threads(ts->threads);
     run_out_open(&out, ts->out_dir, rank == 0);
     run_say(&out, "griffin %s: %s, %d rank(s) x %d thread(s)\n", stage_name, cfg->source, world, omp_get_max_threads());
+    if (precision != (GemmPrecision)ts->precision)
+        run_say(&out, "train.precision = bf16: this CPU has no avx512_bf16, matrix products run in fp32\n");
+    else if (precision != GEMM_FP32)
+        run_say(&out, "train.precision = %s: matrix products in bf16 with fp32 sums; weights, gradients, AdamW fp32\n",
+                gemm_precision_name(precision));
     if (rank == 0) {
         train_config_print(cfg, stdout);
         if (out.log) train_config_print(cfg, out.log);
@@ -232,6 +237,11 @@ int train_main(TrainKind kind, int argc, char **argv) {
     double t_start = run_now_s();
     int64_t step0 = step;
     int status = 0;
+    NonfiniteFault fault;
+    nonfinite_fault_from_env(&fault);
+    if (fault.what)
+        run_say(&out, "fault injection (GRIFFIN_FAULT_NONFINITE): %s on rank %d at step %lld\n",
+                fault.what == NF_GRAD ? "a NaN gradient" : "an Inf weight", fault.rank, (long long)fault.step);
 
     while (step <= total) {
         /* evaluation (also after the last step) */
@@ -304,6 +314,8 @@ int train_main(TrainKind kind, int argc, char **argv) {
             local_targets += micro[a].ntargets;
         }
         double n_targets = dist_sum_double((double)local_targets);
+        int inject = fault.what && fault.rank == rank && fault.step == step + 1;
+        if (inject && fault.what == NF_WEIGHTS) m->params[m->table.t[m->table.embed].offset] = INFINITY;
         double nll_sum = 0.0;
         for (int a = 0; a < accum; a++) {
             Batch *mb = &micro[a];
@@ -312,6 +324,10 @@ int train_main(TrainKind kind, int argc, char **argv) {
             /* ranks average their gradients, hence the factor world */
             griffin_backward_scaled(m, n_targets > 0 ? (float)(world / n_targets) : 0.0f);
         }
+        if (inject && fault.what == NF_GRAD) m->grads[P / 2] = NAN;
+        /* what this rank saw itself, before the ranks' gradients are mixed (step_check.h) */
+        int nf = isfinite(nll_sum) ? 0 : NF_LOSS;
+        if (world > 1 && !isfinite(grad_sumsq(m->grads, P))) nf |= NF_GRAD;
         /* ZeRO-1: each rank receives the mean gradient of its shard [lo, hi), updates that
          * shard of the parameters and Adam moments, then the parameters are all-gathered. */
         size_t lo = 0, hi = P;
@@ -319,12 +335,17 @@ int train_main(TrainKind kind, int argc, char **argv) {
             dist_shard(P, rank, world, &lo, &hi);
             dist_reduce_scatter_mean(m->grads, P);
         }
+        double shard_sq = grad_sumsq(m->grads + lo, hi - lo);
+        if (!isfinite(shard_sq)) nf |= world > 1 ? NF_AVERAGED : NF_GRAD;
         double loss = n_targets > 0 ? dist_sum_double(nll_sum) / n_targets : 0.0;
-        double norm = sqrt(dist_sum_double(grad_sumsq(m->grads + lo, hi - lo)));
-        if (!isfinite(loss) || !isfinite(norm)) {
-            if (rank == 0) fprintf(stderr, "griffin %s: non-finite %s at step %lld; stopped before the update, "
-                                   "the last checkpoint is intact (lower optim.lr?)\n",
-                                   stage_name, isfinite(loss) ? "gradient" : "loss", (long long)step + 1);
+        double norm = sqrt(dist_sum_double(shard_sq));
+        /* finite parts whose sum overflowed: every rank has the same sums */
+        if (!nf && (!isfinite(loss) || !isfinite(norm))) nf = NF_AVERAGED;
+        char where[1024];
+        if (step_check_nonfinite(nf, m->params, P, where, sizeof where)) { /* the same answer on every rank */
+            if (rank == 0) fprintf(stderr, "griffin %s: non-finite %s at step %lld %s; the step is refused on all %d rank(s) "
+                                   "before the update, the last checkpoint is intact (lower optim.lr?)\n",
+                                   stage_name, isfinite(loss) ? "gradient" : "loss", (long long)step + 1, where, world);
             status = 4;
             break;
         }
@@ -338,6 +359,10 @@ int train_main(TrainKind kind, int argc, char **argv) {
         if (ts->log_every > 0 && (step % ts->log_every == 0 || step == total)) {
             double tps = (double)B * T * accum * world / dt;
             double eta = (run_now_s() - t_start) / (double)(step - step0) * (double)(total - step);
+            if (tps * flops_tok / 1e9 > peak * world) { /* the start-up measurement ran on a busy machine */
+                peak = sgemm_peak_gflops(B * T, m->cfg.width, m->cfg.mlp_width);
+                if (tps * flops_tok / 1e9 > peak * world) peak = tps * flops_tok / 1e9 / world;
+            }
             run_say(&out, "step %6lld/%lld | loss %.4f | norm %.3f | lr %.2e | %.0f ms | %.0f tok/s | %.1f GFLOP/s | MFU %.0f%% | eta %.0fs\n",
                 (long long)step, (long long)total, loss, norm, (double)lr, 1e3 * dt, tps, tps * flops_tok / 1e9,
                 100.0 * tps * flops_tok / 1e9 / (peak * world), eta);

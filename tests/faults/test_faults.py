@@ -18,12 +18,22 @@ usage: test_faults.py GRIFFIN_BIN WORK_DIR TEST MAKE_BAD_CORPORA_BIN POISON_CKPT
              file:line and leave no output file
   corpora    a token id >= vocab, an empty document, zero documents, a chat corpus where text
              is needed, another tokenizer: refused at open with the file named
-  rankdeath  one of 2 MPI ranks killed mid-run: the job ends within 30 s with a message
-  nonfinite  a NaN weight (in a checkpoint with valid checksums) on 2 ranks: the first step is
-             refused on every rank before the update, with a message; no checkpoint is written
-             and the earlier ones stay intact
+  rankdeath  one of 2 MPI ranks killed mid-run: the job ends within 30 s with a message, and
+             the surviving rank's process is gone too
+  nonfinite  a NaN weight (in a checkpoint with valid checksums) on 2 ranks, a NaN gradient on
+             rank 1 only, an Inf weight on rank 0 only (GRIFFIN_FAULT_NONFINITE): the step is
+             refused on every rank before the update, with a message naming the step and exactly
+             the rank(s) where the value appeared; no checkpoint is written and the earlier ones
+             stay intact
+  verify     `griffin inspect --verify` on a checkpoint and a corpus: intact files pass; a NaN
+             weight and bad corpora (valid checksums) fail naming the dataset or document; ~55
+             flipped bytes spread over each file, 9 truncations and appended bytes each fail
+             with one line naming the file and never crash (no signal, exit 1..127); plain
+             `griffin inspect` (the loaders) on every damaged file does not crash either; the
+             files of tests/fuzz/hdf5_known (older format, no whole-file checksum, HDF5 1.10
+             crashes on some) are refused by --verify without a signal too
 """
-import glob, gzip, json, os, random, resource, shutil, signal, subprocess, sys, time
+import glob, gzip, json, os, random, re, resource, shutil, signal, subprocess, sys, time
 
 BIN, WORK, TEST = sys.argv[1], sys.argv[2], sys.argv[3]
 MAKE_BAD = sys.argv[4] if len(sys.argv) > 4 else None
@@ -371,6 +381,14 @@ def exe_name(pid):
         return ""
 
 
+def alive(pid):
+    """a running (not zombie) process"""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
 # ---- rankdeath ----------------------------------------------------------------------------
 def test_rankdeath():
     out = fresh("rankdeath")
@@ -386,7 +404,7 @@ def test_rankdeath():
     if len(ranks) != 2:
         os.killpg(p.pid, signal.SIGKILL)
         fail(f"expected 2 rank processes under mpirun, found {ranks}")
-    victim = ranks[-1]
+    victim, survivor = ranks[-1], ranks[0]
     t0 = time.time()
     os.kill(int(victim), signal.SIGKILL)
     try:
@@ -399,35 +417,160 @@ def test_rankdeath():
     if p.returncode == 0 or not msg:
         print(output[-3000:])
         fail("no non-zero exit with a message after a rank died")
-    print(f"rank process {victim} killed: the job ended in {dt:.1f}s with exit {p.returncode}: {msg[0].strip()}")
+    if alive(survivor):
+        os.kill(int(survivor), signal.SIGKILL)
+        fail(f"the surviving rank {survivor} still runs after mpirun ended")
+    print(f"rank process {victim} killed: the job ended in {dt:.1f}s with exit {p.returncode}, the surviving rank "
+          f"{survivor} is gone: {msg[0].strip()}")
 
 
 # ---- nonfinite ----------------------------------------------------------------------------
+def refused(p, step, ranks, world=2):
+    """the one line of a refused step; it must name the step and exactly these ranks"""
+    msg = [l for l in p.stderr.splitlines() if "non-finite" in l]
+    named = set()
+    if msg:
+        m = re.search(r" on ranks? (.*?); ", msg[0])
+        named = {int(r) for r in re.findall(r"(?:^|, )(\d+) \(", m.group(1))} if m else set()
+    if p.returncode in (0,) or p.returncode < 0 or p.returncode >= 128 or not msg or f"step {step} " not in msg[0] \
+            or named != set(ranks) or f"all {world} rank(s)" not in msg[0]:
+        print(p.stdout[-3000:], p.stderr[-3000:])
+        fail(f"expected step {step} refused on all ranks naming rank(s) {sorted(ranks)}, got exit {p.returncode}")
+    return msg[0].strip()
+
+
 def test_nonfinite():
     out = fresh("nonfinite")
     base = [*RUN, "--train.batch_size=2"]
     run(pretrain_cmd(out, *base, "--train.steps=10", "--stage.1.steps=5", "--stage.2.steps=5", ranks=2))
-    before = sorted(glob.glob(os.path.join(out, "ckpt-*.h5")))
+    before = sorted(os.path.basename(c) for c in glob.glob(os.path.join(out, "ckpt-*.h5")))
+    cases = []
+    # 1. a NaN weight in a checkpoint (valid checksums): every rank loads it, every rank sees it
     bad_dir = fresh("nonfinite_poison")
     bad = run([POISON, CFG, os.path.join(out, "ckpt-10.h5"), bad_dir]).stdout.strip()
-    p = run(pretrain_cmd(out, *base, f"--train.resume={bad}", ranks=2), check=False, timeout=300)
-    msg = [l for l in p.stderr.splitlines() if "non-finite" in l]
-    if p.returncode == 0 or not msg or "step 11" not in msg[0]:
-        print(p.stdout[-3000:], p.stderr[-3000:])
-        fail("a NaN weight was not refused at the first step with a message")
-    if '"step":11' in open(os.path.join(out, "metrics.jsonl")).read():
-        fail("step 11 was logged as done")
-    after = sorted(glob.glob(os.path.join(out, "ckpt-*.h5")))
-    if after != before:
-        fail(f"checkpoints changed: {before} -> {after}")
-    for c in after:
-        if not verifies(c):
-            fail(f"{c} does not verify after the stop")
-    print(f"2 ranks, one NaN weight: exit {p.returncode}: {msg[0].strip()}; checkpoints unchanged, all verify")
+    cases.append(("NaN weight from the checkpoint on both ranks", [f"--train.resume={bad}"], {}, 11, [0, 1]))
+    # 2./3. one rank only, through the fault-injection hook: a NaN gradient on rank 1 at step 12,
+    # an Inf weight on rank 0 at step 11 (the run resumes from ckpt-10)
+    cases.append(("NaN gradient on rank 1", [], {"GRIFFIN_FAULT_NONFINITE": "grad:1:12"}, 12, [1]))
+    cases.append(("Inf weight on rank 0", [], {"GRIFFIN_FAULT_NONFINITE": "weight:0:11"}, 11, [0]))
+    for what, extra, env, step, ranks in cases:
+        work = fresh("nonfinite_run")
+        shutil.copytree(out, work)
+        cmd = pretrain_cmd(work, *base, *extra, ranks=2)
+        if env:
+            cmd = cmd[:len(MPI)] + ["-x", "GRIFFIN_FAULT_NONFINITE"] + cmd[len(MPI):]
+        p = subprocess.run(cmd, env=dict(ENV, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=300)
+        line = refused(p, step, ranks)
+        done = open(os.path.join(work, "metrics.jsonl")).read()
+        if f'"step":{step},' in done:
+            fail(f"{what}: step {step} was logged as done")
+        if step > 11 and '"step":11,' not in done:
+            fail(f"{what}: step 11 (before the fault) was not done")
+        after = sorted(os.path.basename(c) for c in glob.glob(os.path.join(work, "ckpt-*.h5")))
+        if after != before:
+            fail(f"{what}: checkpoints changed: {before} -> {after}")
+        for c in after:
+            if not verifies(os.path.join(work, c)):
+                fail(f"{what}: {c} does not verify after the stop")
+        print(f"{what}: exit {p.returncode}: {line}; checkpoints unchanged, all verify")
+
+
+# ---- verify -------------------------------------------------------------------------------
+CLASSES = [("whole-file CRC-32 mismatch", "whole-file CRC-32 mismatch"), ("damaged header", "damaged header"),
+           ("not an HDF5 file", "not an HDF5 file"), ("truncated", "truncated"),
+           ("extra bytes at the end", "extra bytes"), ("empty file", "empty file")]
+
+
+def damaged_variants(data, seed):
+    """(label, bytes): ~55 single-byte flips spread over the file (one in each fiftieth, plus
+    the checksum header, the HDF5 signature and superblock), 9 truncations, appended bytes"""
+    size = len(data)
+    rnd = random.Random(seed)
+    pos = {0, 17, 22, 27, 33, 40, 512, 520, 560}
+    pos |= {i * size // 50 + rnd.randrange(max(1, size // 50)) for i in range(50)}
+    out = []
+    for k, p in enumerate(sorted(x for x in pos if x < size)):
+        b = bytearray(data)
+        b[p] ^= 1 << (k % 8)
+        out.append((f"bit {k % 8} of byte {p} flipped", bytes(b)))
+    for n in sorted({0, 8, 300, 512, 1024, size // 4, size // 2, size - 512, size - 1}):
+        out.append((f"truncated to {n} bytes", data[:n]))
+    out.append(("16 bytes appended", data + b"\0" * 16))
+    return out
+
+
+def test_verify():
+    out = fresh("verify")
+    os.makedirs(out)
+    run(pretrain_cmd(os.path.join(out, "run"), "--train.steps=2", "--stage.1.steps=1", "--stage.2.steps=1",
+                     "--train.checkpoint_every=0", "--train.eval_every=0", "--optim.warmup_steps=0"))
+    ckpt, corpus = os.path.join(out, "run", "ckpt-2.h5"), os.path.join(WORK, "gnu.h5")
+    for f in (ckpt, corpus):
+        p = run([BIN, "inspect", "--verify", f], check=False)
+        if p.returncode != 0 or not p.stdout.startswith("OK: " + f):
+            print(p.stdout, p.stderr)
+            fail(f"the intact {f} does not verify")
+        print(p.stdout.strip())
+
+    def refuse(path, want, what, cwd=None):
+        p = run([BIN, "inspect", "--verify", path], check=False, timeout=120, cwd=cwd)
+        line = (p.stderr.strip().splitlines() or [""])[-1]
+        if p.returncode == 0 or p.returncode < 0 or p.returncode >= 128 or "OK:" in p.stdout or path not in line \
+                or any(w not in line for w in want):
+            print(p.stdout, p.stderr)
+            fail(f"{what}: expected exit 1..127 and one line naming {path} and {want}, got exit {p.returncode}")
+        return p.returncode, line
+
+    # the numbers or the contents are wrong, the checksums right
+    bad = run([POISON, CFG, ckpt, os.path.join(out, "poison")]).stdout.strip()
+    print("NaN weight:", refuse(bad, ["params/", "not finite"], "NaN weight")[1])
+    run([MAKE_BAD, corpus, out])
+    for name, want in [("id_over_vocab.h5", ["token", "vocab"]), ("empty_doc.h5", ["document 1", "empty"]),
+                       ("zero_docs.h5", ["no documents"])]:
+        print(f"{name}:", refuse(os.path.join(out, name), want, name)[1])
+
+    # files from before the whole-file checksum go to HDF5 unguarded: the ones that crash HDF5
+    # 1.10 (found by tests/fuzz) are reported as damaged, not with a signal
+    # (in place, named from the project root; whether HDF5 actually crashes on them depends on
+    # the memory layout, even on the path and the environment: from a shell it does)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    known = sorted(os.path.relpath(k, root) for k in glob.glob(os.path.join(root, "tests", "fuzz", "hdf5_known", "*.h5")))
+    if not known:
+        fail("tests/fuzz/hdf5_known/*.h5 not found")
+    for k in known:
+        print(f"older file {k}:", refuse(k, [], k, cwd=root)[1])
+
+    # damaged bytes
+    total = 0
+    for label, src in (("checkpoint", ckpt), ("corpus", corpus)):
+        data = open(src, "rb").read()
+        variants = damaged_variants(data, 10 if label == "checkpoint" else 11)
+        path = os.path.join(out, f"damaged-{label}.h5")
+        seen = {}
+        for what, blob in variants:
+            with open(path, "wb") as f:
+                f.write(blob)
+            rc, line = refuse(path, [], f"{label}, {what}")
+            cls = next((c for c, key in CLASSES if key in line), None)
+            if cls is None:
+                fail(f"{label}, {what}: unexpected message: {line}")
+            seen.setdefault(cls, []).append(rc)
+            # the loaders (checkpoint reader / corpus_open) refuse it too, without a crash
+            p = run([BIN, "inspect", path], check=False, timeout=120)
+            if p.returncode == 0 or p.returncode < 0 or p.returncode >= 128 or path not in p.stderr:
+                print(p.stdout[-2000:], p.stderr[-2000:])
+                fail(f"{label}, {what}: plain inspect exited {p.returncode}")
+        total += len(variants)
+        print(f"{label} ({len(data)} bytes): {len(variants)} damaged variants, every one refused without a crash:")
+        for cls, rcs in sorted(seen.items(), key=lambda kv: -len(kv[1])):
+            print(f"  {len(rcs):3d} x exit {sorted(set(rcs))}: {cls}")
+    print(f"{total} damaged files: all refused with one line naming the file, none crashed")
 
 
 TESTS = {"kill": test_kill, "corrupt": test_corrupt, "diskfull": test_diskfull, "jsonl": test_jsonl,
-         "corpora": test_corpora, "rankdeath": test_rankdeath, "nonfinite": test_nonfinite}
+         "corpora": test_corpora, "rankdeath": test_rankdeath, "nonfinite": test_nonfinite,
+         "verify": test_verify}
 if TEST not in TESTS:
     fail(f"unknown test {TEST}")
 TESTS[TEST]()

@@ -12,20 +12,28 @@ import sys
 
 
 def prompts(data):
-    out = []
-    for name in ("wordnet_sft", "faq_sft", "foldoc_sft", "man_sft"):
+    """five held-out chat prompts, one line each: two WordNet words (plain lower-case words, evenly
+    spaced through the file, so not just the alphabet's start), then one each from the FOLDOC,
+    FAQ and man-page sets (the first short one), topping up from WordNet when a set is missing"""
+    def questions(name):
         path = os.path.join(data, "jsonl", f"{name}.heldout.jsonl")
         if not os.path.exists(path):
-            continue
+            return []
+        qs = []
         for line in open(path):
             msgs = json.loads(line)["messages"]
             q = next(m["content"] for m in msgs if m["role"] == "user").replace("\n", " ").strip()
-            if len(q) < 200:
-                out.append(q)
-            if len(out) >= (3 if name == "wordnet_sft" else 5):
-                break
-        if len(out) >= 5:
-            break
+            if len(q) < 160:
+                qs.append(q)
+        return qs
+    words = [q for q in questions("wordnet_sft") if re.search(r'"[a-z]+"', q)]
+    spaced = [words[(2 * i + 1) * len(words) // 8] for i in range(4)] if len(words) >= 4 else words
+    out = spaced[:2]
+    for name in ("foldoc_sft", "faq_sft", "man_sft"):
+        qs = questions(name)
+        if qs:
+            out.append(qs[0])
+    out += [q for q in spaced[2:] if q not in out]
     print("\n".join(out[:5]))
 
 

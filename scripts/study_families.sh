@@ -65,6 +65,8 @@ for g in "${HELDOUT[@]}"; do hcorp+=("${g#*:}"); done
 $PY scripts/study_report.py plan --steps "$STEPS" --batch "$BATCH" --seq "$T" --long-docs "$LONG_DOCS" \
   --long-corpora "${#LONG[@]}" --eval-docs "$EVAL_DOCS" --data "$DATA" --heldout "${hcorp[@]}" -- "${plan_args[@]}"
 [ $plan = 1 ] && exit 0
+# absolute: a relative out_dir would resolve from the config's folder (configs/study/)
+OUT=$(realpath -m "$OUT")
 
 if [ ! -x "$BIN" ]; then scripts/setup.sh; fi
 [ -f "$DATA/SUMMARY.md" ] || scripts/prepare_data.sh "${PREP_ARGS[@]}"

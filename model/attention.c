@@ -72,9 +72,7 @@ void attention_forward(float *out, float *probs, const float *q, const float *k,
                 float mx = -INFINITY;
                 for (int tau = lo; tau <= t; tau++) {
                     const float *kv = k + ((size_t)bb * T + tau) * K;
-                    float s = 0.0f;
-                    for (int d = 0; d < K; d++) s += qv[d] * kv[d];
-                    s *= scale;
+                    float s = gemv_dot(qv, kv, K) * scale;
                     pr[t - tau] = s;
                     if (s > mx) mx = s;
                 }
@@ -119,8 +117,7 @@ void attention_backward(float *dq, float *dk, float *dv, float *dscores, const f
                 float dot = 0.0f;
                 for (int tau = lo; tau <= t; tau++) {
                     const float *vv = v + ((size_t)bb * T + tau) * K;
-                    float dp = 0.0f;
-                    for (int d = 0; d < K; d++) dp += g[d] * vv[d];
+                    float dp = gemv_dot(g, vv, K);
                     ds[t - tau] = dp;
                     dot += dp * pr[t - tau];
                 }

@@ -10,6 +10,7 @@
 
 #include "../common/check.h"
 #include "layers.h"
+#include "vmath.h"
 
 const char *const prof_kind_name[PROF_NUM] = {"embedding", "norms", "mlp", "recurrent linears", "conv1d",
                                                "rg-lru", "attention linears", "attention core", "loss+unembed",
@@ -56,7 +57,6 @@ static void layout(GriffinModel *m, Carver *cv) {
         a->tn_out = carve(cv, N * D);
         if (c->block_types[l] == BLOCK_RECURRENT) {
             a->y_pre = carve(cv, N * E);
-            a->y_br = carve(cv, N * E);
             a->x_br = carve(cv, N * E);
             a->conv = carve(cv, N * E);
             a->gx = carve(cv, N * E);
@@ -151,8 +151,6 @@ static void recurrent_forward(GriffinModel *m, LayerActs *a, LayerPtrs *w, float
     size_t NE = (size_t)N * E;
     double t = tic(m);
     linear_forward(a->y_pre, a->tn_out, w->p[P_LIN_Y_W], w->p[P_LIN_Y_B], N, D, E);
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < NE; i++) a->y_br[i] = gelu_tanh(a->y_pre[i]);
     linear_forward(a->x_br, a->tn_out, w->p[P_LIN_X_W], w->p[P_LIN_X_B], N, D, E);
     toc(m, PROF_REC_LINEAR, 0, &t);
     conv1d_forward(a->conv, a->x_br, m->pos, w->p[P_CONV_W], w->p[P_CONV_B], m->B, m->T, E);
@@ -160,8 +158,7 @@ static void recurrent_forward(GriffinModel *m, LayerActs *a, LayerPtrs *w, float
     rglru_forward(a->lru, a->gx, a->ga, a->conv, m->pos, w->p[P_A_PARAM], w->p[P_IGATE_W],
                   w->p[P_IGATE_B], w->p[P_AGATE_W], w->p[P_AGATE_B], m->B, m->T, E, c->num_heads);
     toc(m, PROF_RGLRU, 0, &t);
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < NE; i++) a->rprod[i] = a->lru[i] * a->y_br[i];
+    vm_gelu_mul(a->rprod, a->y_pre, a->lru, NE); /* GeLU(y branch) ⊙ RG-LRU */
     linear_forward(out, a->rprod, w->p[P_LIN_OUT_W], w->p[P_LIN_OUT_B], N, E, D);
     toc(m, PROF_REC_LINEAR, 0, &t);
 }
@@ -276,11 +273,7 @@ static void recurrent_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w, Laye
     double t = tic(m);
     memset(d_rprod, 0, NE * sizeof(float));
     linear_backward(d_rprod, g->p[P_LIN_OUT_W], g->p[P_LIN_OUT_B], dout, a->rprod, w->p[P_LIN_OUT_W], N, E, D);
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < NE; i++) {
-        d_lru[i] = d_rprod[i] * a->y_br[i];
-        d_ypre[i] = d_rprod[i] * a->lru[i] * gelu_tanh_grad(a->y_pre[i]);
-    }
+    vm_gelu_mul_backward(d_ypre, d_lru, d_rprod, a->y_pre, a->lru, NE);
     memset(d_conv, 0, NE * sizeof(float));
     toc(m, PROF_REC_LINEAR, 1, &t);
     rglru_backward(d_conv, g->p[P_A_PARAM], g->p[P_IGATE_W], g->p[P_IGATE_B], g->p[P_AGATE_W], g->p[P_AGATE_B],

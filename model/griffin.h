@@ -18,12 +18,11 @@ typedef struct {
     float *tn_out;    /* [N,D] RMSNorm_t(x_in) */
     /* recurrent */
     float *y_pre;     /* [N,E] linear_y output (before GeLU) */
-    float *y_br;      /* [N,E] GeLU(y_pre) */
     float *x_br;      /* [N,E] linear_x output */
     float *conv;      /* [N,E] Conv1D(x_br) */
     float *gx, *ga;   /* [N,E] RG-LRU gates */
     float *lru;       /* [N,E] RG-LRU output */
-    float *rprod;     /* [N,E] lru ⊙ y_br */
+    float *rprod;     /* [N,E] lru ⊙ GeLU(y_pre) */
     /* attention */
     float *q;         /* [N,D] after RoPE */
     float *k, *v;     /* [N,K] k after RoPE */

@@ -4,12 +4,12 @@
 #include <math.h>
 
 #include "layers.h"
+#include "vmath.h"
 
 /* logits [n] in place: ℓ = cap · tanh(z / cap); cap == 0 leaves them unchanged */
 void softcap_forward(float *logits, float cap, size_t n) {
     if (cap == 0.0f) return;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) logits[i] = cap * tanhf(logits[i] / cap);
+    vm_softcap(logits, cap, n);
 }
 
 /* forward: ℓ = c tanh(z/c)  ⇒  dz = dℓ (1 − (ℓ/c)²)   (in place on dlogits; from the capped ℓ) */
@@ -29,11 +29,8 @@ double crossentropy_forward(float *lse, const float *logits, const int *targets,
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *row = logits + (size_t)n * V;
-        float mx = row[0];
-        for (int i = 1; i < V; i++) mx = row[i] > mx ? row[i] : mx;
-        float s = 0.0f;
-        for (int i = 0; i < V; i++) s += expf(row[i] - mx);
-        lse[n] = mx + logf(s);
+        float mx = vm_max(row, (size_t)V);
+        lse[n] = mx + logf(vm_sum_exp(row, mx, (size_t)V));
     }
     double total = 0.0; /* summed in row order: independent of the thread count */
     for (int n = 0; n < N; n++)
@@ -51,7 +48,7 @@ void crossentropy_backward(float *dlogits, const float *logits, const float *lse
         if (w == 0.0f) continue;
         const float *row = logits + (size_t)n * V;
         float *d = dlogits + (size_t)n * V;
-        for (int i = 0; i < V; i++) d[i] += w * expf(row[i] - lse[n]);
+        vm_add_scaled_exp(d, row, lse[n], w, (size_t)V);
         d[targets[n]] -= w;
     }
 }

@@ -5,20 +5,11 @@
 #include <string.h>
 
 #include "layers.h"
+#include "vmath.h"
 
-#define GELU_C 0.7978845608028654f /* sqrt(2/pi) */
-#define GELU_A 0.044715f
+float gelu_tanh(float x) { return vm_gelu(x); }
 
-float gelu_tanh(float x) {
-    float u = GELU_C * (x + GELU_A * x * x * x);
-    return 0.5f * x * (1.0f + tanhf(u));
-}
-
-float gelu_tanh_grad(float x) {
-    float u = GELU_C * (x + GELU_A * x * x * x);
-    float th = tanhf(u);
-    return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_C * (1.0f + 3.0f * GELU_A * x * x);
-}
+float gelu_tanh_grad(float x) { return vm_gelu_grad(x); }
 
 /* y [N,F] = x [N,D] · w [D,F] + b [F]   (in, out layout) */
 static void matmul_io_bias(float *y, const float *x, const float *w, const float *b, int N, int D, int F) {
@@ -36,9 +27,7 @@ void mlp_forward(float *out, float *gate_pre, float *up_pre, float *prod, const 
                  int N, int D, int F) {
     matmul_io_bias(gate_pre, x, w_up, b_up, N, D, F);
     matmul_io_bias(up_pre, x, w_up + (size_t)D * F, b_up + F, N, D, F);
-    size_t NF = (size_t)N * F;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < NF; i++) prod[i] = gelu_tanh(gate_pre[i]) * up_pre[i];
+    vm_gelu_mul(prod, gate_pre, up_pre, (size_t)N * F);
     linear_forward(out, prod, w_down, b_down, N, F, D);
 }
 
@@ -53,11 +42,7 @@ void mlp_backward(float *dx, float *dw_up, float *db_up, float *dw_down, float *
     size_t NF = (size_t)N * F;
     memset(dprod, 0, NF * sizeof(float));
     linear_backward(dprod, dw_down, db_down, dout, prod, w_down, N, F, D);
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < NF; i++) {
-        dgate[i] = dprod[i] * up_pre[i] * gelu_tanh_grad(gate_pre[i]);
-        dup[i] = dprod[i] * gelu_tanh(gate_pre[i]);
-    }
+    vm_gelu_mul_backward(dgate, dup, dprod, gate_pre, up_pre, NF);
     const float *br[2] = {dgate, dup};
     for (int c = 0; c < 2; c++) {
         const float *w = w_up + (size_t)c * D * F;

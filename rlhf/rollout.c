@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/check.h"
+#include "model/vmath.h"
 
 void rollout_alloc(Rollout *r, int S, int max_new) {
     memset(r, 0, sizeof *r);
@@ -29,11 +30,8 @@ void rollout_free(Rollout *r) {
 
 /* log softmax(row)[id] the way model/loss.c's crossentropy_forward computes it */
 static float row_logprob(const float *row, int V, int id) {
-    float mx = row[0];
-    for (int i = 1; i < V; i++) mx = row[i] > mx ? row[i] : mx;
-    float s = 0.0f;
-    for (int i = 0; i < V; i++) s += expf(row[i] - mx);
-    return row[id] - (mx + logf(s));
+    float mx = vm_max(row, (size_t)V);
+    return row[id] - (mx + logf(vm_sum_exp(row, mx, (size_t)V)));
 }
 
 void rollout_sample(GriffinModel *m, DecodeState *prompt_state, DecodeState *state, const int *const *prompts,

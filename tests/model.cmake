@@ -1,5 +1,6 @@
 griffin_c_test(test_kernels "kernel" test_kernels.c)
 griffin_c_test(test_gemm_bf16 "kernel" test_gemm_bf16.c)
+griffin_c_test(test_vmath "kernel" test_vmath.c)
 
 # Whole model against the independent PyTorch reference (tests/ref/), per family and case.
 add_executable(parity_dump test_model_parity.c)

@@ -1,6 +1,11 @@
 /* griffin bench train: times forward + backward of a model preset on random tokens and
- * reports the median step, tokens/s, the analytic FLOPs per token and memory. */
+ * reports the median step, tokens/s, the analytic FLOPs per token and memory.
+ * Under mpirun every rank trains its own B rows and the step ends as training's does (ZeRO-1:
+ * reduce-scatter of the gradients, AdamW on the rank's shard, all-gather of the parameters),
+ * so `mpirun -np 2 griffin bench train --batch 4 --threads 1` and
+ * `griffin bench train --batch 8 --threads 2` compare the two process layouts. */
 #include <omp.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +18,7 @@
 #include "model/griffin.h"
 #include "model/layers.h"
 #include "optim/adamw.h"
+#include "optim/dist.h"
 #include "train/commands.h"
 #include "train/config.h"
 #include "train/perf.h"
@@ -60,9 +66,9 @@ static double gemm_ab(GemmPrecision p, int N, int D, int F) {
     }
     gemm_set_precision(p);
     double best = 0.0;
-    printf("gemm         N=%d D=%d F=%d, GFLOP/s     fp32   %s\n", N, D, F, gemm_precision_name(p));
+    if (dist_rank() == 0) printf("gemm         N=%d D=%d F=%d, GFLOP/s     fp32   %s\n", N, D, F, gemm_precision_name(p));
     for (int i = 0; i < 3; i++) {
-        printf("  %-24s %14.1f %8.1f  (x%.2f)\n", name[i], r[0][i], r[1][i], r[1][i] / r[0][i]);
+        if (dist_rank() == 0) printf("  %-24s %14.1f %8.1f  (x%.2f)\n", name[i], r[0][i], r[1][i], r[1][i] / r[0][i]);
         best = r[1][i] > best ? r[1][i] : best;
     }
     return best;
@@ -84,6 +90,7 @@ static int bench_train(int argc, char **argv) {
     const char *preset = "small";
     const char *family = NULL, *json = NULL, *config = NULL, *precision = NULL;
     int B = 8, T = 256, steps = 5, warmup = 1, threads = 0;
+    dist_init(&argc, &argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' && !config) {
@@ -93,6 +100,7 @@ static int bench_train(int argc, char **argv) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             bench_usage();
+            dist_finalize();
             return 0;
         }
         CHECK(v, "griffin bench train: option %s needs a value", a);
@@ -140,7 +148,7 @@ static int bench_train(int argc, char **argv) {
     else if (precision && !strcmp(precision, "bf16-emulated")) want = GEMM_BF16_EMULATED;
     else CHECK(!precision || !strcmp(precision, "fp32"), "griffin bench train: --precision %s is not fp32|bf16|bf16-emulated", precision);
     GemmPrecision prec = gemm_set_precision(want);
-    if (prec != want) printf("precision    bf16 asked for, but this CPU has no avx512_bf16: fp32\n");
+    if (prec != want && dist_rank() == 0) printf("precision    bf16 asked for, but this CPU has no avx512_bf16: fp32\n");
     double prec_peak = prec != GEMM_FP32 ? gemm_ab(prec, B * T, cfg.width, cfg.mlp_width) : 0.0;
     GriffinModel *m = griffin_create(&cfg, B, T, 1);
     int N = B * T;
@@ -156,7 +164,11 @@ static int bench_train(int argc, char **argv) {
     size_t P = m->table.total;
     float *am = alignedCallocCheck(P * sizeof(float)), *av = alignedCallocCheck(P * sizeof(float));
     AdamWConfig ac = adamw_defaults();
-    double opt_time = 0.0;
+    double opt_time = 0.0, comm_time = 0.0;
+    int world = dist_size();
+    size_t lo = 0, hi = P;
+    dist_shard(P, dist_rank(), world, &lo, &hi);
+    dist_barrier();
     for (int s = -warmup; s < steps; s++) {
         if (s == 0) {
             m->profile = 1;
@@ -168,16 +180,38 @@ static int bench_train(int argc, char **argv) {
         double t1 = now_s();
         griffin_backward(m);
         double t2 = now_s();
-        adamw_update(&m->table, m->params, m->grads, am, av, &ac, 1e-4f, s + warmup + 1, 1.0f);
-        double t3 = now_s();
+        double t3 = t2;
+        if (world > 1) {
+            dist_reduce_scatter_mean(m->grads, P);
+            t3 = now_s();
+            adamw_update_range(&m->table, m->params, m->grads, am, av, &ac, 1e-4f, s + warmup + 1, 1.0f, lo, hi);
+            double t4 = now_s();
+            dist_allgather(m->params, P);
+            comm_time += s >= 0 ? (t3 - t2) + (now_s() - t4) : 0.0;
+            opt_time += s >= 0 ? t4 - t3 : 0.0;
+            t3 = now_s();
+        } else {
+            adamw_update(&m->table, m->params, m->grads, am, av, &ac, 1e-4f, s + warmup + 1, 1.0f);
+            t3 = now_s();
+            opt_time += s >= 0 ? t3 - t2 : 0.0;
+        }
         if (s >= 0) {
             fwd[s] = t1 - t0;
             tot[s] = t3 - t0;
-            opt_time += t3 - t2;
         }
     }
     m->profile = 0;
-    double peak = sgemm_peak_gflops(B * T, cfg.width, cfg.mlp_width);
+    /* every rank measures its cores' sgemm rate at the same time; the machine's peak is the sum */
+    double peak = dist_sum_double(sgemm_peak_gflops(B * T, cfg.width, cfg.mlp_width));
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mb = (double)ru.ru_maxrss * 1024.0 / 1e6;
+    if (dist_rank() != 0) {
+        free(am), free(av), free(fwd), free(tot), free(tokens), free(targets), free(pos);
+        griffin_free(m);
+        dist_finalize();
+        return 0;
+    }
     qsort(fwd, (size_t)steps, sizeof(double), cmp_double);
     qsort(tot, (size_t)steps, sizeof(double), cmp_double);
     double med = tot[steps / 2], medf = fwd[steps / 2];
@@ -185,11 +219,11 @@ static int bench_train(int argc, char **argv) {
     printf("model        %s %s: D=%d E=%d F=%d H=%d L=%d A=%d V=%d, %zu parameters\n", preset,
            family_name(m->cfg.family), m->cfg.width, m->cfg.lru_width, m->cfg.mlp_width, m->cfg.num_heads,
            m->cfg.depth, m->cfg.window, m->cfg.vocab_size, m->table.total);
-    printf("batch        B=%d T=%d (%d tokens), %d threads, %d timed steps, %s matrix products\n", B, T, N,
-           omp_get_max_threads(), steps, gemm_precision_name(prec));
+    printf("batch        B=%d T=%d (%d tokens) per rank, %d rank(s) × %d threads, %d timed steps, %s matrix products\n",
+           B, T, N, world, omp_get_max_threads(), steps, gemm_precision_name(prec));
     printf("forward      %.1f ms (median)\n", 1e3 * medf);
-    printf("step         %.1f ms (median; forward+backward+AdamW)   %.0f tokens/s\n", 1e3 * med, N / med);
-    double achieved = flops * N / med / 1e9;
+    printf("step         %.1f ms (median; forward+backward+AdamW)   %.0f tokens/s\n", 1e3 * med, (double)N * world / med);
+    double achieved = flops * N * world / med / 1e9;
     printf("flops        %.1f MFLOP/token, %.1f GFLOP/s achieved; sgemm peak here %.1f GFLOP/s; MFU %.1f%%\n",
            flops / 1e6, achieved, peak, 100.0 * achieved / peak);
     if (prec != GEMM_FP32)
@@ -203,7 +237,11 @@ static int bench_train(int argc, char **argv) {
         printf("  %-20s %12.2f %9.2f %6.1f%%\n", prof_kind_name[k], 1e3 * m->prof[k][0] / steps,
                1e3 * m->prof[k][1] / steps, 100.0 * (m->prof[k][0] + m->prof[k][1]) / prof_total);
     printf("  %-20s %12s %9.2f %6.1f%%\n", "optimizer (AdamW)", "-", 1e3 * opt_time / steps, 100.0 * opt_time / prof_total);
-    printf("  %-20s %12s %9s %6s\n", "all-reduce", "-", "-", "(1 rank)");
+    if (world > 1)
+        printf("  %-20s %12s %9.2f %6.1f%%  (reduce-scatter + all-gather, %d ranks)\n", "all-reduce", "-",
+               1e3 * comm_time / steps, 100.0 * comm_time / prof_total, world);
+    else
+        printf("  %-20s %12s %9s %6s\n", "all-reduce", "-", "-", "(1 rank)");
     if (json) {
         FILE *f = fopenCheck(json, "w");
         fprintf(f, "{\"model\":\"%s\",\"family\":\"%s\",\"parameters\":%zu,\"batch\":%d,\"seq\":%d,"
@@ -215,24 +253,28 @@ static int bench_train(int argc, char **argv) {
         for (int k = 0; k < PROF_NUM; k++)
             fprintf(f, "\"%s\":{\"forward\":%.3f,\"backward\":%.3f},", prof_kind_name[k],
                     1e3 * m->prof[k][0] / steps, 1e3 * m->prof[k][1] / steps);
-        fprintf(f, "\"optimizer\":{\"forward\":0,\"backward\":%.3f}}}\n", 1e3 * opt_time / steps);
+        fprintf(f, "\"optimizer\":{\"forward\":0,\"backward\":%.3f},\"allreduce\":{\"forward\":0,\"backward\":%.3f}},"
+                   "\"ranks\":%d,\"peak_rss_mb\":%.1f,\"activation_bytes_per_token\":%.0f}\n",
+                1e3 * opt_time / steps, 1e3 * comm_time / steps, world, rss_mb, (double)griffin_activation_bytes(m) / N);
         fclose(f);
         printf("wrote %s\n", json);
     }
     free(am);
     free(av);
-    printf("memory       parameters %.1f MB, gradients %.1f MB, activations %.1f MB\n",
-           m->table.total * 4.0 / 1e6, m->table.total * 4.0 / 1e6, griffin_activation_bytes(m) / 1e6);
+    printf("memory       parameters %.1f MB, gradients %.1f MB, AdamW moments %.1f MB, activations %.1f MB"
+           " (%.0f KB per token); peak resident %.1f MB%s\n",
+           m->table.total * 4.0 / 1e6, m->table.total * 4.0 / 1e6, m->table.total * 8.0 / 1e6,
+           griffin_activation_bytes(m) / 1e6, griffin_activation_bytes(m) / 1e3 / N, rss_mb,
+           world > 1 ? " (rank 0)" : "");
     free(fwd);
     free(tot);
     free(tokens);
     free(targets);
     free(pos);
     griffin_free(m);
+    dist_finalize();
     return 0;
 }
-
-
 
 int cmd_bench(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "train")) return bench_train(argc - 1, argv + 1);

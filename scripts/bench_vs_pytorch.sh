@@ -3,7 +3,7 @@
 #
 #   scripts/bench_vs_pytorch.sh [CONFIG.ini|tiny|small|2b] [--threads N] [--rounds R]
 #                               [--batch B] [--seq T] [--steps N] [--warmup N] [--family F]
-#                               [--out DIR] [--griffin PATH]
+#                               [--out DIR] [--griffin PATH] [--official REPO]
 #
 # The same model (a config .ini's [model] and [train] batch_size/seq_len, or a `griffin
 # bench` preset; default: the preset "small", B=8, T=256, as `griffin bench train` without
@@ -14,6 +14,10 @@
 # griffin, torch, … for R rounds — so that machine noise hits both; each run reports its
 # median step, and the summary takes the median over rounds per side.
 #
+# --official REPO adds a third side: the official RecurrentGemma PyTorch model
+# (recurrentgemma.torch.Griffin) of a checkout of github.com/google-deepmind/recurrentgemma,
+# which this project does not ship (bench_torch.py --official; same config, tokens, AdamW).
+#
 # Writes DIR/runs.csv (one row per run), DIR/summary.json, and the per-run JSON files;
 # DIR defaults to runs/bench_vs_pytorch/<config>-<threads>t. GRIFFIN (env) or --griffin
 # names the binary (default build/griffin); PYTHON the interpreter with torch
@@ -21,7 +25,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
-CONFIG=small THREADS="$(nproc)" ROUNDS=3 STEPS=5 WARMUP=1 BATCH="" SEQ="" FAMILY="" OUT=""
+CONFIG=small THREADS="$(nproc)" ROUNDS=3 STEPS=5 WARMUP=1 BATCH="" SEQ="" FAMILY="" OUT="" OFFICIAL=""
 GRIFFIN="${GRIFFIN:-$ROOT/build/griffin}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 
@@ -40,6 +44,7 @@ while [[ $# -gt 0 ]]; do
         --family) need "$@"; FAMILY="$2"; shift 2 ;;
         --out) need "$@"; OUT="$2"; shift 2 ;;
         --griffin) need "$@"; GRIFFIN="$2"; shift 2 ;;
+        --official) need "$@"; OFFICIAL="$(cd "$2" && pwd)"; shift 2 ;;
         -*) echo "bench_vs_pytorch: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) [[ $seen_config == 0 ]] || { echo "bench_vs_pytorch: more than one CONFIG" >&2; exit 2; }
            CONFIG="$1"; seen_config=1; shift ;;
@@ -67,36 +72,48 @@ GRIFFIN_ARGS=()
 if "$GRIFFIN" bench train --help 2>/dev/null | grep -q -- --precision; then GRIFFIN_ARGS=(--precision fp32); fi
 OUT="${OUT:-$ROOT/runs/bench_vs_pytorch/$NAME-${THREADS}t}"
 mkdir -p "$OUT"
-rm -f "$OUT"/griffin-*.json "$OUT"/torch-*.json
+rm -f "$OUT"/griffin-*.json "$OUT"/torch-*.json "$OUT"/official-*.json
 
 export OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS"
-echo "bench_vs_pytorch: $NAME, $THREADS threads, $ROUNDS round(s) × (griffin, torch), $STEPS timed steps after $WARMUP warm-up each"
+echo "bench_vs_pytorch: $NAME, $THREADS threads, $ROUNDS round(s) × (griffin, torch${OFFICIAL:+, official}), $STEPS timed steps after $WARMUP warm-up each"
 for ((r = 1; r <= ROUNDS; r++)); do
     "$GRIFFIN" bench train "${MODEL_ARGS[@]}" "${COMMON[@]}" ${GRIFFIN_ARGS[@]+"${GRIFFIN_ARGS[@]}"} --json "$OUT/griffin-$r.json" > "$OUT/griffin-$r.log"
     "$PYTHON" "$ROOT/tests/ref/bench_torch.py" "${MODEL_ARGS[@]}" "${COMMON[@]}" --json "$OUT/torch-$r.json" > "$OUT/torch-$r.log"
+    if [[ -n "$OFFICIAL" ]]; then
+        "$PYTHON" "$ROOT/tests/ref/bench_torch.py" "${MODEL_ARGS[@]}" "${COMMON[@]}" --official "$OFFICIAL" \
+            --json "$OUT/official-$r.json" > "$OUT/official-$r.log" 2>&1
+    fi
     "$PYTHON" - "$OUT" "$r" <<'EOF'
-import json, sys
+import json, os, sys
 out, r = sys.argv[1], sys.argv[2]
-g = json.load(open("%s/griffin-%s.json" % (out, r)))
-t = json.load(open("%s/torch-%s.json" % (out, r)))
-print("  round %s: griffin %9.1f tokens/s (%8.1f ms/step)   torch %9.1f tokens/s (%8.1f ms/step)"
-      % (r, g["tokens_per_s"], g["step_ms"], t["tokens_per_s"], t["step_ms"]))
+line = "  round %s:" % r
+for side in ("griffin", "torch", "official"):
+    path = "%s/%s-%s.json" % (out, side, r)
+    if os.path.exists(path):
+        d = json.load(open(path))
+        line += "   %s %9.1f tokens/s (%8.1f ms/step)" % (side, d["tokens_per_s"], d["step_ms"])
+print(line)
 EOF
 done
 
 "$PYTHON" - "$OUT" "$ROUNDS" "$NAME" <<'EOF'
 import csv, json, statistics, sys
 out, rounds, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+import os
 runs = {"griffin": [], "torch": []}
+if os.path.exists("%s/official-1.json" % out):
+    runs["official"] = []
 for r in range(1, rounds + 1):
     for side in runs:
         d = json.load(open("%s/%s-%d.json" % (out, side, r)))
         d["round"] = r
         runs[side].append(d)
 g0, t0 = runs["griffin"][0], runs["torch"][0]
-for key in ("parameters", "batch", "seq", "threads"):
-    if g0[key] != t0[key]:
-        sys.exit("bench_vs_pytorch: the two sides differ in %s: griffin %s, torch %s" % (key, g0[key], t0[key]))
+for other in runs:
+    for key in ("parameters", "batch", "seq", "threads"):
+        if g0[key] != runs[other][0][key]:
+            sys.exit("bench_vs_pytorch: the sides differ in %s: griffin %s, %s %s"
+                     % (key, g0[key], other, runs[other][0][key]))
 if abs(g0["mflop_per_token"] - t0["mflop_per_token"]) > 1e-3 * g0["mflop_per_token"]:
     print("warning: FLOPs/token differ: griffin %.3f, torch %.3f MFLOP" % (g0["mflop_per_token"], t0["mflop_per_token"]))
 
@@ -108,7 +125,7 @@ with open(out + "/runs.csv", "w", newline="") as f:
                 "sgemm_peak_gflops", "own_peak_gflops"])
     for r in range(rounds):
         peak_r = runs["griffin"][r]["sgemm_peak_gflops"]
-        for side in ("griffin", "torch"):
+        for side in runs:
             d = runs[side][r]
             w.writerow([d["round"], side] + ["%.6g" % x for x in (
                 d["tokens_per_s"], d["step_ms"], d["forward_ms"], d["gflops"], d["gflops"] / peak_r,
@@ -118,7 +135,7 @@ med = lambda side, key: statistics.median(d[key] for d in runs[side])
 flop = g0["mflop_per_token"] * 1e6
 peak = med("griffin", "sgemm_peak_gflops")     # OpenBLAS sgemm, measured by griffin in each run
 side = {}
-for s in ("griffin", "torch"):
+for s in runs:
     tps = med(s, "tokens_per_s")
     side[s] = dict(tokens_per_s=tps, step_ms=med(s, "step_ms"), forward_ms=med(s, "forward_ms"),
                    tokens_per_s_runs=[d["tokens_per_s"] for d in runs[s]],
@@ -130,6 +147,9 @@ summary = dict(model=name, family=g0["family"], parameters=g0["parameters"], bat
                torch_version=t0["torch_version"], mflop_per_token=g0["mflop_per_token"],
                sgemm_peak_gflops=peak, griffin=side["griffin"], torch=side["torch"],
                speedup_griffin_over_torch=ratio)
+if "official" in side:
+    summary["official"] = side["official"]
+    summary["speedup_griffin_over_official"] = side["griffin"]["tokens_per_s"] / side["official"]["tokens_per_s"]
 with open(out + "/summary.json", "w") as f:
     json.dump(summary, f, indent=1)
     f.write("\n")
@@ -137,9 +157,14 @@ print()
 print("model      %s %s, %.1f M parameters, B=%d T=%d, %d threads, %.1f MFLOP/token"
       % (name, g0["family"], g0["parameters"] / 1e6, g0["batch"], g0["seq"], g0["threads"], g0["mflop_per_token"]))
 print("median of %d round(s) tokens/s   step (ms)   GFLOP/s   MFU (vs sgemm %.1f GFLOP/s)" % (rounds, peak))
-for s, label in (("griffin", "griffin.c"), ("torch", "PyTorch %s" % t0["torch_version"])):
-    d = side[s]
-    print("  %-18s %10.1f %11.1f %9.1f   %5.1f%%" % (label, d["tokens_per_s"], d["step_ms"], d["gflops"], 100 * d["mfu"]))
+labels = {"griffin": "griffin.c", "torch": "PyTorch %s" % t0["torch_version"],
+          "official": "official RecurrentGemma"}
+for s in side:
+    label, d = labels[s], side[s]
+    print("  %-24s %10.1f %11.1f %9.1f   %5.1f%%" % (label, d["tokens_per_s"], d["step_ms"], d["gflops"], 100 * d["mfu"]))
 print("ratio      griffin.c / PyTorch = %.2f× tokens/s" % ratio)
+if "official" in side:
+    print("ratio      griffin.c / official RecurrentGemma PyTorch = %.2f× tokens/s"
+          % summary["speedup_griffin_over_official"])
 print("wrote      %s/summary.json, %s/runs.csv" % (out, out))
 EOF

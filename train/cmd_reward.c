@@ -29,6 +29,7 @@
 #include "train/checkpoint.h"
 #include "train/commands.h"
 #include "train/config.h"
+#include "train/loop.h"
 #include "train/runlog.h"
 #include "train/step_check.h"
 
@@ -102,6 +103,7 @@ int cmd_reward(int argc, char **argv) {
     RunOut out;
     run_out_open(&out, ts->out_dir, rank == 0);
     run_say(&out, "griffin reward: %s, %d rank(s) x %d thread(s)\n", cfg->source, world, omp_get_max_threads());
+    train_apply_precision(ts->precision, &out);
     if (rank == 0) {
         train_config_print(cfg, stdout);
         if (out.log) train_config_print(cfg, out.log);

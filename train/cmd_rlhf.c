@@ -289,6 +289,10 @@ int cmd_rlhf(int argc, char **argv) {
     RunOut out;
     run_out_open(&out, ts->out_dir, rank == 0);
     run_say(&out, "griffin rlhf: %s, %d rank(s) x %d thread(s)\n", cfg->source, world, omp_get_max_threads());
+    if (ts->precision != PRECISION_FP32) /* PPO's ratio compares the trainer with the fp32 sampler */
+        run_say(&out, "train.precision = %s is not used by rlhf: its ratios compare the trainer's log-probabilities "
+                      "with the fp32 sampler's, so both compute in fp32\n",
+                ts->precision == PRECISION_BF16 ? "bf16" : "bf16-emulated");
     if (rank == 0) {
         train_config_print(cfg, stdout);
         if (out.log) train_config_print(cfg, out.log);

@@ -116,6 +116,15 @@ static void log_chat_samples(RunOut *o, GriffinModel *m, Corpus *valid, const To
     decode_free(s);
 }
 
+void train_apply_precision(int precision, RunOut *out) {
+    GemmPrecision got = gemm_set_precision((GemmPrecision)precision);
+    if (got != (GemmPrecision)precision)
+        run_say(out, "train.precision = bf16: this CPU has no avx512_bf16, matrix products run in fp32\n");
+    else if (got != GEMM_FP32)
+        run_say(out, "train.precision = %s: matrix products in bf16 with fp32 sums; weights, gradients, AdamW fp32\n",
+                gemm_precision_name(got));
+}
+
 int train_main(TrainKind kind, int argc, char **argv) {
     const char *stage_name = kind == TRAIN_SFT ? "sft" : "pretrain";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -137,15 +146,10 @@ int train_main(TrainKind kind, int argc, char **argv) {
     }
     TrainSection *ts = &cfg->train;
     CHECK(cfg->n_stages > 0, "%s: no [stage.N] sections: nothing to train on", cfg->source);
-    GemmPrecision precision = gemm_set_precision((GemmPrecision)ts->precision);
     if (ts->threads > 0) omp_set_num_threads(ts->threads);
     run_out_open(&out, ts->out_dir, rank == 0);
     run_say(&out, "griffin %s: %s, %d rank(s) x %d thread(s)\n", stage_name, cfg->source, world, omp_get_max_threads());
-    if (precision != (GemmPrecision)ts->precision)
-        run_say(&out, "train.precision = bf16: this CPU has no avx512_bf16, matrix products run in fp32\n");
-    else if (precision != GEMM_FP32)
-        run_say(&out, "train.precision = %s: matrix products in bf16 with fp32 sums; weights, gradients, AdamW fp32\n",
-                gemm_precision_name(precision));
+    train_apply_precision(ts->precision, &out);
     if (rank == 0) {
         train_config_print(cfg, stdout);
         if (out.log) train_config_print(cfg, out.log);

@@ -3,6 +3,7 @@
 
     bench_torch.py [CONFIG.ini] [--preset tiny|small|2b] [--family griffin|hawk|transformer]
                    [--batch B] [--seq T] [--steps N] [--warmup N] [--threads N] [--json F]
+    bench_torch.py ... --official REPO
     bench_torch.py --selfcheck
 
 The options, defaults and random-token workload mirror `griffin bench train` (train/bench.c):
@@ -18,6 +19,14 @@ attention as one [B, H*T, T] score matrix with a banded (window + document) mask
 RG-LRU recurrence as a Python loop over time (what the official RecurrentGemma PyTorch
 code does in training). --selfcheck compares loss and every gradient with griffin_ref.py
 on small models (griffin, hawk, transformer; packed documents, T > window).
+
+--official REPO times the official RecurrentGemma PyTorch model instead
+(recurrentgemma.torch.Griffin from a checkout of github.com/google-deepmind/recurrentgemma,
+which this project does not ship): the same config, tokens and AdamW, its own forward with
+the soft cap, cross-entropy in float32, gradient_checkpointing=False (its default, True,
+recomputes every block). Its two small dependencies that Debian lacks are stood in for here:
+jaxtyping (type annotations only) and the four einops patterns the model uses. The JSON says
+implementation "official".
 """
 
 import argparse
@@ -314,6 +323,60 @@ def sgemm_peak(torch, M, K, N):
 
 # ----------------------------------------------------------------------------------------
 
+def official_model(torch, repo, cfg):
+    """recurrentgemma.torch.Griffin for cfg, imported from a checkout at repo without running
+    the packages' __init__ files (they import JAX and the sampler's sentencepiece)."""
+    import re
+    import types
+    import typing
+    pkg = os.path.join(os.path.abspath(repo), "recurrentgemma")
+    if not os.path.isfile(os.path.join(pkg, "torch", "griffin.py")):
+        raise SystemExit("bench_torch: %s is not a recurrentgemma checkout (no recurrentgemma/torch/griffin.py)"
+                         % repo)
+
+    class _Sub:  # jaxtyping.Float[torch.Tensor, "..."] etc.: annotations only
+        def __getitem__(self, key):
+            return typing.Any
+    jt = types.ModuleType("jaxtyping")
+    jt.Float = jt.Integer = jt.Bool = jt.Int = _Sub()
+    jt.jaxtyped = lambda f=None, **kw: f
+    sys.modules.setdefault("jaxtyping", jt)
+
+    def rearrange(x, pattern, **sizes):
+        lhs, rhs = (p.split() for p in pattern.split("->"))
+        if lhs[-1].endswith(")") and rhs[-1] != lhs[-1]:      # "... (a b) -> ... a b"
+            a = lhs[-2].lstrip("(")
+            return x.reshape(*x.shape[:-1], sizes[a], -1)
+        if rhs[-1].endswith(")") and lhs[-1] != rhs[-1]:      # "... a b -> ... (a b)"
+            return x.reshape(*x.shape[:-2], -1)
+        raise NotImplementedError("einops stand-in: pattern %r" % pattern)
+
+    def einsum(a, b, spec):
+        ins, out = spec.split("->")
+        return torch.einsum(",".join(re.sub(r"\s", "", t) for t in ins.split(",")) + "->" + re.sub(r"\s", "", out),
+                            a, b)
+    ein = types.ModuleType("einops")
+    ein.rearrange, ein.einsum = rearrange, einsum
+    sys.modules.setdefault("einops", ein)
+    for name, path in (("recurrentgemma", pkg), ("recurrentgemma.torch", os.path.join(pkg, "torch"))):
+        mod = types.ModuleType(name)   # packages without their __init__ (JAX, sentencepiece)
+        mod.__path__ = [path]
+        sys.modules[name] = mod
+    import importlib
+    common = importlib.import_module("recurrentgemma.common")
+    griffin = importlib.import_module("recurrentgemma.torch.griffin")
+    kinds = [common.TemporalBlockType.ATTENTION if k == ATTENTION else common.TemporalBlockType.RECURRENT
+             for k in block_types(cfg["family"], cfg["depth"])]
+    gc = common.GriffinConfig(vocab_size=cfg["vocab_size"], width=cfg["width"], mlp_expanded_width=cfg["mlp_width"],
+                              num_heads=cfg["num_heads"], block_types=tuple(kinds),
+                              embeddings_scale_by_sqrt_dim=bool(cfg["embed_scale"]),
+                              attention_window_size=cfg["window"], logits_soft_cap=cfg["soft_cap"],
+                              lru_width=cfg["lru_width"])
+    model = griffin.Griffin(gc, gradient_checkpointing=False, dtype=torch.float32)
+    model.reset_parameters()
+    return model
+
+
 def bench(args):
     if args.threads > 0:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -334,8 +397,16 @@ def bench(args):
     if B < 1 or T < 2 or args.steps < 1 or args.warmup < 0:
         raise SystemExit("bench_torch: batch, seq and steps must be positive")
     torch.manual_seed(5)
-    loss_fn = build(torch)
-    _, p = make_params(torch, cfg, seed=1337)
+    if args.official:
+        model = official_model(torch, args.official, cfg)
+        p = dict(model.named_parameters())
+
+        def loss_fn(cfg_, p_, tokens_, pos_, targets_):
+            logits, _ = model(tokens_, pos_, return_logits=True, return_cache=False)
+            return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets_.reshape(-1))
+    else:
+        loss_fn = build(torch)
+        _, p = make_params(torch, cfg, seed=1337)
     nparams = sum(t.numel() for t in p.values())
     tokens = torch.randint(cfg["vocab_size"], (B, T))
     targets = torch.randint(cfg["vocab_size"], (B, T))
@@ -360,8 +431,9 @@ def bench(args):
     peak = sgemm_peak(torch, N, cfg["width"], cfg["mlp_width"])
     achieved = flops * N / med / 1e9
     threads = torch.get_num_threads()
-    print("model        %s %s (PyTorch %s float32): D=%d E=%d F=%d H=%d L=%d A=%d V=%d, %d parameters"
-          % (label, cfg["family"], torch.__version__, cfg["width"], cfg["lru_width"], cfg["mlp_width"],
+    impl = "official RecurrentGemma, " if args.official else ""
+    print("model        %s %s (%sPyTorch %s float32): D=%d E=%d F=%d H=%d L=%d A=%d V=%d, %d parameters"
+          % (label, cfg["family"], impl, torch.__version__, cfg["width"], cfg["lru_width"], cfg["mlp_width"],
              cfg["num_heads"], cfg["depth"], cfg["window"], cfg["vocab_size"], nparams))
     print("batch        B=%d T=%d (%d tokens), %d threads, %d timed steps" % (B, T, N, threads, args.steps))
     print("forward      %.1f ms (median)" % (1e3 * medf))
@@ -371,7 +443,7 @@ def bench(args):
     print("loss         %.4f first step, %.4f last" % (losses[0], losses[-1]))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(model=label, family=cfg["family"], implementation="pytorch",
+            json.dump(dict(model=label, family=cfg["family"], implementation="official" if args.official else "pytorch",
                            torch_version=torch.__version__, parameters=nparams, batch=B, seq=T,
                            threads=threads, steps=args.steps, warmup=args.warmup,
                            step_ms=1e3 * med, forward_ms=1e3 * medf, tokens_per_s=N / med,
@@ -443,6 +515,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json")
+    ap.add_argument("--official", metavar="REPO", help="time the official recurrentgemma.torch model of a checkout")
     ap.add_argument("--selfcheck", action="store_true", help="compare with griffin_ref.py and exit")
     args = ap.parse_args()
     if args.selfcheck:

@@ -24,6 +24,8 @@ env = dict(os.environ)
 env.setdefault("ASAN_OPTIONS", "allocator_may_return_null=1:detect_leaks=1")
 env.setdefault("LSAN_OPTIONS", f"suppressions={here}/../lsan.supp:print_suppressions=0")
 env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+if "-detect_leaks=0" in extra:  # libFuzzer's flag covers the runs; LeakSanitizer's check at exit too
+    env["ASAN_OPTIONS"] = env["ASAN_OPTIONS"].replace("detect_leaks=1", "detect_leaks=0")
 limits = ["-timeout=5", "-rss_limit_mb=2048", "-malloc_limit_mb=1000000", "-max_len=262144"]
 THIRD_PARTY = ("libhdf5",)
 name = os.path.basename(fuzzer)
@@ -61,12 +63,13 @@ def faulting_module(report):
 
 
 def replay(path):
-    """reruns one input; an out-of-memory one with a 1 s timeout, whose report shows where the
+    """reruns one input with the harness's own flags (FUZZ_EXTRA: fuzz_corpus runs without leak
+    detection, so a replay must too); an out-of-memory one with a 1 s timeout, whose report shows where the
     memory is being taken (the out-of-memory report shows only libFuzzer's own allocations)"""
     lim = limits
     if os.path.basename(path).startswith("oom-"):
         lim = ["-timeout=1", "-rss_limit_mb=4000", "-malloc_limit_mb=1000000"]
-    p = subprocess.run([fuzzer, *lim, path], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    p = subprocess.run([fuzzer, *lim, *extra, path], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, errors="replace")
     return p.returncode, p.stdout
 

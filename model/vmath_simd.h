@@ -25,7 +25,8 @@
 /* 8 lanes of vm_expf: the same operations, in the same order */
 static inline __m256 vm_exp8(__m256 x) {
     __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(VM_EXP_LO)), _mm256_set1_ps(VM_EXP_HI));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(VM_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(VM_LOG2E)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-VM_LN2_HI), xc);
     r = _mm256_fmadd_ps(n, _mm256_set1_ps(-VM_LN2_LO), r);
     __m256 z = _mm256_mul_ps(r, r);

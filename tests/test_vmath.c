@@ -2,8 +2,9 @@
  * - accuracy against double-precision libm over a dense sweep of each function's range plus
  *   random points: exp ≤ 2 ulp, tanh and sigmoid ≤ 4 ulp, GeLU and its derivative within
  *   2.5e-7 and 6e-7 of max(1, |x|) (absolute for |x| < 1, relative beyond);
- * - the array passes (GeLU, soft cap, sigmoid, scaled exp) equal the scalar functions bitwise at 14 lengths from 1 to 4,099 and
- *   at unaligned offsets (the AVX2 lanes and their masked tails round like the scalar code);
+ * - the array passes (GeLU, soft cap, sigmoid, scaled exp) equal the scalar functions bitwise
+ *   at 14 lengths from 1 to 4,099 and at unaligned offsets (the AVX2 lanes and their masked
+ *   tails round like the scalar code);
  * - special values: NaN gives NaN, ±inf and huge inputs saturate, exp underflows to 0,
  *   tanh is odd and exact at 0;
  * - Σ exp and the max of a softmax row against double sums. */

@@ -19,6 +19,7 @@
 #include "../common/check.h"
 #include "gemv.h"
 #include "layers.h"
+#include "vmath.h"
 
 #define CW GRIFFIN_CONV_WIDTH
 
@@ -182,9 +183,7 @@ static void mlp_step(float *out, float *gate, float *up, const float *x, const f
                      const float *w_down, const float *b_down, int B, int D, int F) {
     gemv_io(gate, x, w_up, b_up, B, D, F, D, F);
     gemv_io(up, x, w_up + (size_t)D * F, b_up + F, B, D, F, D, F);
-    size_t BF = (size_t)B * F;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < BF; i++) gate[i] = gelu_tanh(gate[i]) * up[i];
+    vm_gelu_mul(gate, gate, up, (size_t)B * F); /* in place: each element read before it is written */
     gemv_linear(out, gate, w_down, b_down, B, F, D);
 }
 
@@ -211,7 +210,7 @@ const float *decode_step(DecodeState *s, const int *tokens) {
             conv1d_step(cv, s->conv[l], xb, w.p[P_CONV_W], w.p[P_CONV_B], B, E);
             rglru_step(o, s->lru[l], s->s[4], s->s[5], cv, s->pos, w.p[P_A_PARAM], w.p[P_IGATE_W], w.p[P_IGATE_B],
                        w.p[P_AGATE_W], w.p[P_AGATE_B], B, E, H);
-            for (size_t i = 0; i < BE; i++) o[i] *= gelu_tanh(y[i]);
+            vm_gelu_mul(o, y, o, BE);
             gemv_linear(s->res, o, w.p[P_LIN_OUT_W], w.p[P_LIN_OUT_B], B, E, D);
         } else {
             gemv_linear(s->q, s->tn, w.p[P_Q_W], NULL, B, D, D);

@@ -35,8 +35,7 @@ void rmsnorm_backward(float *dx, float *dscale, const float *dout, const float *
                       const float *scale, int N, int D);
 
 /* ---- mlp.c: gated GeLU-tanh MLP ---- */
-float gelu_tanh(float x);
-float gelu_tanh_grad(float x);
+/* the GeLU itself: vm_gelu / vm_gelu_mul in vmath.h */
 void mlp_forward(float *out, float *gate_pre, float *up_pre, float *prod, const float *x,
                  const float *w_up, const float *b_up, const float *w_down, const float *b_down,
                  int N, int D, int F);

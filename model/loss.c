@@ -1,7 +1,6 @@
 /* Logit soft cap and masked cross-entropy (ARCHITECTURE.md §3, §12).
  * Pitfall 2: the cap c·tanh(z/c) comes before softmax, loss and sampling, and its derivative
  * is part of backward. Pitfall 21: the loss is the mean over unmasked targets. */
-#include <math.h>
 
 #include "layers.h"
 #include "vmath.h"
@@ -28,9 +27,7 @@ double crossentropy_forward(float *lse, const float *logits, const int *targets,
                             int N, int V) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        const float *row = logits + (size_t)n * V;
-        float mx = vm_max(row, (size_t)V);
-        lse[n] = mx + logf(vm_sum_exp(row, mx, (size_t)V));
+        lse[n] = vm_logsumexp(logits + (size_t)n * V, (size_t)V);
     }
     double total = 0.0; /* summed in row order: independent of the thread count */
     for (int n = 0; n < N; n++)

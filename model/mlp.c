@@ -1,15 +1,10 @@
 /* Gated GeLU-tanh MLP (ARCHITECTURE.md §6; reference: recurrentgemma torch
  * modules.MLPBlock). Pitfall 16: GeLU on branch 0 (ffw_up.w[0]), which multiplies the linear
  * branch 1; ffw_up is stored (in, out) with bias b[c,0,0,:]; ffw_down is a torch Linear. */
-#include <math.h>
 #include <string.h>
 
 #include "layers.h"
 #include "vmath.h"
-
-float gelu_tanh(float x) { return vm_gelu(x); }
-
-float gelu_tanh_grad(float x) { return vm_gelu_grad(x); }
 
 /* y [N,F] = x [N,D] · w [D,F] + b [F]   (in, out layout) */
 static void matmul_io_bias(float *y, const float *x, const float *w, const float *b, int N, int D, int F) {

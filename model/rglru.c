@@ -47,6 +47,15 @@ static void gate_backward(float *dx, float *dw, float *db, const float *dpre, co
     colsum_accumulate(db, dpre, N, E, E);
 }
 
+/* one step of one channel: h ← ā h + (c gx) m, sp = softplus(a_param); the scalar twin of a
+ * lane of scan_forward8, and the decode step's update */
+static inline float lru_update(float state, float ga, float gx, float c, float sp, int reset) {
+    if (reset) return fmaf(0.0f, state, (c * gx) * 1.0f);
+    float log_a = (-LRU_C * ga) * sp;
+    float a = vm_expf(log_a), a2 = vm_expf(2.0f * log_a);
+    return fmaf(a, state, (c * gx) * sqrtf(1.0f - a2));
+}
+
 /* One channel (or 8, below) of the forward scan down one sequence; arrays point at the
  * channel in row t = 0 and step by E.  h_t = ā h_{t-1} + (c gx) m */
 static void scan_forward1(float *h, const float *gx, const float *ga, const float *c, const int *pos, float sp,
@@ -54,12 +63,7 @@ static void scan_forward1(float *h, const float *gx, const float *ga, const floa
     float state = 0.0f;
     for (int t = 0; t < T; t++) {
         size_t i = (size_t)t * E;
-        float log_a = (-LRU_C * ga[i]) * sp;
-        float a = vm_expf(log_a), a2 = vm_expf(2.0f * log_a);
-        int reset = pos[t] == 0;
-        float abar = reset ? 0.0f : a;
-        float m = reset ? 1.0f : sqrtf(1.0f - a2);
-        state = fmaf(abar, state, (c[i] * gx[i]) * m);
+        state = lru_update(state, ga[i], gx[i], c[i], sp, pos[t] == 0);
         h[i] = state;
     }
 }
@@ -235,11 +239,7 @@ void rglru_step(float *out, float *h, float *gx, float *ga, const float *c, cons
         int reset = pos[bb] == 0;
         for (int j = 0; j < E; j++) {
             size_t i = (size_t)bb * E + j;
-            float log_a = (-LRU_C * ga[i]) * softplus(a_param[j]);
-            float a = vm_expf(log_a), a2 = vm_expf(2.0f * log_a);
-            float abar = reset ? 0.0f : a;
-            float m = reset ? 1.0f : sqrtf(1.0f - a2);
-            h[i] = fmaf(abar, h[i], (c[i] * gx[i]) * m);
+            h[i] = lru_update(h[i], ga[i], gx[i], c[i], softplus(a_param[j]), reset);
             out[i] = h[i];
         }
     }

@@ -291,6 +291,11 @@ float vm_sum_exp(const float *x, float shift, size_t n) {
     return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
 }
 
+float vm_logsumexp(const float *x, size_t n) {
+    float mx = vm_max(x, n);
+    return mx + logf(vm_sum_exp(x, mx, n));
+}
+
 void vm_add_scaled_exp(float *d, const float *x, float shift, float w, size_t n) {
     size_t i = 0;
 #ifdef VM_AVX2

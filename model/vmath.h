@@ -34,6 +34,8 @@ void vm_softcap(float *x, float cap, size_t n);
 /* serial, for one row inside the caller's parallel loop: */
 /* max over x[0..n) (n ≥ 1) */
 float vm_max(const float *x, size_t n);
+/* log Σ exp(x[i]) = max + log Σ exp(x[i] − max): the log-normaliser of a softmax row */
+float vm_logsumexp(const float *x, size_t n);
 /* Σ exp(x[i] − shift), summed in 8 interleaved partial sums and then in a fixed order
  * (depends on n alone) */
 float vm_sum_exp(const float *x, float shift, size_t n);

@@ -1,7 +1,6 @@
 /* Rollouts (see rollout.h; the loop follows model/sampler.c's generate()). */
 #include "rollout.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,10 +27,9 @@ void rollout_free(Rollout *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* log softmax(row)[id] the way model/loss.c's crossentropy_forward computes it */
+/* log softmax(row)[id], with the log-normaliser crossentropy_forward uses (vm_logsumexp) */
 static float row_logprob(const float *row, int V, int id) {
-    float mx = vm_max(row, (size_t)V);
-    return row[id] - (mx + logf(vm_sum_exp(row, mx, (size_t)V)));
+    return row[id] - vm_logsumexp(row, (size_t)V);
 }
 
 void rollout_sample(GriffinModel *m, DecodeState *prompt_state, DecodeState *state, const int *const *prompts,

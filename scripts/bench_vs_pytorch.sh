@@ -44,7 +44,8 @@ while [[ $# -gt 0 ]]; do
         --family) need "$@"; FAMILY="$2"; shift 2 ;;
         --out) need "$@"; OUT="$2"; shift 2 ;;
         --griffin) need "$@"; GRIFFIN="$2"; shift 2 ;;
-        --official) need "$@"; OFFICIAL="$(cd "$2" && pwd)"; shift 2 ;;
+        --official) need "$@"; [[ -f "$2/recurrentgemma/torch/griffin.py" ]] || { echo "bench_vs_pytorch: --official $2 is not a checkout of google-deepmind/recurrentgemma (no recurrentgemma/torch/griffin.py)" >&2; exit 2; }
+                    OFFICIAL="$(cd "$2" && pwd)"; shift 2 ;;
         -*) echo "bench_vs_pytorch: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) [[ $seen_config == 0 ]] || { echo "bench_vs_pytorch: more than one CONFIG" >&2; exit 2; }
            CONFIG="$1"; seen_config=1; shift ;;

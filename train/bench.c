@@ -180,24 +180,20 @@ static int bench_train(int argc, char **argv) {
         double t1 = now_s();
         griffin_backward(m);
         double t2 = now_s();
-        double t3 = t2;
+        double tr = t2; /* ZeRO-1 as in training: reduce-scatter, AdamW on this rank's shard, all-gather */
         if (world > 1) {
             dist_reduce_scatter_mean(m->grads, P);
-            t3 = now_s();
-            adamw_update_range(&m->table, m->params, m->grads, am, av, &ac, 1e-4f, s + warmup + 1, 1.0f, lo, hi);
-            double t4 = now_s();
-            dist_allgather(m->params, P);
-            comm_time += s >= 0 ? (t3 - t2) + (now_s() - t4) : 0.0;
-            opt_time += s >= 0 ? t4 - t3 : 0.0;
-            t3 = now_s();
-        } else {
-            adamw_update(&m->table, m->params, m->grads, am, av, &ac, 1e-4f, s + warmup + 1, 1.0f);
-            t3 = now_s();
-            opt_time += s >= 0 ? t3 - t2 : 0.0;
+            tr = now_s();
         }
+        adamw_update_range(&m->table, m->params, m->grads, am, av, &ac, 1e-4f, s + warmup + 1, 1.0f, lo, hi);
+        double tu = now_s();
+        if (world > 1) dist_allgather(m->params, P);
+        double t3 = now_s();
         if (s >= 0) {
             fwd[s] = t1 - t0;
             tot[s] = t3 - t0;
+            opt_time += tu - tr;
+            comm_time += (tr - t2) + (t3 - tu);
         }
     }
     m->profile = 0;

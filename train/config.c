@@ -125,9 +125,14 @@ static int set_value(Ctx *x, const CfgKey *k, const char *v, int line) {
         errno = 0;
         double d = strtod(v, &end);
         if (!*v || *end || errno == ERANGE || !isfinite(d)) return fail(x, line, name, "'%s' is not a finite number", v);
+        /* The value is kept as a float: check what is kept, so that 1e-50 does not pass an
+         * open range at zero as a double and then become 0 (or 1e39 become inf). */
+        float f = (float)d;
+        if (!isfinite(f) || (d != 0 && f == 0))
+            return fail(x, line, name, "%s is not representable as a 32-bit float (about 1.4e-45 to 3.4e38)", v);
         cfg_range_text(k, rt, sizeof rt);
-        if (!in_range(k, d)) return fail(x, line, name, "%s is out of range %s", v, rt);
-        *(float *)dst = (float)d;
+        if (!in_range(k, (double)f)) return fail(x, line, name, "%s is out of range %s", v, rt);
+        *(float *)dst = f;
         break;
     }
     case CT_BOOL:

@@ -17,7 +17,9 @@
 #define VM_EP4 1.6666665459e-1f
 #define VM_EP5 5.0000001201e-1f
 
-#if defined(__AVX2__) && defined(__FMA__)
+/* GRIFFIN_SCALAR leaves the vector lanes out (tests/test_simd_twins.c builds the scalar twin
+ * of rglru.c next to the vector one) */
+#if defined(__AVX2__) && defined(__FMA__) && !defined(GRIFFIN_SCALAR)
 #define VM_AVX2 1
 #include <immintrin.h>
 #include <math.h>

@@ -35,7 +35,8 @@ size_t decode_state_bytes(const DecodeState *s);
 /* zero the state: every sequence starts empty */
 void decode_reset(DecodeState *s);
 
-/* Runs the parallel forward of m (which must have been created for at least B x T) over a
+/* Runs the parallel forward of m (created for at least T columns; a batch larger than its
+ * max_B rows runs in chunks of max_B) over a
  * batch of prompts tokens [B,T] with positions pos [B,T]: rows may be left-padded (pads have
  * position −1 and any token) and may hold several documents (position 0 starts one); the
  * decode continues the last document of each row.

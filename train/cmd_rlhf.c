@@ -11,7 +11,8 @@
  *      response is not closed by <end_of_turn>; leave-one-out advantages over the k samples
  *      of a prompt, optionally whitened over the global batch;
  *   4. rlhf.epochs clipped policy-gradient updates on the batch (loss = mean over all response
- *      tokens of all ranks), each: gradients averaged over ranks, clipped, AdamW.
+ *      tokens of all ranks), each: gradients accumulated over train.grad_accum micro-batches
+ *      (which also split step 2), averaged over ranks, clipped, AdamW.
  * metrics.jsonl per iteration: reward, rm_score, kl, entropy, response_length,
  * ended_fraction, clip_fraction, logprob_max_diff, loss, grad_norm, lr; on held-out prompts
  * (rlhf.valid_prompts, one sample each with a fixed seed, so evaluations compare like with
@@ -42,9 +43,11 @@
 #include "train/runlog.h"
 #include "train/step_check.h"
 
-/* Everything one rollout batch needs, allocated once for S = G·k sequences of T tokens. */
+/* Everything one rollout batch needs, allocated once for S = G·k sequences of T tokens. The
+ * training passes (reward model, reference, policy) run in micro-batches of Sm = S / accum
+ * sequences: the models hold activations for Sm x T only. */
 typedef struct {
-    int G, k, S, T, max_new, V;
+    int G, k, S, T, max_new, V, Sm;
     GriffinModel *pol, *ref, *rm;
     DecodeState *ps, *st;        /* prompt state [G], sequence state [S] */
     Rollout ro;
@@ -54,6 +57,7 @@ typedef struct {
     int *plen;                   /* [G] */
     uint64_t *streams;           /* [S] */
     int *tok, *tgt, *pos, *rows; /* [S·T] x3, rows [S] */
+    int *mrows;                  /* [Sm]: rows of one micro-batch */
     uint8_t *mask;               /* [S·T] response tokens */
     float *logp_old, *logq, *logp_s, *logp, *kl, *w, *adv_tok; /* [S·T] */
     float *score, *reward, *klsum, *adv; /* [S] */
@@ -63,9 +67,9 @@ typedef struct {
 } Batch;
 
 static void batch_init(Batch *b, const TrainConfig *cfg, GriffinModel *pol, GriffinModel *ref, GriffinModel *rm,
-                       const Tokenizer *tok, int G, int k) {
+                       const Tokenizer *tok, int G, int k, int Sm) {
     memset(b, 0, sizeof *b);
-    b->G = G, b->k = k, b->S = G * k, b->T = cfg->train.seq_len, b->max_new = cfg->rlhf.max_new_tokens;
+    b->G = G, b->k = k, b->S = G * k, b->T = cfg->train.seq_len, b->max_new = cfg->rlhf.max_new_tokens, b->Sm = Sm;
     b->V = pol->cfg.vocab_size;
     b->pol = pol, b->ref = ref, b->rm = rm;
     b->ps = k > 1 ? decode_create(pol, G) : NULL;
@@ -83,6 +87,7 @@ static void batch_init(Batch *b, const TrainConfig *cfg, GriffinModel *pol, Grif
     size_t n = (size_t)b->S * b->T;
     b->tok = mallocCheck(sizeof(int) * n), b->tgt = mallocCheck(sizeof(int) * n), b->pos = mallocCheck(sizeof(int) * n);
     b->rows = mallocCheck(sizeof(int) * (size_t)b->S);
+    b->mrows = mallocCheck(sizeof(int) * (size_t)Sm);
     b->mask = mallocCheck(n);
     float **f[] = {&b->logp_old, &b->logq, &b->logp_s, &b->logp, &b->kl, &b->w, &b->adv_tok};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) *f[i] = callocCheck(n, sizeof(float));
@@ -94,7 +99,7 @@ static void batch_free(Batch *b) {
     decode_free(b->ps);
     decode_free(b->st);
     rollout_free(&b->ro);
-    void *p[] = {b->prompts, b->plen, b->streams, b->tok, b->tgt, b->pos, b->rows, b->mask, b->logp_old, b->logq,
+    void *p[] = {b->prompts, b->plen, b->streams, b->tok, b->tgt, b->pos, b->rows, b->mrows, b->mask, b->logp_old, b->logq,
                  b->logp_s, b->logp, b->kl, b->w, b->adv_tok, b->score, b->reward, b->klsum, b->adv};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
 }
@@ -106,8 +111,8 @@ static void token_logprobs(const GriffinModel *m, float *out, const int *tgt, co
 }
 
 /* Sample, pack, and score a batch: fills logq, logp_old (+ entropy, max diff vs the sampler),
- * score, klsum, reward. The policy's forward is the last one, so its activations serve the
- * first epoch's backward. */
+ * score, klsum, reward, micro-batch by micro-batch. With one micro-batch the policy's forward
+ * is the last one, so its activations serve the first epoch's backward. */
 static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
     int S = b->S, T = b->T, k = b->k;
     rollout_sample(b->pol, b->ps, b->st, b->prompts, b->plen, b->G, k, b->max_new, &b->sp, b->stops, 2, seed,
@@ -139,21 +144,25 @@ static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
         b->rows[i] = i * Tb + P + L - 1;
     }
     size_t n = (size_t)S * Tb;
-    /* reward model on the last response token */
-    rm_score(b->rm, b->score, b->tok, b->pos, b->rows, S, Tb);
-    /* reference */
-    griffin_forward(b->ref, b->tok, b->tgt, b->pos, b->mask, S, Tb);
-    token_logprobs(b->ref, b->logq, b->tgt, b->mask, (int)n);
-    /* policy (log p_old), entropy, agreement with the sampler */
-    griffin_forward(b->pol, b->tok, b->tgt, b->pos, b->mask, S, Tb);
-    token_logprobs(b->pol, b->logp_old, b->tgt, b->mask, (int)n);
     b->entropy = 0;
     b->maxdiff = 0;
-    for (size_t x = 0; x < n; x++) {
-        if (!b->mask[x]) continue;
-        b->entropy += softmax_entropy(b->pol->logits + x * (size_t)b->V, b->pol->lse[x], b->V);
-        double d = fabs((double)b->logp_old[x] - (double)b->logp_s[x]);
-        b->maxdiff = d > b->maxdiff ? d : b->maxdiff;
+    for (int s0 = 0; s0 < S; s0 += b->Sm) { /* micro-batches of Sm sequences */
+        size_t o = (size_t)s0 * Tb, nm = (size_t)b->Sm * Tb;
+        for (int i = 0; i < b->Sm; i++) b->mrows[i] = b->rows[s0 + i] - (int)o;
+        /* reward model on the last response token */
+        rm_score(b->rm, b->score + s0, b->tok + o, b->pos + o, b->mrows, b->Sm, Tb);
+        /* reference */
+        griffin_forward(b->ref, b->tok + o, b->tgt + o, b->pos + o, b->mask + o, b->Sm, Tb);
+        token_logprobs(b->ref, b->logq + o, b->tgt + o, b->mask + o, (int)nm);
+        /* policy (log p_old), entropy, agreement with the sampler */
+        griffin_forward(b->pol, b->tok + o, b->tgt + o, b->pos + o, b->mask + o, b->Sm, Tb);
+        token_logprobs(b->pol, b->logp_old + o, b->tgt + o, b->mask + o, (int)nm);
+        for (size_t x = 0; x < nm; x++) {
+            if (!b->mask[o + x]) continue;
+            b->entropy += softmax_entropy(b->pol->logits + x * (size_t)b->V, b->pol->lse[x], b->V);
+            double d = fabs((double)b->logp_old[o + x] - (double)b->logp_s[o + x]);
+            b->maxdiff = d > b->maxdiff ? d : b->maxdiff;
+        }
     }
     /* KL and reward */
     kl_forward(b->kl, b->logp_old, b->logq, cfg->rlhf.kl_estimator == KL_K3 ? RLHF_KL_K3 : RLHF_KL_K1, n);
@@ -262,6 +271,7 @@ int cmd_rlhf(int argc, char **argv) {
                "  [model] as the SFT model; train.init = the SFT checkpoint (policy start);\n"
                "  [rlhf] reward_model, prompts, reference (default train.init), ...\n"
                "  train.batch_size = prompts per rank per iteration, train.steps = iterations,\n"
+               "  train.grad_accum = micro-batches of the training passes (divides batch_size x samples_per_prompt),\n"
                "  train.seq_len >= longest prompt + rlhf.max_new_tokens.\n\n");
         train_config_usage(stdout);
         return argc < 2 ? 2 : 0;
@@ -298,9 +308,12 @@ int cmd_rlhf(int argc, char **argv) {
         if (out.log) train_config_print(cfg, out.log);
     }
 
-    int G = ts->batch_size, k = rc->samples_per_prompt, S = G * k, T = ts->seq_len;
+    int G = ts->batch_size, k = rc->samples_per_prompt, S = G * k, T = ts->seq_len, accum = ts->grad_accum;
+    CHECK(S % accum == 0, "%s: train.grad_accum (%d) must divide the %d sequences of a rank's iteration "
+          "(train.batch_size %d x rlhf.samples_per_prompt %d)", cfg->source, accum, S, G, k);
+    int Sm = S / accum; /* sequences per micro-batch of the training passes */
     /* policy (trainable), its tokenizer from the init checkpoint */
-    GriffinModel *pol = griffin_create(&cfg->griffin, S, T, (uint64_t)ts->seed);
+    GriffinModel *pol = griffin_create(&cfg->griffin, Sm, T, (uint64_t)ts->seed);
     size_t P = pol->table.total;
     CHECK(ckpt_load_weights(init, &pol->table, pol->params, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
     CkptLoaded meta;
@@ -311,8 +324,8 @@ int cmd_rlhf(int argc, char **argv) {
     memcpy(tok_bytes, meta.tokenizer, tok_len);
     ckpt_loaded_free(&meta);
     Tokenizer *tok = tokenizer_load_from_memory(tok_bytes, tok_len, init);
-    GriffinModel *ref = frozen(refp, S, T, &pol->cfg, tok, "reference");
-    GriffinModel *rm = frozen(rc->reward_model, S, T, &pol->cfg, tok, "reward model");
+    GriffinModel *ref = frozen(refp, Sm, T, &pol->cfg, tok, "reference");
+    GriffinModel *rm = frozen(rc->reward_model, Sm, T, &pol->cfg, tok, "reward model");
     CHECK(rm->table.reward_w >= 0, "rlhf.reward_model = %s has no reward head (train it with griffin reward)",
           rc->reward_model);
     float *adam_m = alignedCallocCheck(P * sizeof(float)), *adam_v = alignedCallocCheck(P * sizeof(float));
@@ -356,13 +369,14 @@ int cmd_rlhf(int argc, char **argv) {
         run_say(&out, "policy from %s, reference %s, reward model %s\n", init, refp, rc->reward_model);
     }
     dist_broadcast_f32(pol->params, P, 0);
-    run_say(&out, "policy: %zu parameters; %zu prompts (%zu held-out); %d prompts x %d samples per rank per iteration\n",
+    run_say(&out, "policy: %zu parameters; %zu prompts (%zu held-out); %d prompts x %d samples per rank per iteration",
             P, np, nv, G, k);
+    run_say(&out, accum > 1 ? ", trained in %d micro-batches of %d\n" : "\n", accum, Sm);
 
     Batch b;
-    batch_init(&b, cfg, pol, ref, rm, tok, G, k);
+    batch_init(&b, cfg, pol, ref, rm, tok, G, k, Sm);
     Batch e;
-    batch_init(&e, cfg, pol, ref, rm, tok, S, 1);
+    batch_init(&e, cfg, pol, ref, rm, tok, S, 1, Sm);
     int **pbuf = callocCheck((size_t)G, sizeof(int *));
     int64_t total = ts->steps, step0 = step;
     double t_start = run_now_s();
@@ -427,15 +441,21 @@ int cmd_rlhf(int argc, char **argv) {
         char where[1024];
         float lr = lr_at(&sched, step);
         for (int ep = 0; ep < rc->epochs; ep++) {
-            if (ep > 0) griffin_forward(pol, b.tok, b.tgt, b.pos, b.mask, S, Tb);
-            token_logprobs(pol, b.logp, b.tgt, b.mask, (int)n);
+            double l = 0;
             size_t nc = 0;
-            double l = policy_loss_forward(b.logp, b.logp_old, b.adv_tok, b.mask, rc->clip, n, &nc);
-            /* mean over every response token of every rank; ranks average gradients (x world) */
-            policy_loss_weights(b.w, b.logp, b.logp_old, b.adv_tok, b.mask, rc->clip,
-                                ntok > 0 ? (float)(world / ntok) : 0.0f, n);
             griffin_zero_grad(pol);
-            griffin_backward_weighted(pol, b.w);
+            for (int s0 = 0; s0 < S; s0 += Sm) { /* micro-batches: gradients accumulate */
+                size_t o = (size_t)s0 * Tb, nm = (size_t)Sm * Tb, c = 0;
+                /* one micro-batch: the rollout's policy forward is still in place for epoch 0 */
+                if (ep > 0 || accum > 1) griffin_forward(pol, b.tok + o, b.tgt + o, b.pos + o, b.mask + o, Sm, Tb);
+                token_logprobs(pol, b.logp + o, b.tgt + o, b.mask + o, (int)nm);
+                l += policy_loss_forward(b.logp + o, b.logp_old + o, b.adv_tok + o, b.mask + o, rc->clip, nm, &c);
+                nc += c;
+                /* mean over every response token of every rank; ranks average gradients (x world) */
+                policy_loss_weights(b.w + o, b.logp + o, b.logp_old + o, b.adv_tok + o, b.mask + o, rc->clip,
+                                    ntok > 0 ? (float)(world / ntok) : 0.0f, nm);
+                griffin_backward_weighted(pol, b.w + o);
+            }
             /* what this rank saw itself, before the ranks' gradients are averaged (step_check.h) */
             int nf = (isfinite(l) ? 0 : NF_LOSS) | (isfinite(grad_sumsq(pol->grads, P)) ? 0 : NF_GRAD);
             if (world > 1) dist_allreduce_mean(pol->grads, P);

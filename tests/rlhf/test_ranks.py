@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Reward-model and RLHF steps on 2 MPI ranks (half the batch each) against 1 rank with the
 whole batch, on the constructed task prepared by test_task.py (its work folder): the same
-pairs, prompts and samples, so the metrics agree within float round-off.
+pairs, prompts and samples, so the metrics agree within float round-off. The same holds for
+1 rank running the batch in micro-batches (train.grad_accum = 4).
 
 usage: test_ranks.py GRIFFIN_BIN TASK_WORK_DIR"""
 import json, os, subprocess, sys
@@ -30,14 +31,14 @@ def metrics(d, key):
     return {m["step"]: m for m in map(json.loads, open(os.path.join(d, "metrics.jsonl"))) if key in m}
 
 
-def compare(a, b, keys, what, tol=2e-4):
+def compare(a, b, keys, what, tol=2e-4, label="1 rank vs 2 ranks"):
     worst = 0.0
     for s in a:
         for k in keys:
             worst = max(worst, abs(a[s][k] - b[s][k]) / (1e-3 + abs(a[s][k])))
-    print(f"{what}: 1 rank vs 2 ranks, {len(a)} steps, worst relative difference {worst:.2e} (tolerance {tol})")
+    print(f"{what}: {label}, {len(a)} steps, worst relative difference {worst:.2e} (tolerance {tol})")
     if len(a) != len(b) or worst > tol:
-        fail(f"{what} differs between rank counts")
+        fail(f"{what} differs: {label}")
 
 
 for ranks, B in ((1, 16), (2, 8)):
@@ -45,10 +46,24 @@ for ranks, B in ((1, 16), (2, 8)):
          f"--train.batch_size={B}", "--train.eval_every=5"], ranks)
     run(["rlhf", f"{WORK}/task_rlhf.ini", f"--train.out_dir={WORK}/rl_r{ranks}", "--train.steps=4",
          f"--train.batch_size={B // 2}", "--train.eval_every=2"], ranks)
+run(["reward", f"{WORK}/task_reward.ini", f"--train.out_dir={WORK}/rm_a4", "--train.steps=10", "--train.log_every=1",
+     "--train.batch_size=4", "--train.grad_accum=4", "--train.eval_every=5"], 1)
+run(["rlhf", f"{WORK}/task_rlhf.ini", f"--train.out_dir={WORK}/rl_a4", "--train.steps=4", "--train.batch_size=8",
+     "--train.grad_accum=4", "--train.eval_every=2"], 1)
 compare(metrics(f"{WORK}/rm_r1", "accuracy"), metrics(f"{WORK}/rm_r2", "accuracy"), ("loss", "accuracy", "margin"), "reward")
 compare(metrics(f"{WORK}/rm_r1", "val_loss"), metrics(f"{WORK}/rm_r2", "val_loss"), ("val_loss", "val_accuracy"), "reward eval")
 compare(metrics(f"{WORK}/rl_r1", "rm_score"), metrics(f"{WORK}/rl_r2", "rm_score"),
         ("reward", "rm_score", "kl", "entropy", "loss"), "rlhf")
 compare(metrics(f"{WORK}/rl_r1", "val_rm_score"), metrics(f"{WORK}/rl_r2", "val_rm_score"), ("val_rm_score", "val_kl"),
         "rlhf eval")
+if "trained in 4 micro-batches of 8" not in open(f"{WORK}/rl_a4/log.txt").read():
+    fail("rlhf with train.grad_accum = 4 does not say it trains in 4 micro-batches of 8 sequences")
+compare(metrics(f"{WORK}/rm_r1", "accuracy"), metrics(f"{WORK}/rm_a4", "accuracy"), ("loss", "accuracy", "margin"),
+        "reward, 4 micro-batches", label="1 micro-batch vs 4")
+compare(metrics(f"{WORK}/rm_r1", "val_loss"), metrics(f"{WORK}/rm_a4", "val_loss"), ("val_loss", "val_accuracy"),
+        "reward eval, 4 micro-batches", label="1 micro-batch vs 4")
+compare(metrics(f"{WORK}/rl_r1", "rm_score"), metrics(f"{WORK}/rl_a4", "rm_score"),
+        ("reward", "rm_score", "kl", "entropy", "loss"), "rlhf, 4 micro-batches", label="1 micro-batch vs 4")
+compare(metrics(f"{WORK}/rl_r1", "val_rm_score"), metrics(f"{WORK}/rl_a4", "val_rm_score"), ("val_rm_score", "val_kl"),
+        "rlhf eval, 4 micro-batches", label="1 micro-batch vs 4")
 print("ok")

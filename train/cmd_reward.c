@@ -86,28 +86,17 @@ int cmd_reward(int argc, char **argv) {
         train_config_usage(stdout);
         return argc < 2 ? 2 : 0;
     }
-    dist_init(&argc, &argv);
+    TrainConfig *cfg = train_load_config("reward", &argc, &argv);
+    if (!cfg) return 2;
     int rank = dist_rank(), world = dist_size();
-    TrainConfig *cfg = callocCheck(1, sizeof *cfg);
     char err[2048];
-    if (train_config_load(cfg, argv[1], argc - 2, argv + 2, err, sizeof err) != 0) {
-        if (rank == 0) fprintf(stderr, "griffin reward: %s\n", err);
-        dist_finalize();
-        return 2;
-    }
     TrainSection *ts = &cfg->train;
     CHECK(cfg->griffin.reward_head, "%s: a reward model needs model.reward_head = true", cfg->source);
     CHECK(cfg->n_data > 0, "%s: no preference corpora in [data]", cfg->source);
     CHECK(ts->steps > 0, "%s: train.steps must be set (> 0)", cfg->source);
-    if (ts->threads > 0) omp_set_num_threads(ts->threads);
     RunOut out;
-    run_out_open(&out, ts->out_dir, rank == 0);
-    run_say(&out, "griffin reward: %s, %d rank(s) x %d thread(s)\n", cfg->source, world, omp_get_max_threads());
+    train_open_run("reward", cfg, &out);
     train_apply_precision(ts->precision, &out);
-    if (rank == 0) {
-        train_config_print(cfg, stdout);
-        if (out.log) train_config_print(cfg, out.log);
-    }
 
     /* data: every pair of every [data] corpus, one index space */
     Corpus *corpora[CFG_MAX_DATA];

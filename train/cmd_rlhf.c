@@ -39,6 +39,7 @@
 #include "train/checkpoint.h"
 #include "train/commands.h"
 #include "train/config.h"
+#include "train/loop.h"
 #include "train/model_io.h"
 #include "train/runlog.h"
 #include "train/step_check.h"
@@ -276,15 +277,10 @@ int cmd_rlhf(int argc, char **argv) {
         train_config_usage(stdout);
         return argc < 2 ? 2 : 0;
     }
-    dist_init(&argc, &argv);
+    TrainConfig *cfg = train_load_config("rlhf", &argc, &argv);
+    if (!cfg) return 2;
     int rank = dist_rank(), world = dist_size();
-    TrainConfig *cfg = callocCheck(1, sizeof *cfg);
     char err[2048];
-    if (train_config_load(cfg, argv[1], argc - 2, argv + 2, err, sizeof err) != 0) {
-        if (rank == 0) fprintf(stderr, "griffin rlhf: %s\n", err);
-        dist_finalize();
-        return 2;
-    }
     TrainSection *ts = &cfg->train;
     RlhfSection *rc = &cfg->rlhf;
     const char *init = rc->policy[0] ? rc->policy : ts->init;
@@ -295,18 +291,12 @@ int cmd_rlhf(int argc, char **argv) {
     CHECK(!cfg->griffin.reward_head, "%s: the policy is a language model (model.reward_head = false)", cfg->source);
     CHECK(ts->steps > 0, "%s: train.steps (iterations) must be set", cfg->source);
     CHECK(rc->max_new_tokens < ts->seq_len, "%s: rlhf.max_new_tokens must be below train.seq_len", cfg->source);
-    if (ts->threads > 0) omp_set_num_threads(ts->threads);
     RunOut out;
-    run_out_open(&out, ts->out_dir, rank == 0);
-    run_say(&out, "griffin rlhf: %s, %d rank(s) x %d thread(s)\n", cfg->source, world, omp_get_max_threads());
+    train_open_run("rlhf", cfg, &out);
     if (ts->precision != PRECISION_FP32) /* PPO's ratio compares the trainer with the fp32 sampler */
         run_say(&out, "train.precision = %s is not used by rlhf: its ratios compare the trainer's log-probabilities "
                       "with the fp32 sampler's, so both compute in fp32\n",
                 ts->precision == PRECISION_BF16 ? "bf16" : "bf16-emulated");
-    if (rank == 0) {
-        train_config_print(cfg, stdout);
-        if (out.log) train_config_print(cfg, out.log);
-    }
 
     int G = ts->batch_size, k = rc->samples_per_prompt, S = G * k, T = ts->seq_len, accum = ts->grad_accum;
     CHECK(S % accum == 0, "%s: train.grad_accum (%d) must divide the %d sequences of a rank's iteration "

@@ -125,6 +125,30 @@ void train_apply_precision(int precision, RunOut *out) {
                 gemm_precision_name(got));
 }
 
+TrainConfig *train_load_config(const char *name, int *argc, char ***argv) {
+    dist_init(argc, argv);
+    TrainConfig *cfg = callocCheck(1, sizeof *cfg);
+    char err[2048];
+    if (train_config_load(cfg, (*argv)[1], *argc - 2, *argv + 2, err, sizeof err) != 0) {
+        if (dist_rank() == 0) fprintf(stderr, "griffin %s: %s\n", name, err);
+        free(cfg);
+        dist_finalize();
+        return NULL;
+    }
+    return cfg;
+}
+
+void train_open_run(const char *name, const TrainConfig *cfg, RunOut *out) {
+    int rank0 = dist_rank() == 0;
+    if (cfg->train.threads > 0) omp_set_num_threads(cfg->train.threads);
+    run_out_open(out, cfg->train.out_dir, rank0);
+    run_say(out, "griffin %s: %s, %d rank(s) x %d thread(s)\n", name, cfg->source, dist_size(), omp_get_max_threads());
+    if (rank0) {
+        train_config_print(cfg, stdout);
+        if (out->log) train_config_print(cfg, out->log);
+    }
+}
+
 int train_main(TrainKind kind, int argc, char **argv) {
     const char *stage_name = kind == TRAIN_SFT ? "sft" : "pretrain";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -132,28 +156,15 @@ int train_main(TrainKind kind, int argc, char **argv) {
         train_config_usage(stdout);
         return argc < 2 ? 2 : 0;
     }
-    dist_init(&argc, &argv);
+    TrainConfig *cfg = train_load_config(stage_name, &argc, &argv);
+    if (!cfg) return 2;
     int rank = dist_rank(), world = dist_size();
-    RunOut out = {rank == 0, NULL, NULL};
-
-    TrainConfig *cfg = callocCheck(1, sizeof *cfg);
     char err[2048];
-    if (train_config_load(cfg, argv[1], argc - 2, argv + 2, err, sizeof err) != 0) {
-        if (rank == 0) fprintf(stderr, "griffin %s: %s\n", stage_name, err);
-        free(cfg);
-        dist_finalize();
-        return 2;
-    }
     TrainSection *ts = &cfg->train;
     CHECK(cfg->n_stages > 0, "%s: no [stage.N] sections: nothing to train on", cfg->source);
-    if (ts->threads > 0) omp_set_num_threads(ts->threads);
-    run_out_open(&out, ts->out_dir, rank == 0);
-    run_say(&out, "griffin %s: %s, %d rank(s) x %d thread(s)\n", stage_name, cfg->source, world, omp_get_max_threads());
+    RunOut out;
+    train_open_run(stage_name, cfg, &out);
     train_apply_precision(ts->precision, &out);
-    if (rank == 0) {
-        train_config_print(cfg, stdout);
-        if (out.log) train_config_print(cfg, out.log);
-    }
 
     /* data */
     CorpusKind want = kind == TRAIN_SFT ? CORPUS_CHAT : CORPUS_TEXT;

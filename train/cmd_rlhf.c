@@ -14,7 +14,8 @@
  *      tokens of all ranks), each: gradients accumulated over train.grad_accum micro-batches
  *      (which also split step 2), averaged over ranks, clipped, AdamW.
  * metrics.jsonl per iteration: reward, rm_score, kl, entropy, response_length,
- * ended_fraction, clip_fraction, logprob_max_diff, loss, grad_norm, lr; on held-out prompts
+ * ended_fraction, clip_fraction, logprob_max_diff, loss, grad_norm, lr, ms (sample_ms,
+ * score_ms, update_ms: rank 0's sampling, scoring passes, and updates); on held-out prompts
  * (rlhf.valid_prompts, one sample each with a fixed seed, so evaluations compare like with
  * like): val_rm_score, val_reward, val_kl, val_ended_fraction, val_response_length. */
 #include <math.h>
@@ -65,6 +66,7 @@ typedef struct {
     int Tb;                      /* columns used by the current batch */
     double ntok;                 /* response tokens of the batch (local) */
     double entropy, maxdiff;     /* local sums / max */
+    double sample_s, score_s;    /* seconds of the last batch_rollout: sampling, scoring passes */
 } Batch;
 
 static void batch_init(Batch *b, const TrainConfig *cfg, GriffinModel *pol, GriffinModel *ref, GriffinModel *rm,
@@ -116,6 +118,7 @@ static void token_logprobs(const GriffinModel *m, float *out, const int *tgt, co
  * is the last one, so its activations serve the first epoch's backward. */
 static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
     int S = b->S, T = b->T, k = b->k;
+    double t0 = run_now_s();
     rollout_sample(b->pol, b->ps, b->st, b->prompts, b->plen, b->G, k, b->max_new, &b->sp, b->stops, 2, seed,
                    b->streams, &b->ro);
     /* rows: prompt ++ response; row t predicts t+1; response token j sits at P + j */
@@ -127,6 +130,8 @@ static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
     }
     b->Tb = Tb;
     b->ntok = 0;
+    double t1 = run_now_s();
+    b->sample_s = t1 - t0;
     for (int i = 0; i < S; i++) {
         const int *p = b->prompts[i / k];
         int P = b->plen[i / k], L = b->ro.len[i];
@@ -174,6 +179,7 @@ static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
         int ended = b->ro.stopped[i] && b->ro.last[i] == b->eot;
         b->reward[i] = b->score[i] - cfg->rlhf.beta * b->klsum[i] - (ended ? 0.0f : cfg->rlhf.eos_penalty);
     }
+    b->score_s = run_now_s() - t1;
 }
 
 /* prompts of a prompt or preference corpus (field 0) that leave room for max_new tokens */
@@ -426,7 +432,7 @@ int cmd_rlhf(int argc, char **argv) {
         for (size_t x = 0; x < n; x++) b.adv_tok[x] = b.adv[x / (size_t)Tb];
         double ntok = dist_sum_double(b.ntok);
         /* 4. clipped policy-gradient epochs */
-        double loss = 0, norm = 0, clipped = 0;
+        double loss = 0, norm = 0, clipped = 0, t_update = run_now_s();
         int refused = 0;
         char where[1024];
         float lr = lr_at(&sched, step);
@@ -459,6 +465,7 @@ int cmd_rlhf(int argc, char **argv) {
             adamw_update(&pol->table, pol->params, pol->grads, adam_m, adam_v, &ac, lr,
                          (long)(step * rc->epochs + ep + 1), clip_scale(norm, cfg->optim.grad_clip));
         }
+        t_update = run_now_s() - t_update;
         if (refused) {
             if (rank == 0) fprintf(stderr, "griffin rlhf: non-finite loss or gradient at iteration %lld %s; the update is "
                                    "refused on all %d rank(s)\n", (long long)step + 1, where, world);
@@ -488,14 +495,16 @@ int cmd_rlhf(int argc, char **argv) {
         if (ts->log_every > 0 && (step % ts->log_every == 0 || step == total)) {
             double eta = (run_now_s() - t_start) / (double)(step - step0) * (double)(total - step);
             run_say(&out, "iter %5lld/%lld | reward %+.4f | rm %+.4f | kl %.4f | ent %.3f | len %.1f | ended %.2f | clip %.3f | "
-                          "dlogp %.1e | norm %.3f | %.0f ms | eta %.0fs\n",
+                          "dlogp %.1e | norm %.3f | %.0f ms (sample %.0f, score %.0f, update %.0f) | eta %.0fs\n",
                     (long long)step, (long long)total, m[0] / ns, m[1] / ns, m[2] / ns, m[5] / ntok, m[3] / ns, m[4] / ns,
-                    clipped, maxdiff, norm, 1e3 * dt, eta);
+                    clipped, maxdiff, norm, 1e3 * dt, 1e3 * b.sample_s, 1e3 * b.score_s, 1e3 * t_update, eta);
             run_metric(&out, "{\"step\":%lld,\"reward\":%.9g,\"rm_score\":%.9g,\"kl\":%.9g,\"kl_estimator\":\"%s\","
                              "\"entropy\":%.9g,\"response_length\":%.9g,\"ended_fraction\":%.9g,\"clip_fraction\":%.9g,"
-                             "\"logprob_max_diff\":%.9g,\"loss\":%.9g,\"grad_norm\":%.9g,\"lr\":%.6g,\"ms\":%.1f}",
+                             "\"logprob_max_diff\":%.9g,\"loss\":%.9g,\"grad_norm\":%.9g,\"lr\":%.6g,\"ms\":%.1f,"
+                             "\"sample_ms\":%.1f,\"score_ms\":%.1f,\"update_ms\":%.1f}",
                        (long long)step, m[0] / ns, m[1] / ns, m[2] / ns, kind == RLHF_KL_K3 ? "k3" : "k1", m[5] / ntok,
-                       m[3] / ns, m[4] / ns, clipped, maxdiff, loss, norm, (double)lr, 1e3 * dt);
+                       m[3] / ns, m[4] / ns, clipped, maxdiff, loss, norm, (double)lr, 1e3 * dt, 1e3 * b.sample_s,
+                       1e3 * b.score_s, 1e3 * t_update);
         }
     }
 

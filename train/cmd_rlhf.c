@@ -64,7 +64,6 @@ typedef struct {
     float *logp_old, *logq, *logp_s, *logp, *kl, *w, *adv_tok; /* [S·T] */
     float *score, *reward, *klsum, *adv; /* [S] */
     int Tb;                      /* columns used by the current batch */
-    double ntok;                 /* response tokens of the batch (local) */
     double entropy, maxdiff;     /* local sums / max */
     double sample_s, score_s;    /* seconds of the last batch_rollout: sampling, scoring passes */
 } Batch;
@@ -129,7 +128,6 @@ static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
         Tb = n > Tb ? n : Tb;
     }
     b->Tb = Tb;
-    b->ntok = 0;
     double t1 = run_now_s();
     b->sample_s = t1 - t0;
     for (int i = 0; i < S; i++) {
@@ -145,7 +143,6 @@ static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
             b->tgt[x] = nxt;
             b->mask[x] = t >= P - 1 && t < P + L - 1;
             b->logp_s[x] = b->mask[x] ? b->ro.logp[(size_t)i * b->ro.max_new + (t - P + 1)] : 0.0f;
-            b->ntok += b->mask[x];
         }
         b->rows[i] = i * Tb + P + L - 1;
     }
@@ -308,6 +305,11 @@ int cmd_rlhf(int argc, char **argv) {
     CHECK(S % accum == 0, "%s: train.grad_accum (%d) must divide the %d sequences of a rank's iteration "
           "(train.batch_size %d x rlhf.samples_per_prompt %d)", cfg->source, accum, S, G, k);
     int Sm = S / accum; /* sequences per micro-batch of the training passes */
+    int nmb = rc->minibatches, Smb = S / nmb; /* updates per epoch, sequences per minibatch */
+    CHECK(accum % nmb == 0, "%s: rlhf.minibatches (%d) must divide train.grad_accum (%d): a minibatch is a whole "
+          "number of micro-batches (train.grad_accum = %d gives one micro-batch per minibatch)", cfg->source, nmb,
+          accum, nmb);
+    double *ntok_mb = callocCheck((size_t)nmb, sizeof(double));
     /* policy (trainable), its tokenizer from the init checkpoint */
     GriffinModel *pol = griffin_create(&cfg->griffin, Sm, T, (uint64_t)ts->seed);
     size_t P = pol->table.total;
@@ -367,6 +369,7 @@ int cmd_rlhf(int argc, char **argv) {
     dist_broadcast_f32(pol->params, P, 0);
     run_say(&out, "policy: %zu parameters; %zu prompts (%zu held-out); %d prompts x %d samples per rank per iteration",
             P, np, nv, G, k);
+    if (nmb > 1) run_say(&out, ", %d updates per epoch on minibatches of %d sequences", nmb, Smb);
     run_say(&out, accum > 1 ? ", trained in %d micro-batches of %d\n" : "\n", accum, Sm);
 
     Batch b;
@@ -430,26 +433,35 @@ int cmd_rlhf(int argc, char **argv) {
         int Tb = b.Tb;
         size_t n = (size_t)S * Tb;
         for (size_t x = 0; x < n; x++) b.adv_tok[x] = b.adv[x / (size_t)Tb];
-        double ntok = dist_sum_double(b.ntok);
-        /* 4. clipped policy-gradient epochs */
+        /* response tokens of each minibatch over all ranks: its loss is their mean */
+        double *ntok = ntok_mb;
+        for (int j = 0; j < nmb; j++) {
+            ntok[j] = 0;
+            for (size_t x = (size_t)j * Smb * Tb; x < (size_t)(j + 1) * Smb * Tb; x++) ntok[j] += b.mask[x];
+        }
+        dist_allreduce_sum_f64(ntok, (size_t)nmb);
+        double ntok_all = 0;
+        for (int j = 0; j < nmb; j++) ntok_all += ntok[j];
+        /* 4. clipped policy-gradient epochs, each one update per minibatch */
         double loss = 0, norm = 0, clipped = 0, t_update = run_now_s();
-        int refused = 0;
+        int refused = 0, nupd = rc->epochs * nmb;
         char where[1024];
         float lr = lr_at(&sched, step);
-        for (int ep = 0; ep < rc->epochs; ep++) {
+        for (int u = 0; u < nupd && !refused; u++) {
+            int ep = u / nmb, j = u % nmb;
             double l = 0;
             size_t nc = 0;
             griffin_zero_grad(pol);
-            for (int s0 = 0; s0 < S; s0 += Sm) { /* micro-batches: gradients accumulate */
+            for (int s0 = j * Smb; s0 < (j + 1) * Smb; s0 += Sm) { /* micro-batches: gradients accumulate */
                 size_t o = (size_t)s0 * Tb, nm = (size_t)Sm * Tb, c = 0;
                 /* one micro-batch: the rollout's policy forward is still in place for epoch 0 */
                 if (ep > 0 || accum > 1) griffin_forward(pol, b.tok + o, b.tgt + o, b.pos + o, b.mask + o, Sm, Tb);
                 token_logprobs(pol, b.logp + o, b.tgt + o, b.mask + o, (int)nm);
                 l += policy_loss_forward(b.logp + o, b.logp_old + o, b.adv_tok + o, b.mask + o, rc->clip, nm, &c);
                 nc += c;
-                /* mean over every response token of every rank; ranks average gradients (x world) */
+                /* mean over the minibatch's response tokens of every rank; ranks average gradients (x world) */
                 policy_loss_weights(b.w + o, b.logp + o, b.logp_old + o, b.adv_tok + o, b.mask + o, rc->clip,
-                                    ntok > 0 ? (float)(world / ntok) : 0.0f, nm);
+                                    ntok[j] > 0 ? (float)(world / ntok[j]) : 0.0f, nm);
                 griffin_backward_weighted(pol, b.w + o);
             }
             /* what this rank saw itself, before the ranks' gradients are averaged (step_check.h) */
@@ -457,13 +469,14 @@ int cmd_rlhf(int argc, char **argv) {
             if (world > 1) dist_allreduce_mean(pol->grads, P);
             double v[2] = {l, (double)nc};
             dist_allreduce_sum_f64(v, 2);
-            loss += v[0] / ntok / rc->epochs;
-            clipped += v[1] / ntok / rc->epochs;
+            double ul = ntok[j] > 0 ? v[0] / ntok[j] : 0.0;
+            loss += ul / nupd;
+            clipped += v[1] / ntok_all / rc->epochs;
             norm = grad_global_norm(pol->grads, P);
-            if (!nf && (!isfinite(loss) || !isfinite(norm))) nf = NF_AVERAGED; /* a sum overflowed, alike everywhere */
+            if (!nf && (!isfinite(ul) || !isfinite(norm))) nf = NF_AVERAGED; /* a sum overflowed, alike everywhere */
             if ((refused = step_check_nonfinite(nf, pol->params, P, where, sizeof where))) break;
-            adamw_update(&pol->table, pol->params, pol->grads, adam_m, adam_v, &ac, lr,
-                         (long)(step * rc->epochs + ep + 1), clip_scale(norm, cfg->optim.grad_clip));
+            adamw_update(&pol->table, pol->params, pol->grads, adam_m, adam_v, &ac, lr, (long)(step * nupd + u + 1),
+                         clip_scale(norm, cfg->optim.grad_clip));
         }
         t_update = run_now_s() - t_update;
         if (refused) {
@@ -496,13 +509,13 @@ int cmd_rlhf(int argc, char **argv) {
             double eta = (run_now_s() - t_start) / (double)(step - step0) * (double)(total - step);
             run_say(&out, "iter %5lld/%lld | reward %+.4f | rm %+.4f | kl %.4f | ent %.3f | len %.1f | ended %.2f | clip %.3f | "
                           "dlogp %.1e | norm %.3f | %.0f ms (sample %.0f, score %.0f, update %.0f) | eta %.0fs\n",
-                    (long long)step, (long long)total, m[0] / ns, m[1] / ns, m[2] / ns, m[5] / ntok, m[3] / ns, m[4] / ns,
+                    (long long)step, (long long)total, m[0] / ns, m[1] / ns, m[2] / ns, m[5] / ntok_all, m[3] / ns, m[4] / ns,
                     clipped, maxdiff, norm, 1e3 * dt, 1e3 * b.sample_s, 1e3 * b.score_s, 1e3 * t_update, eta);
             run_metric(&out, "{\"step\":%lld,\"reward\":%.9g,\"rm_score\":%.9g,\"kl\":%.9g,\"kl_estimator\":\"%s\","
                              "\"entropy\":%.9g,\"response_length\":%.9g,\"ended_fraction\":%.9g,\"clip_fraction\":%.9g,"
                              "\"logprob_max_diff\":%.9g,\"loss\":%.9g,\"grad_norm\":%.9g,\"lr\":%.6g,\"ms\":%.1f,"
                              "\"sample_ms\":%.1f,\"score_ms\":%.1f,\"update_ms\":%.1f}",
-                       (long long)step, m[0] / ns, m[1] / ns, m[2] / ns, kind == RLHF_KL_K3 ? "k3" : "k1", m[5] / ntok,
+                       (long long)step, m[0] / ns, m[1] / ns, m[2] / ns, kind == RLHF_KL_K3 ? "k3" : "k1", m[5] / ntok_all,
                        m[3] / ns, m[4] / ns, clipped, maxdiff, loss, norm, (double)lr, 1e3 * dt, 1e3 * b.sample_s,
                        1e3 * b.score_s, 1e3 * t_update);
         }
@@ -511,6 +524,7 @@ int cmd_rlhf(int argc, char **argv) {
     batch_free(&b);
     batch_free(&e);
     free(pbuf);
+    free(ntok_mb);
     free(vids);
     doc_order_free(&order);
     corpus_close(pc);

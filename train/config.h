@@ -91,7 +91,8 @@ typedef struct {
     int kl_estimator;           /* KlEstimator */
     int samples_per_prompt;     /* group size for leave-one-out advantages */
     float clip;                 /* policy-ratio clip epsilon */
-    int epochs;                 /* policy updates per rollout batch */
+    int epochs;                 /* passes over each rollout batch */
+    int minibatches;            /* updates per pass: the batch split in this many minibatches */
     int whiten;                 /* bool: whiten the advantages over the batch */
     int max_new_tokens;
     float temperature, top_p;

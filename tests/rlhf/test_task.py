@@ -12,7 +12,10 @@ preferred property is objective: a reply naming the colour "gold" is preferred.
      (k1, summed over the response) stays <= KL_MAX; sampler and trainer log-probabilities
      agree within 1e-3; metrics carry every key of the issue;
   5. resume: 10 iterations, then resumed to 20, give bitwise the same metrics as 20 in one go;
-  6. k3 + whitening run a few iterations (the options work).
+  6. k3 + whitening run a few iterations (the options work);
+  7. PPO minibatches (rlhf.minibatches = 4, one micro-batch each): the held-out score rises by
+     >= RISE within 10 iterations, KL within the bound; a minibatch count that does not divide
+     train.grad_accum is refused naming both keys.
 
 usage: test_task.py GRIFFIN_BIN PROJECT_ROOT WORK_DIR"""
 import json, os, re, shutil, subprocess, sys
@@ -120,4 +123,19 @@ run("rlhf", cfg, f"--train.out_dir={WORK}/rlhf_k3", "--train.steps=3", "--rlhf.k
 k3 = [m for m in metrics(f"{WORK}/rlhf_k3") if "reward" in m]
 if len(k3) != 3 or k3[0]["kl_estimator"] != "k3" or k3[0]["kl"] != 0.0:
     fail("k3 run: expected 3 iterations with KL 0 at the first")
+
+# 7. PPO minibatches: 4 updates per epoch, each on a quarter of the batch (4 micro-batches)
+mb = f"{WORK}/rlhf_mb4"
+run("rlhf", cfg, f"--train.out_dir={mb}", "--train.steps=10", "--rlhf.minibatches=4", "--train.grad_accum=4")
+if "4 updates per epoch on minibatches of 8 sequences" not in open(f"{mb}/log.txt").read():
+    fail("rlhf.minibatches = 4: the log does not say 4 updates per epoch")
+ev4 = [m for m in metrics(mb) if "val_rm_score" in m]
+m0, m1, mkl = ev4[0]["val_rm_score"], ev4[-1]["val_rm_score"], ev4[-1]["val_kl"]
+print(f"rlhf, 4 minibatches: held-out mean RM score {m0:+.4f} -> {m1:+.4f} in 10 iterations, held-out KL {mkl:.4f}")
+if m1 - m0 < RISE or mkl > KL_MAX:
+    fail("RLHF with 4 minibatches did not raise the held-out score enough in 10 iterations, or its KL exceeds the bound")
+bad = subprocess.run([BIN, "rlhf", cfg, f"--train.out_dir={WORK}/rlhf_mb3", "--rlhf.minibatches=3", "--train.grad_accum=4"], env=ENV,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+if bad.returncode == 0 or "rlhf.minibatches (3) must divide train.grad_accum (4)" not in bad.stdout:
+    fail("rlhf.minibatches = 3 with train.grad_accum = 4 was not refused with a message naming both keys")
 print("ok")

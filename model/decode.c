@@ -113,38 +113,42 @@ void decode_reset(DecodeState *s) {
     memset(s->next_pos, 0, sizeof(int) * B);
 }
 
-/* Loads sequence b of s from row r of m's last forward (T columns; p = the row's positions). */
+/* Loads the position bookkeeping and logits of sequence b of s from row r of m's last
+ * forward (T columns; p = the row's positions). */
 static void prefill_row(DecodeState *s, const GriffinModel *m, int b, size_t r, const int *p, int T) {
-    const GriffinConfig *c = &m->cfg;
-    size_t D = c->width, E = c->lru_width, K = D / c->num_heads, A = c->window, V = c->vocab_size;
+    size_t V = m->cfg.vocab_size;
     s->n[b] = T;
     s->next_pos[b] = p[T - 1] + 1;
     s->seg_start[b] = 0;
     for (int t = 0; t < T; t++)
         if (p[t] == 0) s->seg_start[b] = t;
     memcpy(s->logits + b * V, m->logits + (r * T + T - 1) * V, sizeof(float) * V);
-    for (int l = 0; l < c->depth; l++) {
-        const LayerActs *a = &m->layers[l];
-        if (c->block_types[l] == BLOCK_RECURRENT) {
-            memcpy(s->lru[l] + b * E, a->lru + (r * T + T - 1) * E, sizeof(float) * E);
-            /* state slot j (0 oldest) holds the input at t = T − 3 + j, zero if t < 0 or a
-             * document starts after t within the prompt */
-            for (int j = 0; j < CW - 1; j++) {
-                int t = T - (CW - 1) + j;
-                int keep = t >= 0;
-                for (int u = t + 1; keep && u < T; u++) keep = p[u] != 0;
-                float *dst = s->conv[l] + ((size_t)b * (CW - 1) + j) * E;
-                if (keep) memcpy(dst, a->x_br + (r * T + t) * E, sizeof(float) * E);
-                else memset(dst, 0, sizeof(float) * E);
-            }
-        } else {
-            /* the keys the next token may see: its document's, at most A back */
-            for (int t = 0; t < T; t++) {
-                if (t < s->seg_start[b] || (size_t)t + A < (size_t)T) continue;
-                size_t slot = (size_t)t % A;
-                memcpy(s->kc[l] + ((size_t)b * A + slot) * K, a->k + (r * T + t) * K, sizeof(float) * K);
-                memcpy(s->vc[l] + ((size_t)b * A + slot) * K, a->v + (r * T + t) * K, sizeof(float) * K);
-            }
+}
+
+/* Loads layer l's state of sequence b from row r of m's activations of that layer. */
+static void prefill_layer_row(DecodeState *s, const GriffinModel *m, int l, int b, size_t r, const int *p, int T) {
+    const GriffinConfig *c = &m->cfg;
+    size_t D = c->width, E = c->lru_width, K = D / c->num_heads, A = c->window;
+    const LayerActs *a = &m->layers[l];
+    if (c->block_types[l] == BLOCK_RECURRENT) {
+        memcpy(s->lru[l] + b * E, a->lru + (r * T + T - 1) * E, sizeof(float) * E);
+        /* state slot j (0 oldest) holds the input at t = T − 3 + j, zero if t < 0 or a
+         * document starts after t within the prompt */
+        for (int j = 0; j < CW - 1; j++) {
+            int t = T - (CW - 1) + j;
+            int keep = t >= 0;
+            for (int u = t + 1; keep && u < T; u++) keep = p[u] != 0;
+            float *dst = s->conv[l] + ((size_t)b * (CW - 1) + j) * E;
+            if (keep) memcpy(dst, a->x_br + (r * T + t) * E, sizeof(float) * E);
+            else memset(dst, 0, sizeof(float) * E);
+        }
+    } else {
+        /* the keys the next token may see: its document's, at most A back */
+        for (int t = 0; t < T; t++) {
+            if (t < s->seg_start[b] || (size_t)t + A < (size_t)T) continue;
+            size_t slot = (size_t)t % A;
+            memcpy(s->kc[l] + ((size_t)b * A + slot) * K, a->k + (r * T + t) * K, sizeof(float) * K);
+            memcpy(s->vc[l] + ((size_t)b * A + slot) * K, a->v + (r * T + t) * K, sizeof(float) * K);
         }
     }
 }
@@ -157,6 +161,11 @@ const float *decode_prefill(DecodeState *s, GriffinModel *m, const int *tokens, 
         int nb = s->B - b0 < m->max_B ? s->B - b0 : m->max_B;
         griffin_forward(m, tokens + (size_t)b0 * T, NULL, pos + (size_t)b0 * T, NULL, nb, T);
         for (int b = b0; b < b0 + nb; b++) prefill_row(s, m, b, (size_t)(b - b0), pos + (size_t)b * T, T);
+        for (int l = 0; l < m->cfg.depth; l++) {
+            griffin_layer_activations(m, l); /* a recomputing model holds one layer's at a time */
+            for (int b = b0; b < b0 + nb; b++)
+                prefill_layer_row(s, m, l, b, (size_t)(b - b0), pos + (size_t)b * T, T);
+        }
     }
     return s->logits;
 }

@@ -53,6 +53,28 @@ static void layout(GriffinModel *m, Carver *cv) {
         LayerActs *a = &m->layers[l];
         memset(a, 0, sizeof *a);
         a->x_in = carve(cv, N * D);
+        if (m->recompute && l > 0) {
+            /* shared buffers: the common ones are layer 0's, the block type's are those of
+             * the first layer of that type (which carves them if it is not layer 0) */
+            int first = 0;
+            while (c->block_types[first] != c->block_types[l]) first++;
+            const LayerActs *s = &m->layers[first < l ? first : 0];
+            a->tn_rstd = s->tn_rstd, a->tn_out = s->tn_out, a->resid = s->resid;
+            a->cn_rstd = s->cn_rstd, a->cn_out = s->cn_out;
+            a->gate_pre = s->gate_pre, a->up_pre = s->up_pre, a->mprod = s->mprod;
+            int own = first == l;
+            if (c->block_types[l] == BLOCK_RECURRENT) {
+                a->y_pre = own ? carve(cv, N * E) : s->y_pre, a->x_br = own ? carve(cv, N * E) : s->x_br;
+                a->conv = own ? carve(cv, N * E) : s->conv, a->gx = own ? carve(cv, N * E) : s->gx;
+                a->ga = own ? carve(cv, N * E) : s->ga, a->lru = own ? carve(cv, N * E) : s->lru;
+                a->rprod = own ? carve(cv, N * E) : s->rprod;
+            } else {
+                a->q = own ? carve(cv, N * D) : s->q, a->k = own ? carve(cv, N * K) : s->k;
+                a->v = own ? carve(cv, N * K) : s->v, a->probs = own ? carve(cv, band) : s->probs;
+                a->att = own ? carve(cv, N * D) : s->att;
+            }
+            continue;
+        }
         a->tn_rstd = carve(cv, N);
         a->tn_out = carve(cv, N * D);
         if (c->block_types[l] == BLOCK_RECURRENT) {
@@ -97,16 +119,18 @@ GriffinModel *griffin_create(const GriffinConfig *cfg, int max_B, int max_T, uin
     return griffin_create_ex(cfg, max_B, max_T, seed, 0);
 }
 
-GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed, int inference_only) {
+GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed, int flags) {
     CHECK(max_B > 0 && max_T > 0, "griffin_create: batch %d x %d must be positive", max_B, max_T);
     GriffinModel *m = callocCheck(1, sizeof *m);
-    m->inference_only = inference_only;
+    m->inference_only = (flags & GRIFFIN_INFERENCE) != 0;
+    m->recompute = (flags & GRIFFIN_RECOMPUTE) != 0 && !m->inference_only;
+    m->acts_layer = -1;
     m->cfg = *cfg;
     const char *err = config_finalize(&m->cfg);
     CHECK(!err, "model config: %s", err);
     param_table_build(&m->table, &m->cfg);
     m->params = alignedCallocCheck(m->table.total * sizeof(float));
-    m->grads = inference_only ? NULL : alignedCallocCheck(m->table.total * sizeof(float));
+    m->grads = m->inference_only ? NULL : alignedCallocCheck(m->table.total * sizeof(float));
     params_init(&m->table, m->params, seed);
     m->max_B = max_B;
     m->max_T = max_T;
@@ -200,6 +224,41 @@ static void check_inputs(GriffinModel *m, const int *tokens, const int *targets,
     m->has_targets = targets != NULL;
 }
 
+/* Block l from its input a->x_in: its activations, and next [N,D] = its output. With
+ * next == NULL (backward's recomputation) it stops once backward's inputs are in place: the
+ * MLP's down projection and the residual add are left out. */
+static void layer_forward(GriffinModel *m, int l, float *next) {
+    const GriffinConfig *c = &m->cfg;
+    int N = m->B * m->T, D = c->width;
+    size_t ND = (size_t)N * D;
+    LayerActs *a = &m->layers[l];
+    LayerPtrs w;
+    layer_ptrs(&m->table, m->params, l, &w);
+    double t = tic(m);
+    rmsnorm_forward(a->tn_out, a->tn_rstd, a->x_in, w.p[P_TEMPORAL_NORM], N, D);
+    toc(m, PROF_NORM, 0, &t);
+    if (c->block_types[l] == BLOCK_RECURRENT) recurrent_forward(m, a, &w, a->resid);
+    else attention_block_forward(m, a, &w, a->resid);
+    t = tic(m);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < ND; i++) a->resid[i] += a->x_in[i];
+    toc(m, PROF_OTHER, 0, &t);
+    rmsnorm_forward(a->cn_out, a->cn_rstd, a->resid, w.p[P_CHANNEL_NORM], N, D);
+    toc(m, PROF_NORM, 0, &t);
+    m->acts_layer = l;
+    if (!next) {
+        mlp_forward_up(a->gate_pre, a->up_pre, a->mprod, a->cn_out, w.p[P_UP_W], w.p[P_UP_B], N, D, c->mlp_width);
+        toc(m, PROF_MLP, 0, &t);
+        return;
+    }
+    mlp_forward(next, a->gate_pre, a->up_pre, a->mprod, a->cn_out, w.p[P_UP_W], w.p[P_UP_B], w.p[P_DOWN_W],
+                w.p[P_DOWN_B], N, D, c->mlp_width);
+    toc(m, PROF_MLP, 0, &t);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < ND; i++) next[i] += a->resid[i];
+    toc(m, PROF_OTHER, 0, &t);
+}
+
 /* embedding → blocks → final norm: leaves m->fn_out [N,D] */
 static void forward_trunk(GriffinModel *m) {
     const GriffinConfig *c = &m->cfg;
@@ -209,31 +268,15 @@ static void forward_trunk(GriffinModel *m) {
     embedding_forward(x, m->tokens, m->params + m->table.t[m->table.embed].offset,
                       c->embed_scale ? embed_scale_value(D) : 1.0f, N, D);
     toc(m, PROF_EMBED, 0, &t);
-    for (int l = 0; l < c->depth; l++) {
-        LayerActs *a = &m->layers[l];
-        LayerPtrs w;
-        layer_ptrs(&m->table, m->params, l, &w);
-        float *next = l + 1 < c->depth ? m->layers[l + 1].x_in : m->x_final;
-        rmsnorm_forward(a->tn_out, a->tn_rstd, a->x_in, w.p[P_TEMPORAL_NORM], N, D);
-        toc(m, PROF_NORM, 0, &t);
-        if (c->block_types[l] == BLOCK_RECURRENT) recurrent_forward(m, a, &w, a->resid);
-        else attention_block_forward(m, a, &w, a->resid);
-        t = tic(m);
-        size_t ND = (size_t)N * D;
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < ND; i++) a->resid[i] += a->x_in[i];
-        toc(m, PROF_OTHER, 0, &t);
-        rmsnorm_forward(a->cn_out, a->cn_rstd, a->resid, w.p[P_CHANNEL_NORM], N, D);
-        toc(m, PROF_NORM, 0, &t);
-        mlp_forward(next, a->gate_pre, a->up_pre, a->mprod, a->cn_out, w.p[P_UP_W], w.p[P_UP_B],
-                    w.p[P_DOWN_W], w.p[P_DOWN_B], N, D, c->mlp_width);
-        toc(m, PROF_MLP, 0, &t);
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < ND; i++) next[i] += a->resid[i];
-        toc(m, PROF_OTHER, 0, &t);
-    }
+    for (int l = 0; l < c->depth; l++) layer_forward(m, l, l + 1 < c->depth ? m->layers[l + 1].x_in : m->x_final);
+    t = tic(m);
     rmsnorm_forward(m->fn_out, m->fn_rstd, m->x_final, m->params + m->table.t[m->table.final_norm].offset, N, D);
     toc(m, PROF_NORM, 0, &t);
+}
+
+void griffin_layer_activations(GriffinModel *m, int l) {
+    CHECK(l >= 0 && l < m->cfg.depth, "griffin_layer_activations: layer %d of %d", l, m->cfg.depth);
+    if (m->recompute && m->acts_layer != l) layer_forward(m, l, NULL);
 }
 
 const float *griffin_forward_hidden(GriffinModel *m, const int *tokens, const int *pos, int B, int T) {
@@ -337,6 +380,12 @@ static void backward_trunk(GriffinModel *m) {
 
     /* m->d_res holds dL/d(block output); each block turns it into dL/d(block input) */
     for (int l = c->depth - 1; l >= 0; l--) {
+        /* recompute: the shared buffers hold the last layer run (the top one, right after
+         * the forward); any other layer's activations are recomputed from its input */
+        if (m->recompute && m->acts_layer != l) {
+            layer_forward(m, l, NULL);
+            t = tic(m);
+        }
         LayerActs *a = &m->layers[l];
         LayerPtrs w, g;
         layer_ptrs(pt, m->params, l, &w);

@@ -50,6 +50,8 @@ typedef struct {
     float *grads;         /* [table.total] */
     int max_B, max_T;
     int inference_only;   /* no gradients or backward buffers */
+    int recompute;        /* activation checkpointing: see GRIFFIN_RECOMPUTE */
+    int acts_layer;       /* recompute: the layer whose activations the shared buffers hold (-1: none) */
     /* activation arena, sized once for (max_B, max_T) */
     float *arena;
     size_t arena_floats;
@@ -80,8 +82,18 @@ typedef struct {
 /* Builds the parameter table and allocates everything for batches up to (max_B, max_T);
  * parameters are initialised as the official torch code with seed. */
 GriffinModel *griffin_create(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed);
-/* The same; inference_only = 1 allocates no gradients and no backward buffers. */
-GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed, int inference_only);
+/* The same with flags:
+ * - GRIFFIN_INFERENCE allocates no gradients and no backward buffers;
+ * - GRIFFIN_RECOMPUTE (activation checkpointing) keeps only each block's input x_in per layer;
+ *   the other activations live in one set of buffers shared by the layers of a block type,
+ *   and backward recomputes a block's forward from its input just before the block's
+ *   backward. The recomputation runs the same code on the same inputs, so gradients are
+ *   bitwise those without it; it costs one more trunk forward (without the MLP's down
+ *   projection). decode_prefill reads every layer's activations through
+ *   griffin_layer_activations (one more forward there). */
+#define GRIFFIN_INFERENCE 1
+#define GRIFFIN_RECOMPUTE 2
+GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed, int flags);
 void griffin_free(GriffinModel *m);
 
 /* Forward over a (B,T) batch. tokens, pos [B,T]; targets [B,T] or NULL (no loss); mask [B,T]
@@ -105,6 +117,10 @@ const float *griffin_forward_hidden(GriffinModel *m, const int *tokens, const in
 /* Backward from dL/d(final-norm output) [B*T, D] of the last forward (either kind);
  * accumulates into m->grads. */
 void griffin_backward_hidden(GriffinModel *m, const float *dhidden);
+
+/* Makes m->layers[l] hold layer l's activations of the last forward: a recomputing model
+ * (GRIFFIN_RECOMPUTE) recomputes them from the layer's input; otherwise nothing to do. */
+void griffin_layer_activations(GriffinModel *m, int l);
 
 void griffin_zero_grad(GriffinModel *m);
 

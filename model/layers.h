@@ -36,6 +36,9 @@ void rmsnorm_backward(float *dx, float *dscale, const float *dout, const float *
 
 /* ---- mlp.c: gated GeLU-tanh MLP ---- */
 /* the GeLU itself: vm_gelu / vm_gelu_mul in vmath.h */
+/* the first half of mlp_forward: gate_pre, up_pre and prod (backward's inputs), no output */
+void mlp_forward_up(float *gate_pre, float *up_pre, float *prod, const float *x, const float *w_up,
+                    const float *b_up, int N, int D, int F);
 void mlp_forward(float *out, float *gate_pre, float *up_pre, float *prod, const float *x,
                  const float *w_up, const float *b_up, const float *w_down, const float *b_down,
                  int N, int D, int F);

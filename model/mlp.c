@@ -17,12 +17,17 @@ static void matmul_io_bias(float *y, const float *x, const float *w, const float
  * saved: gate_pre [N,F] = x·w_up[0] + b_up[0], up_pre [N,F] = x·w_up[1] + b_up[1],
  *        prod [N,F] = gelu(gate_pre) ⊙ up_pre
  * out [N,D] = prod · w_downᵀ + b_down */
-void mlp_forward(float *out, float *gate_pre, float *up_pre, float *prod, const float *x,
-                 const float *w_up, const float *b_up, const float *w_down, const float *b_down,
-                 int N, int D, int F) {
+void mlp_forward_up(float *gate_pre, float *up_pre, float *prod, const float *x, const float *w_up,
+                    const float *b_up, int N, int D, int F) {
     matmul_io_bias(gate_pre, x, w_up, b_up, N, D, F);
     matmul_io_bias(up_pre, x, w_up + (size_t)D * F, b_up + F, N, D, F);
     vm_gelu_mul(prod, gate_pre, up_pre, (size_t)N * F);
+}
+
+void mlp_forward(float *out, float *gate_pre, float *up_pre, float *prod, const float *x,
+                 const float *w_up, const float *b_up, const float *w_down, const float *b_down,
+                 int N, int D, int F) {
+    mlp_forward_up(gate_pre, up_pre, prod, x, w_up, b_up, N, D, F);
     linear_forward(out, prod, w_down, b_down, N, F, D);
 }
 

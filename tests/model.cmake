@@ -15,6 +15,7 @@ foreach(case griffin_packed griffin_plain griffin_deep hawk_packed transformer_p
   set_tests_properties(parity_${case} PROPERTIES LABELS "model;reference")
 endforeach()
 griffin_c_test(test_overfit "model" test_overfit.c)
+griffin_c_test(test_recompute "model" test_recompute.c)
 griffin_c_test(test_decode "model" test_decode.c)
 griffin_c_test(test_sampler "model" test_sampler.c)
 griffin_c_test(test_loss_mask "model" test_loss_mask.c)

@@ -77,18 +77,20 @@ static double gemm_ab(GemmPrecision p, int N, int D, int F) {
 static void bench_usage(void) {
     printf("usage: griffin bench train [CONFIG.ini] [--preset tiny|small|2b] [--family griffin|hawk|transformer]\n"
            "                           [--batch B] [--seq T] [--steps N] [--warmup N] [--threads N] [--json F]\n"
-           "                           [--precision fp32|bf16|bf16-emulated]\n"
+           "                           [--precision fp32|bf16|bf16-emulated] [--recompute on|off]\n"
            "Times forward+backward+AdamW on random tokens (the model of CONFIG.ini, or a preset) and prints\n"
            "the median step, tokens/s, model FLOPs per token, achieved GFLOP/s, MFU against the sgemm peak\n"
            "measured in the same run, and where the time goes per layer kind. --precision (default: the\n"
            "config's train.precision, else fp32) sets the matrix products' precision; bf16 falls back to fp32\n"
            "without avx512_bf16. Other than fp32, the Linear products at the run's shape are timed in fp32 and\n"
-           "in that precision first, and MFU is also given against that precision's measured rate.\n");
+           "in that precision first, and MFU is also given against that precision's measured rate.\n"
+           "--recompute (default: the config's train.recompute, else off) keeps only each block's input and\n"
+           "recomputes its activations in backward (activation checkpointing); MFU counts model FLOPs only.\n");
 }
 
 static int bench_train(int argc, char **argv) {
     const char *preset = "small";
-    const char *family = NULL, *json = NULL, *config = NULL, *precision = NULL;
+    const char *family = NULL, *json = NULL, *config = NULL, *precision = NULL, *recompute = NULL;
     int B = 8, T = 256, steps = 5, warmup = 1, threads = 0;
     dist_init(&argc, &argv);
     for (int i = 1; i < argc; i++) {
@@ -113,6 +115,7 @@ static int bench_train(int argc, char **argv) {
         else if (!strcmp(a, "--threads")) threads = atoi(v);
         else if (!strcmp(a, "--json")) json = v;
         else if (!strcmp(a, "--precision")) precision = v;
+        else if (!strcmp(a, "--recompute")) recompute = v;
         else DIE("griffin bench train: unknown option %s (see --help)", a);
         i++;
     }
@@ -134,6 +137,7 @@ static int bench_train(int argc, char **argv) {
         if (!tset) T = tc->train.seq_len;
         if (!precision) precision = tc->train.precision == PRECISION_BF16 ? "bf16"
                                     : tc->train.precision == PRECISION_BF16_EMULATED ? "bf16-emulated" : "fp32";
+        if (!recompute) recompute = tc->train.recompute ? "on" : "off";
         free(tc);
     } else {
         CHECK(config_preset(preset, &cfg) == 0, "griffin bench train: unknown preset '%s' (tiny, small, 2b)", preset);
@@ -150,7 +154,10 @@ static int bench_train(int argc, char **argv) {
     GemmPrecision prec = gemm_set_precision(want);
     if (prec != want && dist_rank() == 0) printf("precision    bf16 asked for, but this CPU has no avx512_bf16: fp32\n");
     double prec_peak = prec != GEMM_FP32 ? gemm_ab(prec, B * T, cfg.width, cfg.mlp_width) : 0.0;
-    GriffinModel *m = griffin_create(&cfg, B, T, 1);
+    CHECK(!recompute || !strcmp(recompute, "on") || !strcmp(recompute, "off"),
+          "griffin bench train: --recompute %s is not on|off", recompute);
+    int rec = recompute && !strcmp(recompute, "on");
+    GriffinModel *m = griffin_create_ex(&cfg, B, T, 1, rec ? GRIFFIN_RECOMPUTE : 0);
     int N = B * T;
     int *tokens = mallocCheck(sizeof(int) * N), *targets = mallocCheck(sizeof(int) * N), *pos = mallocCheck(sizeof(int) * N);
     Rng r;
@@ -250,17 +257,18 @@ static int bench_train(int argc, char **argv) {
             fprintf(f, "\"%s\":{\"forward\":%.3f,\"backward\":%.3f},", prof_kind_name[k],
                     1e3 * m->prof[k][0] / steps, 1e3 * m->prof[k][1] / steps);
         fprintf(f, "\"optimizer\":{\"forward\":0,\"backward\":%.3f},\"allreduce\":{\"forward\":0,\"backward\":%.3f}},"
-                   "\"ranks\":%d,\"peak_rss_mb\":%.1f,\"activation_bytes_per_token\":%.0f}\n",
-                1e3 * opt_time / steps, 1e3 * comm_time / steps, world, rss_mb, (double)griffin_activation_bytes(m) / N);
+                   "\"ranks\":%d,\"peak_rss_mb\":%.1f,\"activation_bytes_per_token\":%.0f,\"recompute\":%s}\n",
+                1e3 * opt_time / steps, 1e3 * comm_time / steps, world, rss_mb, (double)griffin_activation_bytes(m) / N,
+                rec ? "true" : "false");
         fclose(f);
         printf("wrote %s\n", json);
     }
     free(am);
     free(av);
     printf("memory       parameters %.1f MB, gradients %.1f MB, AdamW moments %.1f MB, activations %.1f MB"
-           " (%.0f KB per token); peak resident %.1f MB%s\n",
+           " (%.0f KB per token%s); peak resident %.1f MB%s\n",
            m->table.total * 4.0 / 1e6, m->table.total * 4.0 / 1e6, m->table.total * 8.0 / 1e6,
-           griffin_activation_bytes(m) / 1e6, griffin_activation_bytes(m) / 1e3 / N, rss_mb,
+           griffin_activation_bytes(m) / 1e6, griffin_activation_bytes(m) / 1e3 / N, rec ? ", recompute on" : "", rss_mb,
            world > 1 ? " (rank 0)" : "");
     free(fwd);
     free(tot);

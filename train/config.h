@@ -67,6 +67,7 @@ typedef struct {
     char resume[CFG_STR];  /* "auto", "none" or a checkpoint path */
     int checkpoint_every, keep_checkpoints, eval_every, eval_batches, log_every, threads;
     int precision;     /* Precision */
+    int recompute;     /* bool: activation checkpointing (GRIFFIN_RECOMPUTE) */
 } TrainSection;
 
 typedef struct {

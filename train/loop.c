@@ -182,7 +182,8 @@ int train_main(TrainKind kind, int argc, char **argv) {
     mixture_init(&mix, corpora, cfg->n_data, (uint64_t)ts->seed, 1, mode, ts->batch_size, ts->seq_len, rank, world);
 
     /* model and optimizer */
-    GriffinModel *m = griffin_create(&cfg->griffin, ts->batch_size, ts->seq_len, (uint64_t)ts->seed);
+    GriffinModel *m = griffin_create_ex(&cfg->griffin, ts->batch_size, ts->seq_len, (uint64_t)ts->seed,
+                                        ts->recompute ? GRIFFIN_RECOMPUTE : 0);
     size_t P = m->table.total;
     float *adam_m = alignedCallocCheck(P * sizeof(float)), *adam_v = alignedCallocCheck(P * sizeof(float));
     AdamWConfig ac = train_config_adamw(cfg);

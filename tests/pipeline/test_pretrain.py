@@ -10,6 +10,8 @@ usage: test_pretrain.py GRIFFIN_BIN WORK_DIR TEST
                 (loss to 1e-5 relative over every step)
   mixture       realised token shares within 2% of the weights; the stage switch happens at
                 the configured step and survives a resume
+  recompute     train.recompute = true (activation checkpointing) gives bitwise the per-step
+                losses, gradient norms and final parameters of the run that keeps every activation
   score         `griffin eval --per-document`: documents scored with an 8-token parallel pass
                 and then decode steps carrying the fixed-size state have the NLL of one
                 parallel pass over the whole document (1e-5)
@@ -142,6 +144,24 @@ def test_mixture():
     print("stage switch at step 100, after a resume at step 60")
 
 
+def test_recompute():
+    common = ["--train.steps=12", "--stage.1.steps=8", "--stage.2.steps=4", "--train.checkpoint_every=12",
+              "--train.eval_every=6"]
+    keep, rec = fresh("recompute_off"), fresh("recompute_on")
+    run(keep, *common)
+    run(rec, *common, "--train.recompute=true")
+    a, ea, _ = metrics(keep)
+    b, eb, _ = metrics(rec)
+    diff = [s for s in a if s not in b or a[s]["loss"] != b[s]["loss"] or a[s]["grad_norm"] != b[s]["grad_norm"]]
+    diff += [s for s in ea if s not in eb or ea[s]["val_loss"] != eb[s]["val_loss"]]
+    print(f"recompute on vs off: {len(a)} steps and {len(ea)} evaluations compared, {len(diff)} differ")
+    if diff or len(a) != 12:
+        fail(f"train.recompute changes the run (steps {diff})")
+    if not params_equal(f"{keep}/ckpt-12.h5", f"{rec}/ckpt-12.h5"):
+        fail("final parameters differ with train.recompute")
+    print("final parameters bitwise identical")
+
+
 def test_score():
     out = fresh("score")
     run(out, "--train.steps=8", "--stage.1.steps=4", "--stage.2.steps=4", "--train.checkpoint_every=0",
@@ -174,6 +194,8 @@ elif TEST == "ranks":
     test_ranks()
 elif TEST == "mixture":
     test_mixture()
+elif TEST == "recompute":
+    test_recompute()
 elif TEST == "score":
     test_score()
 else:

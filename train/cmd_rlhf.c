@@ -300,9 +300,6 @@ int cmd_rlhf(int argc, char **argv) {
         run_say(&out, "train.precision = %s is not used by rlhf: its ratios compare the trainer's log-probabilities "
                       "with the fp32 sampler's, so both compute in fp32\n",
                 ts->precision == PRECISION_BF16 ? "bf16" : "bf16-emulated");
-    if (ts->recompute) /* the sampler's prefill reads every layer's activations of the policy */
-        run_say(&out, "train.recompute is not used by rlhf (its sampler prefills from every layer's activations of the "
-                      "policy); train.grad_accum cuts the activation memory instead\n");
 
     int G = ts->batch_size, k = rc->samples_per_prompt, S = G * k, T = ts->seq_len, accum = ts->grad_accum;
     CHECK(S % accum == 0, "%s: train.grad_accum (%d) must divide the %d sequences of a rank's iteration "
@@ -314,7 +311,7 @@ int cmd_rlhf(int argc, char **argv) {
           accum, nmb);
     double *ntok_mb = callocCheck((size_t)nmb, sizeof(double));
     /* policy (trainable), its tokenizer from the init checkpoint */
-    GriffinModel *pol = griffin_create(&cfg->griffin, Sm, T, (uint64_t)ts->seed);
+    GriffinModel *pol = griffin_create_ex(&cfg->griffin, Sm, T, (uint64_t)ts->seed, ts->recompute ? GRIFFIN_RECOMPUTE : 0);
     size_t P = pol->table.total;
     CHECK(ckpt_load_weights(init, &pol->table, pol->params, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
     CkptLoaded meta;

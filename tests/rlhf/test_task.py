@@ -15,7 +15,9 @@ preferred property is objective: a reply naming the colour "gold" is preferred.
   6. k3 + whitening run a few iterations (the options work);
   7. PPO minibatches (rlhf.minibatches = 4, one micro-batch each): the held-out score rises by
      >= RISE within 10 iterations, KL within the bound; a minibatch count that does not divide
-     train.grad_accum is refused naming both keys.
+     train.grad_accum is refused naming both keys;
+  8. train.recompute (activation checkpointing; the sampler's prefill recomputes each layer):
+     the first 4 iterations are bitwise those of the run in 4.
 
 usage: test_task.py GRIFFIN_BIN PROJECT_ROOT WORK_DIR"""
 import json, os, re, shutil, subprocess, sys
@@ -138,4 +140,12 @@ bad = subprocess.run([BIN, "rlhf", cfg, f"--train.out_dir={WORK}/rlhf_mb3", "--r
                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 if bad.returncode == 0 or "rlhf.minibatches (3) must divide train.grad_accum (4)" not in bad.stdout:
     fail("rlhf.minibatches = 3 with train.grad_accum = 4 was not refused with a message naming both keys")
+
+# 8. activation checkpointing changes nothing
+run("rlhf", cfg, f"--train.out_dir={WORK}/rlhf_recompute", "--train.steps=4", "--train.recompute=true")
+r4 = {m["step"]: m for m in metrics(f"{WORK}/rlhf_recompute") if "reward" in m}
+bad = [s for s in range(1, 5) if any(a[s][k] != r4[s][k] for k in keys)]
+if len(r4) != 4 or bad:
+    fail(f"rlhf with train.recompute differs from the run without at iterations {bad}")
+print("recompute: iterations 1..4 identical to the run without it")
 print("ok")

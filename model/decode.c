@@ -113,16 +113,13 @@ void decode_reset(DecodeState *s) {
     memset(s->next_pos, 0, sizeof(int) * B);
 }
 
-/* Loads the position bookkeeping and logits of sequence b of s from row r of m's last
- * forward (T columns; p = the row's positions). */
-static void prefill_row(DecodeState *s, const GriffinModel *m, int b, size_t r, const int *p, int T) {
-    size_t V = m->cfg.vocab_size;
+/* Loads the position bookkeeping of sequence b of s from its positions p [T]. */
+static void prefill_row(DecodeState *s, int b, const int *p, int T) {
     s->n[b] = T;
     s->next_pos[b] = p[T - 1] + 1;
     s->seg_start[b] = 0;
     for (int t = 0; t < T; t++)
         if (p[t] == 0) s->seg_start[b] = t;
-    memcpy(s->logits + b * V, m->logits + (r * T + T - 1) * V, sizeof(float) * V);
 }
 
 /* Loads layer l's state of sequence b from row r of m's activations of that layer. */
@@ -156,17 +153,27 @@ static void prefill_layer_row(DecodeState *s, const GriffinModel *m, int l, int 
 const float *decode_prefill(DecodeState *s, GriffinModel *m, const int *tokens, const int *pos, int T) {
     CHECK(m->params == s->m->params, "decode_prefill: the state belongs to another model");
     decode_reset(s);
+    size_t D = m->cfg.width, V = m->cfg.vocab_size;
+    const float *table = m->params + m->table.t[m->table.embed].offset;
+    float *last = mallocCheck(sizeof(float) * D * (size_t)(s->B < m->max_B ? s->B : m->max_B));
     /* in chunks of the rows m holds activations for */
     for (int b0 = 0; b0 < s->B; b0 += m->max_B) {
         int nb = s->B - b0 < m->max_B ? s->B - b0 : m->max_B;
-        griffin_forward(m, tokens + (size_t)b0 * T, NULL, pos + (size_t)b0 * T, NULL, nb, T);
-        for (int b = b0; b < b0 + nb; b++) prefill_row(s, m, b, (size_t)(b - b0), pos + (size_t)b * T, T);
+        const float *h = griffin_forward_hidden(m, tokens + (size_t)b0 * T, pos + (size_t)b0 * T, nb, T);
+        /* the logits of each row's last position only, by the decode step's unembedding */
+        for (int b = b0; b < b0 + nb; b++) {
+            prefill_row(s, b, pos + (size_t)b * T, T);
+            memcpy(last + (size_t)(b - b0) * D, h + ((size_t)(b - b0) * T + T - 1) * D, sizeof(float) * D);
+        }
+        gemv_linear(s->logits + (size_t)b0 * V, last, table, NULL, nb, D, V);
+        softcap_forward(s->logits + (size_t)b0 * V, m->cfg.soft_cap, (size_t)nb * V);
         for (int l = 0; l < m->cfg.depth; l++) {
             griffin_layer_activations(m, l); /* a recomputing model holds one layer's at a time */
             for (int b = b0; b < b0 + nb; b++)
                 prefill_layer_row(s, m, l, b, (size_t)(b - b0), pos + (size_t)b * T, T);
         }
     }
+    free(last);
     return s->logits;
 }
 

@@ -102,11 +102,12 @@ static void layout(GriffinModel *m, Carver *cv) {
     m->x_final = carve(cv, N * D);
     m->fn_rstd = carve(cv, N);
     m->fn_out = carve(cv, N * D);
-    m->logits = carve(cv, N * V);
+    size_t NL = m->chunked_loss && (size_t)m->loss_rows < N ? (size_t)m->loss_rows : N; /* logit rows held */
+    m->logits = carve(cv, NL * V);
     m->lse = carve(cv, N);
     m->row_weight = carve(cv, N);
     if (m->inference_only) return; /* no backward buffers */
-    m->dlogits = carve(cv, N * V);
+    m->dlogits = carve(cv, NL * V);
     m->d_res = carve(cv, N * D);
     m->d_norm = carve(cv, N * D);
     for (int i = 0; i < 7; i++) m->d_s[i] = carve(cv, N * S);
@@ -124,10 +125,13 @@ GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, 
     GriffinModel *m = callocCheck(1, sizeof *m);
     m->inference_only = (flags & GRIFFIN_INFERENCE) != 0;
     m->recompute = (flags & GRIFFIN_RECOMPUTE) != 0 && !m->inference_only;
+    m->chunked_loss = (flags & GRIFFIN_CHUNKED_LOSS) != 0 && !m->inference_only;
     m->acts_layer = -1;
     m->cfg = *cfg;
     const char *err = config_finalize(&m->cfg);
     CHECK(!err, "model config: %s", err);
+    int rows = (1 << 21) / m->cfg.vocab_size;
+    m->loss_rows = rows < 16 ? 16 : rows > 1024 ? 1024 : rows;
     param_table_build(&m->table, &m->cfg);
     m->params = alignedCallocCheck(m->table.total * sizeof(float));
     m->grads = m->inference_only ? NULL : alignedCallocCheck(m->table.total * sizeof(float));
@@ -279,6 +283,18 @@ void griffin_layer_activations(GriffinModel *m, int l) {
     if (m->recompute && m->acts_layer != l) layer_forward(m, l, NULL);
 }
 
+/* soft-capped logits of rows [r0, r0+nr): into m->logits at row r0, or at its start when the
+ * logits are chunked; the same gemm call either way */
+static float *loss_logits(GriffinModel *m, int r0, int nr) {
+    const GriffinConfig *c = &m->cfg;
+    int D = c->width, V = c->vocab_size;
+    float *lg = m->chunked_loss ? m->logits : m->logits + (size_t)r0 * V;
+    const float *table = m->params + m->table.t[m->table.embed].offset;
+    gemm(0, 1, nr, V, D, m->fn_out + (size_t)r0 * D, D, table, D, 0.0f, lg, V);
+    softcap_forward(lg, c->soft_cap, (size_t)nr * V);
+    return lg;
+}
+
 const float *griffin_forward_hidden(GriffinModel *m, const int *tokens, const int *pos, int B, int T) {
     check_inputs(m, tokens, NULL, pos, NULL, B, T);
     forward_trunk(m);
@@ -290,16 +306,19 @@ float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, co
     const GriffinConfig *c = &m->cfg;
     check_inputs(m, tokens, targets, pos, mask, B, T);
     forward_trunk(m);
-    int N = B * T, D = c->width, V = c->vocab_size;
+    int N = B * T, V = c->vocab_size;
+    CHECK(targets || !m->chunked_loss, "griffin_forward: a GRIFFIN_CHUNKED_LOSS model keeps no logits: give targets");
     double t = tic(m);
-    const float *table = m->params + m->table.t[m->table.embed].offset;
-    gemm(0, 1, N, V, D, m->fn_out, D, table, D, 0.0f, m->logits, V);
-    softcap_forward(m->logits, c->soft_cap, (size_t)N * V);
     m->loss = 0.0f;
     m->loss_count = 0.0;
+    double total = 0.0;
+    for (int r0 = 0; r0 < N; r0 += m->loss_rows) {
+        int nr = N - r0 < m->loss_rows ? N - r0 : m->loss_rows;
+        float *lg = loss_logits(m, r0, nr);
+        if (targets) total += crossentropy_forward(m->lse + r0, lg, m->targets + r0, m->mask + r0, nr, V);
+    }
     if (targets) {
         for (int n = 0; n < N; n++) m->loss_count += m->mask[n];
-        double total = crossentropy_forward(m->lse, m->logits, m->targets, m->mask, N, V);
         m->loss = m->loss_count > 0 ? (float)(total / m->loss_count) : 0.0f;
     }
     toc(m, PROF_LOSS, 0, &t);
@@ -415,17 +434,22 @@ void griffin_backward_weighted(GriffinModel *m, const float *row_weight) {
     CHECK(!m->inference_only, "griffin_backward: the model was created for inference only");
     CHECK(m->has_targets, "griffin_backward: the last forward had no targets");
     int N = m->B * m->T, D = c->width, V = c->vocab_size;
-    size_t NV = (size_t)N * V;
     const ParamTable *pt = &m->table;
     float *table = m->params + pt->t[pt->embed].offset;
     float *dtable = m->grads + pt->t[pt->embed].offset;
     double t = tic(m);
-    memset(m->dlogits, 0, NV * sizeof(float));
-    crossentropy_backward(m->dlogits, m->logits, m->lse, m->targets, row_weight, N, V);
-    softcap_backward(m->dlogits, m->logits, c->soft_cap, NV);
-    /* z = fn_out · tableᵀ:  d fn_out = dz · table;  dtable += dzᵀ · fn_out */
-    gemm(0, 0, N, D, V, m->dlogits, V, table, D, 0.0f, m->d_norm, D);
-    gemm(1, 0, V, D, N, m->dlogits, V, m->fn_out, D, 1.0f, dtable, D);
+    /* z = fn_out · tableᵀ:  d fn_out = dz · table;  dtable += dzᵀ · fn_out, chunk by chunk */
+    for (int r0 = 0; r0 < N; r0 += m->loss_rows) {
+        int nr = N - r0 < m->loss_rows ? N - r0 : m->loss_rows;
+        size_t nv = (size_t)nr * V;
+        const float *lg = m->chunked_loss ? loss_logits(m, r0, nr) : m->logits + (size_t)r0 * V;
+        float *dl = m->chunked_loss ? m->dlogits : m->dlogits + (size_t)r0 * V;
+        memset(dl, 0, nv * sizeof(float));
+        crossentropy_backward(dl, lg, m->lse + r0, m->targets + r0, row_weight + r0, nr, V);
+        softcap_backward(dl, lg, c->soft_cap, nv);
+        gemm(0, 0, nr, D, V, dl, V, table, D, 0.0f, m->d_norm + (size_t)r0 * D, D);
+        gemm(1, 0, V, D, nr, dl, V, m->fn_out + (size_t)r0 * D, D, 1.0f, dtable, D);
+    }
     toc(m, PROF_LOSS, 1, &t);
     backward_trunk(m);
 }

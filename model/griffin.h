@@ -52,6 +52,8 @@ typedef struct {
     int inference_only;   /* no gradients or backward buffers */
     int recompute;        /* activation checkpointing: see GRIFFIN_RECOMPUTE */
     int acts_layer;       /* recompute: the layer whose activations the shared buffers hold (-1: none) */
+    int chunked_loss;     /* GRIFFIN_CHUNKED_LOSS: logits live one chunk at a time */
+    int loss_rows;        /* rows per chunk of the unembedding + loss (may be lowered, not raised) */
     /* activation arena, sized once for (max_B, max_T) */
     float *arena;
     size_t arena_floats;
@@ -59,10 +61,10 @@ typedef struct {
     float *x_final;       /* [N,D] residual stream after the last block */
     float *fn_rstd;       /* [N] */
     float *fn_out;        /* [N,D] final-norm output */
-    float *logits;        /* [N,V] soft-capped */
+    float *logits;        /* [N,V] soft-capped ([loss_rows,V] scratch with GRIFFIN_CHUNKED_LOSS) */
     float *lse;           /* [N] */
     float *row_weight;    /* [N] loss weight per row for backward */
-    float *dlogits;       /* [N,V] */
+    float *dlogits;       /* [N,V] ([loss_rows,V] with GRIFFIN_CHUNKED_LOSS) */
     /* backward scratch */
     float *d_res, *d_norm;   /* [N,D] */
     float *d_s[7];           /* [N, max(D,E,F)] each */
@@ -90,9 +92,16 @@ GriffinModel *griffin_create(const GriffinConfig *cfg, int max_B, int max_T, uin
  *   backward. The recomputation runs the same code on the same inputs, so gradients are
  *   bitwise those without it; it costs one more trunk forward (without the MLP's down
  *   projection). decode_prefill reads every layer's activations through
- *   griffin_layer_activations (one more forward there). */
+ *   griffin_layer_activations (one more forward there).
+ * - GRIFFIN_CHUNKED_LOSS keeps the logits and their gradient for one chunk of loss_rows rows
+ *   at a time instead of [N,V]: the forward keeps only each row's log-sum-exp, and backward
+ *   recomputes a chunk's logits before its gradient. Every model runs the unembedding and
+ *   the loss in the same chunks, so results are bitwise those without the flag. The
+ *   logits are not left in m->logits then, and a forward must have targets.
+ * The unembedding + loss always runs in chunks of loss_rows = clamp(2^21 / V, 16, 1024) rows. */
 #define GRIFFIN_INFERENCE 1
 #define GRIFFIN_RECOMPUTE 2
+#define GRIFFIN_CHUNKED_LOSS 4
 GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed, int flags);
 void griffin_free(GriffinModel *m);
 

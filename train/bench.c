@@ -157,7 +157,7 @@ static int bench_train(int argc, char **argv) {
     CHECK(!recompute || !strcmp(recompute, "on") || !strcmp(recompute, "off"),
           "griffin bench train: --recompute %s is not on|off", recompute);
     int rec = recompute && !strcmp(recompute, "on");
-    GriffinModel *m = griffin_create_ex(&cfg, B, T, 1, rec ? GRIFFIN_RECOMPUTE : 0);
+    GriffinModel *m = griffin_create_ex(&cfg, B, T, 1, rec ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
     int N = B * T;
     int *tokens = mallocCheck(sizeof(int) * N), *targets = mallocCheck(sizeof(int) * N), *pos = mallocCheck(sizeof(int) * N);
     Rng r;

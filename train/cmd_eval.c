@@ -83,8 +83,9 @@ static int eval_per_document(const char *ckpt, const char *path, const char *out
                 tok[t] = (int)doc.tokens[t];
                 pos[t] = t;
             }
-            const float *last = decode_prefill(s, m, tok, pos, C);
+            griffin_forward(m, tok, NULL, pos, NULL, 1, C); /* the prefix's logits (prefill keeps only the last) */
             for (int t = 0; t + 1 < C; t++) nll += row_nll(m->logits + (size_t)t * V, V, tok[t + 1]);
+            const float *last = decode_prefill(s, m, tok, pos, C);
             for (size_t t = (size_t)C; t < doc.n; t++) {
                 nll += row_nll(last, V, (int)doc.tokens[t]);
                 if (t + 1 < doc.n) {

@@ -116,7 +116,8 @@ int cmd_reward(int argc, char **argv) {
     doc_order_init(&order, ids, npairs, (uint64_t)ts->seed);
 
     int B = ts->batch_size, T = ts->seq_len, accum = ts->grad_accum;
-    GriffinModel *m = griffin_create_ex(&cfg->griffin, 2 * B, T, (uint64_t)ts->seed, ts->recompute ? GRIFFIN_RECOMPUTE : 0);
+    GriffinModel *m = griffin_create_ex(&cfg->griffin, 2 * B, T, (uint64_t)ts->seed,
+                                        ts->recompute ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
     size_t P = m->table.total;
     float *adam_m = alignedCallocCheck(P * sizeof(float)), *adam_v = alignedCallocCheck(P * sizeof(float));
     AdamWConfig ac = train_config_adamw(cfg);

@@ -311,7 +311,9 @@ int cmd_rlhf(int argc, char **argv) {
           accum, nmb);
     double *ntok_mb = callocCheck((size_t)nmb, sizeof(double));
     /* policy (trainable), its tokenizer from the init checkpoint */
-    GriffinModel *pol = griffin_create_ex(&cfg->griffin, Sm, T, (uint64_t)ts->seed, ts->recompute ? GRIFFIN_RECOMPUTE : 0);
+    /* recompute: blocks only; token_logprobs and the entropy read the policy's whole logits */
+    GriffinModel *pol = griffin_create_ex(&cfg->griffin, Sm, T, (uint64_t)ts->seed,
+                                          ts->recompute ? GRIFFIN_RECOMPUTE : 0);
     size_t P = pol->table.total;
     CHECK(ckpt_load_weights(init, &pol->table, pol->params, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
     CkptLoaded meta;

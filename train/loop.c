@@ -183,7 +183,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
 
     /* model and optimizer */
     GriffinModel *m = griffin_create_ex(&cfg->griffin, ts->batch_size, ts->seq_len, (uint64_t)ts->seed,
-                                        ts->recompute ? GRIFFIN_RECOMPUTE : 0);
+                                        ts->recompute ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
     size_t P = m->table.total;
     float *adam_m = alignedCallocCheck(P * sizeof(float)), *adam_v = alignedCallocCheck(P * sizeof(float));
     AdamWConfig ac = train_config_adamw(cfg);

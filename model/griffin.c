@@ -125,7 +125,7 @@ GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, 
     GriffinModel *m = callocCheck(1, sizeof *m);
     m->inference_only = (flags & GRIFFIN_INFERENCE) != 0;
     m->recompute = (flags & GRIFFIN_RECOMPUTE) != 0 && !m->inference_only;
-    m->chunked_loss = (flags & GRIFFIN_CHUNKED_LOSS) != 0 && !m->inference_only;
+    m->chunked_loss = (flags & GRIFFIN_CHUNKED_LOSS) != 0;
     m->acts_layer = -1;
     m->cfg = *cfg;
     const char *err = config_finalize(&m->cfg);

@@ -175,7 +175,7 @@ static int eval_preferences(const char *ckpt, const char *path, long max_docs, i
     Corpus *cp = corpus_open(path, CORPUS_PREFERENCE);
     if (lm.tok) corpus_check_tokenizer(cp, lm.tok, ckpt);
     int T = max_len > 0 ? max_len : lm.cfg->train.seq_len;
-    GriffinModel *m = griffin_create_ex(&lm.m->cfg, 2 * batch, T, 0, 1);
+    GriffinModel *m = griffin_create_ex(&lm.m->cfg, 2 * batch, T, 0, GRIFFIN_INFERENCE | GRIFFIN_CHUNKED_LOSS);
     memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
     size_t nd = corpus_num_docs(cp);
     if (max_docs >= 0 && (size_t)max_docs < nd) nd = (size_t)max_docs;

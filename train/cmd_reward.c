@@ -117,7 +117,7 @@ int cmd_reward(int argc, char **argv) {
 
     int B = ts->batch_size, T = ts->seq_len, accum = ts->grad_accum;
     GriffinModel *m = griffin_create_ex(&cfg->griffin, 2 * B, T, (uint64_t)ts->seed,
-                                        ts->recompute ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
+                                        GRIFFIN_CHUNKED_LOSS | (ts->recompute ? GRIFFIN_RECOMPUTE : 0));
     size_t P = m->table.total;
     float *adam_m = alignedCallocCheck(P * sizeof(float)), *adam_v = alignedCallocCheck(P * sizeof(float));
     AdamWConfig ac = train_config_adamw(cfg);
@@ -149,8 +149,9 @@ int cmd_reward(int argc, char **argv) {
         init_from(m, ts->init, &out);
     }
     dist_broadcast_f32(m->params, P, 0);
-    run_say(&out, "reward model: %s backbone + head, %zu parameters (%.2f M); %zu training pairs, %zu held-out\n",
-            family_name(m->cfg.family), P, P / 1e6, npairs, valid ? corpus_num_docs(valid) : (size_t)0);
+    run_say(&out, "reward model: %s backbone + head, %zu parameters (%.2f M), activations %.1f MB per rank; "
+            "%zu training pairs, %zu held-out\n", family_name(m->cfg.family), P, P / 1e6,
+            griffin_activation_bytes(m) / 1e6, npairs, valid ? corpus_num_docs(valid) : (size_t)0);
 
     size_t NT = (size_t)2 * B * T;
     int *tok = mallocCheck(sizeof(int) * NT), *pos = mallocCheck(sizeof(int) * NT), *rows = mallocCheck(sizeof(int) * 2 * B);

@@ -254,7 +254,7 @@ static void evaluate(Batch *e, const TrainConfig *cfg, Corpus *vc, const size_t 
 
 /* an inference-only copy of a checkpoint's model for batches up to B x T */
 static GriffinModel *frozen(const char *path, int B, int T, const GriffinConfig *want, const Tokenizer *tok,
-                            const char *what) {
+                            const char *what, int flags) {
     LoadedModel lm;
     load_model(path, 1, 1, &lm);
     if (lm.tok)
@@ -263,7 +263,7 @@ static GriffinModel *frozen(const char *path, int B, int T, const GriffinConfig 
     if (want)
         CHECK(lm.m->cfg.vocab_size == want->vocab_size, "rlhf: %s %s has vocabulary %d, the policy %d", what, path,
               lm.m->cfg.vocab_size, want->vocab_size);
-    GriffinModel *m = griffin_create_ex(&lm.m->cfg, B, T, 0, 1);
+    GriffinModel *m = griffin_create_ex(&lm.m->cfg, B, T, 0, GRIFFIN_INFERENCE | flags);
     memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
     loaded_model_free(&lm);
     return m;
@@ -324,8 +324,9 @@ int cmd_rlhf(int argc, char **argv) {
     memcpy(tok_bytes, meta.tokenizer, tok_len);
     ckpt_loaded_free(&meta);
     Tokenizer *tok = tokenizer_load_from_memory(tok_bytes, tok_len, init);
-    GriffinModel *ref = frozen(refp, Sm, T, &pol->cfg, tok, "reference");
-    GriffinModel *rm = frozen(rc->reward_model, Sm, T, &pol->cfg, tok, "reward model");
+    GriffinModel *ref = frozen(refp, Sm, T, &pol->cfg, tok, "reference", 0);
+    /* the reward model scores hidden states: no [N,V] logits */
+    GriffinModel *rm = frozen(rc->reward_model, Sm, T, &pol->cfg, tok, "reward model", GRIFFIN_CHUNKED_LOSS);
     CHECK(rm->table.reward_w >= 0, "rlhf.reward_model = %s has no reward head (train it with griffin reward)",
           rc->reward_model);
     float *adam_m = alignedCallocCheck(P * sizeof(float)), *adam_v = alignedCallocCheck(P * sizeof(float));

@@ -315,7 +315,9 @@ float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, co
     for (int r0 = 0; r0 < N; r0 += m->loss_rows) {
         int nr = N - r0 < m->loss_rows ? N - r0 : m->loss_rows;
         float *lg = loss_logits(m, r0, nr);
-        if (targets) total += crossentropy_forward(m->lse + r0, lg, m->targets + r0, m->mask + r0, nr, V);
+        if (!targets) continue;
+        total += crossentropy_forward(m->lse + r0, lg, m->targets + r0, m->mask + r0, nr, V);
+        if (m->logits_hook) m->logits_hook(m->logits_ctx, m, lg, r0, nr);
     }
     if (targets) {
         for (int n = 0; n < N; n++) m->loss_count += m->mask[n];

@@ -43,7 +43,14 @@ typedef enum {
 } ProfKind;
 extern const char *const prof_kind_name[PROF_NUM];
 
-typedef struct {
+struct GriffinModel;
+/* Called by griffin_forward with targets for each chunk of rows while the chunk's soft-capped
+ * logits exist: lg [nr,V] holds rows r0 … r0+nr−1, and m->lse of those rows is set. Lets a
+ * caller read per-row quantities (log-probabilities, entropies) of a GRIFFIN_CHUNKED_LOSS
+ * model, which keeps no logits. */
+typedef void (*GriffinLogitsHook)(void *ctx, const struct GriffinModel *m, const float *lg, int r0, int nr);
+
+typedef struct GriffinModel {
     GriffinConfig cfg;
     ParamTable table;
     float *params;        /* [table.total] */
@@ -77,6 +84,8 @@ typedef struct {
     int has_targets;
     double loss_count;    /* number of unmasked targets of the last forward */
     float loss;
+    GriffinLogitsHook logits_hook; /* NULL, or called per chunk by griffin_forward with targets */
+    void *logits_ctx;
     int profile;                  /* accumulate prof[][] */
     double prof[PROF_NUM][2];     /* seconds: [kind][0 forward, 1 backward] */
 } GriffinModel;

@@ -106,10 +106,40 @@ static void batch_free(Batch *b) {
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
 }
 
-/* per-token log-probabilities of the masked rows after a forward with targets */
-static void token_logprobs(const GriffinModel *m, float *out, const int *tgt, const uint8_t *mask, int n) {
+/* Per-token log-probabilities of the masked rows, read chunk by chunk during a forward with
+ * targets (the models keep no [N,V] logits); with entropy set also the summed entropy and the
+ * largest difference from the sampler's log-probabilities logp_s. */
+typedef struct {
+    float *out;
+    const int *tgt;
+    const uint8_t *mask;
+    double *entropy, *maxdiff; /* NULL: not wanted */
+    const float *logp_s;
+} LogpHook;
+
+static void logp_hook(void *ctx, const GriffinModel *m, const float *lg, int r0, int nr) {
+    const LogpHook *h = ctx;
     int V = m->cfg.vocab_size;
-    for (int i = 0; i < n; i++) out[i] = mask[i] ? m->logits[(size_t)i * V + tgt[i]] - m->lse[i] : 0.0f;
+    for (int i = 0; i < nr; i++) {
+        int x = r0 + i;
+        const float *z = lg + (size_t)i * V;
+        h->out[x] = h->mask[x] ? z[h->tgt[x]] - m->lse[x] : 0.0f;
+        if (!h->entropy || !h->mask[x]) continue;
+        *h->entropy += softmax_entropy(z, m->lse[x], V);
+        double d = fabs((double)h->out[x] - (double)h->logp_s[x]);
+        *h->maxdiff = d > *h->maxdiff ? d : *h->maxdiff;
+    }
+}
+
+/* griffin_forward of rows tok … [S,T] with targets; out [S·T] = log p(target) of masked rows */
+static void forward_logprobs(GriffinModel *m, float *out, const int *tok, const int *tgt, const int *pos,
+                             const uint8_t *mask, int S, int T, double *entropy, double *maxdiff, const float *logp_s) {
+    LogpHook h = {out, tgt, mask, entropy, maxdiff, logp_s};
+    m->logits_hook = logp_hook;
+    m->logits_ctx = &h;
+    griffin_forward(m, tok, tgt, pos, mask, S, T);
+    m->logits_hook = NULL;
+    m->logits_ctx = NULL;
 }
 
 /* Sample, pack, and score a batch: fills logq, logp_old (+ entropy, max diff vs the sampler),
@@ -150,22 +180,16 @@ static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
     b->entropy = 0;
     b->maxdiff = 0;
     for (int s0 = 0; s0 < S; s0 += b->Sm) { /* micro-batches of Sm sequences */
-        size_t o = (size_t)s0 * Tb, nm = (size_t)b->Sm * Tb;
+        size_t o = (size_t)s0 * Tb;
         for (int i = 0; i < b->Sm; i++) b->mrows[i] = b->rows[s0 + i] - (int)o;
         /* reward model on the last response token */
         rm_score(b->rm, b->score + s0, b->tok + o, b->pos + o, b->mrows, b->Sm, Tb);
         /* reference */
-        griffin_forward(b->ref, b->tok + o, b->tgt + o, b->pos + o, b->mask + o, b->Sm, Tb);
-        token_logprobs(b->ref, b->logq + o, b->tgt + o, b->mask + o, (int)nm);
+        forward_logprobs(b->ref, b->logq + o, b->tok + o, b->tgt + o, b->pos + o, b->mask + o, b->Sm, Tb, NULL,
+                         NULL, NULL);
         /* policy (log p_old), entropy, agreement with the sampler */
-        griffin_forward(b->pol, b->tok + o, b->tgt + o, b->pos + o, b->mask + o, b->Sm, Tb);
-        token_logprobs(b->pol, b->logp_old + o, b->tgt + o, b->mask + o, (int)nm);
-        for (size_t x = 0; x < nm; x++) {
-            if (!b->mask[o + x]) continue;
-            b->entropy += softmax_entropy(b->pol->logits + x * (size_t)b->V, b->pol->lse[x], b->V);
-            double d = fabs((double)b->logp_old[o + x] - (double)b->logp_s[o + x]);
-            b->maxdiff = d > b->maxdiff ? d : b->maxdiff;
-        }
+        forward_logprobs(b->pol, b->logp_old + o, b->tok + o, b->tgt + o, b->pos + o, b->mask + o, b->Sm, Tb,
+                         &b->entropy, &b->maxdiff, b->logp_s + o);
     }
     /* KL and reward */
     kl_forward(b->kl, b->logp_old, b->logq, cfg->rlhf.kl_estimator == KL_K3 ? RLHF_KL_K3 : RLHF_KL_K1, n);
@@ -311,9 +335,8 @@ int cmd_rlhf(int argc, char **argv) {
           accum, nmb);
     double *ntok_mb = callocCheck((size_t)nmb, sizeof(double));
     /* policy (trainable), its tokenizer from the init checkpoint */
-    /* recompute: blocks only; token_logprobs and the entropy read the policy's whole logits */
     GriffinModel *pol = griffin_create_ex(&cfg->griffin, Sm, T, (uint64_t)ts->seed,
-                                          ts->recompute ? GRIFFIN_RECOMPUTE : 0);
+                                          ts->recompute ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
     size_t P = pol->table.total;
     CHECK(ckpt_load_weights(init, &pol->table, pol->params, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
     CkptLoaded meta;
@@ -324,7 +347,8 @@ int cmd_rlhf(int argc, char **argv) {
     memcpy(tok_bytes, meta.tokenizer, tok_len);
     ckpt_loaded_free(&meta);
     Tokenizer *tok = tokenizer_load_from_memory(tok_bytes, tok_len, init);
-    GriffinModel *ref = frozen(refp, Sm, T, &pol->cfg, tok, "reference", 0);
+    /* the reference gives log-probabilities only: no [N,V] logits */
+    GriffinModel *ref = frozen(refp, Sm, T, &pol->cfg, tok, "reference", GRIFFIN_CHUNKED_LOSS);
     /* the reward model scores hidden states: no [N,V] logits */
     GriffinModel *rm = frozen(rc->reward_model, Sm, T, &pol->cfg, tok, "reward model", GRIFFIN_CHUNKED_LOSS);
     CHECK(rm->table.reward_w >= 0, "rlhf.reward_model = %s has no reward head (train it with griffin reward)",
@@ -457,9 +481,12 @@ int cmd_rlhf(int argc, char **argv) {
             griffin_zero_grad(pol);
             for (int s0 = j * Smb; s0 < (j + 1) * Smb; s0 += Sm) { /* micro-batches: gradients accumulate */
                 size_t o = (size_t)s0 * Tb, nm = (size_t)Sm * Tb, c = 0;
-                /* one micro-batch: the rollout's policy forward is still in place for epoch 0 */
-                if (ep > 0 || accum > 1) griffin_forward(pol, b.tok + o, b.tgt + o, b.pos + o, b.mask + o, Sm, Tb);
-                token_logprobs(pol, b.logp + o, b.tgt + o, b.mask + o, (int)nm);
+                /* one micro-batch: the rollout's policy forward is still in place for epoch 0, and
+                 * its log-probabilities are log p_old */
+                if (ep > 0 || accum > 1)
+                    forward_logprobs(pol, b.logp + o, b.tok + o, b.tgt + o, b.pos + o, b.mask + o, Sm, Tb, NULL, NULL,
+                                     NULL);
+                else memcpy(b.logp + o, b.logp_old + o, nm * sizeof(float));
                 l += policy_loss_forward(b.logp + o, b.logp_old + o, b.adv_tok + o, b.mask + o, rc->clip, nm, &c);
                 nc += c;
                 /* mean over the minibatch's response tokens of every rank; ranks average gradients (x world) */

@@ -29,7 +29,7 @@ void adamw_update_range(const ParamTable *pt, float *params, const float *grads,
         if (a >= b) continue;
         const float wd = adamw_group_decays(cfg, ti->group) ? cfg->weight_decay : 0.0f;
         const long n = (long)(b - a);
-        float *p = params + a, *mm = m + a, *vv = v + a;
+        float *p = params + a, *mm = m + (a - lo), *vv = v + (a - lo);
         const float *g = grads + a;
 #pragma omp parallel for schedule(static) if (n > 32768)
         for (long j = 0; j < n; j++) {

@@ -38,8 +38,9 @@ void adamw_update(const ParamTable *pt, float *params, const float *grads, float
                   const AdamWConfig *cfg, float lr, long t, float grad_scale);
 
 /* The same update restricted to the flat range [lo, hi) of the buffers (a ZeRO-1 shard:
- * each rank updates its slice, then the params are all-gathered). All four pointers still
- * point at the start of the full buffers. */
+ * each rank updates its slice, then the params are all-gathered). params and grads point at
+ * the start of the full buffers; m and v hold the moments of [lo, hi) only (m[0] is element
+ * lo), so a rank keeps just its shard of them. */
 void adamw_update_range(const ParamTable *pt, float *params, const float *grads, float *m,
                         float *v, const AdamWConfig *cfg, float lr, long t, float grad_scale,
                         size_t lo, size_t hi);

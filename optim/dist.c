@@ -157,6 +157,18 @@ void dist_allgather(float *buf, size_t n) {
     free(displs);
 }
 
+void dist_gather_shards(float *full, const float *shard, size_t n) {
+    if (g_size == 1) {
+        memcpy(full, shard, n * sizeof(float));
+        return;
+    }
+    int *counts, *displs;
+    shard_counts(n, &counts, &displs);
+    MPI_CHECK(MPI_Gatherv(shard, counts[g_rank], MPI_FLOAT, full, counts, displs, MPI_FLOAT, 0, MPI_COMM_WORLD));
+    free(counts);
+    free(displs);
+}
+
 int dist_same_on_all(const float *buf, size_t n) {
     uLong crc = crc32(0L, Z_NULL, 0);
     const unsigned char *p = (const unsigned char *)buf;

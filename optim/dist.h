@@ -47,6 +47,9 @@ void dist_shard(size_t n, int rank, int size, size_t *lo, size_t *hi);
 void dist_reduce_scatter_mean(float *buf, size_t n);
 /* Every rank contributes buf[lo..hi) of its own shard; on return all of buf is filled. */
 void dist_allgather(float *buf, size_t n);
+/* Rank 0 receives every rank's shard [lo, hi) of a buffer of n floats into full (n floats;
+ * ignored elsewhere); shard holds this rank's hi − lo floats. */
+void dist_gather_shards(float *full, const float *shard, size_t n);
 
 /* 1 when the n floats are bitwise identical on every rank (a cheap consistency check). */
 int dist_same_on_all(const float *buf, size_t n);

@@ -115,6 +115,7 @@ static void test_adamw_by_hand(void) {
 }
 
 /* shard-wise updates equal the full update bitwise, for any cut */
+/* ZeRO-1 shards: each range updates with its own slice of the moments (m[0] = element lo) */
 static void test_adamw_ranges(void) {
     ParamTable pt = table();
     AdamWConfig cfg = adamw_defaults();
@@ -128,7 +129,7 @@ static void test_adamw_ranges(void) {
     adamw_update(&pt, p1, g, m1, v1, &cfg, 1e-2f, 1, 1.0f);
     size_t cuts[] = {0, 4, 7, 11, 16, NP};
     for (size_t k = 0; k + 1 < sizeof cuts / sizeof cuts[0]; k++)
-        adamw_update_range(&pt, p2, g, m2, v2, &cfg, 1e-2f, 1, 1.0f, cuts[k], cuts[k + 1]);
+        adamw_update_range(&pt, p2, g, m2 + cuts[k], v2 + cuts[k], &cfg, 1e-2f, 1, 1.0f, cuts[k], cuts[k + 1]);
     EXPECT(!memcmp(p1, p2, sizeof p1) && !memcmp(m1, m2, sizeof m1) && !memcmp(v1, v2, sizeof v1),
            "ranged updates differ from the full update");
 }

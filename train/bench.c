@@ -169,12 +169,14 @@ static int bench_train(int argc, char **argv) {
     }
     double *fwd = mallocCheck(sizeof(double) * steps), *tot = mallocCheck(sizeof(double) * steps);
     size_t P = m->table.total;
-    float *am = alignedCallocCheck(P * sizeof(float)), *av = alignedCallocCheck(P * sizeof(float));
+    float *am = NULL, *av = NULL; /* this rank's shard of the moments (below) */
     AdamWConfig ac = adamw_defaults();
     double opt_time = 0.0, comm_time = 0.0;
     int world = dist_size();
     size_t lo = 0, hi = P;
     dist_shard(P, dist_rank(), world, &lo, &hi);
+    am = alignedCallocCheck((hi - lo) * sizeof(float));
+    av = alignedCallocCheck((hi - lo) * sizeof(float));
     dist_barrier();
     for (int s = -warmup; s < steps; s++) {
         if (s == 0) {
@@ -265,9 +267,10 @@ static int bench_train(int argc, char **argv) {
     }
     free(am);
     free(av);
-    printf("memory       parameters %.1f MB, gradients %.1f MB, AdamW moments %.1f MB, activations %.1f MB"
+    printf("memory       parameters %.1f MB, gradients %.1f MB, AdamW moments %.1f MB%s, activations %.1f MB"
            " (%.0f KB per token%s); peak resident %.1f MB%s\n",
-           m->table.total * 4.0 / 1e6, m->table.total * 4.0 / 1e6, m->table.total * 8.0 / 1e6,
+           m->table.total * 4.0 / 1e6, m->table.total * 4.0 / 1e6, (double)(hi - lo) * 8.0 / 1e6,
+           world > 1 ? " (this rank's shard)" : "",
            griffin_activation_bytes(m) / 1e6, griffin_activation_bytes(m) / 1e3 / N, rec ? ", recompute on" : "", rss_mb,
            world > 1 ? " (rank 0)" : "");
     free(fwd);

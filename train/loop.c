@@ -185,7 +185,10 @@ int train_main(TrainKind kind, int argc, char **argv) {
     GriffinModel *m = griffin_create_ex(&cfg->griffin, ts->batch_size, ts->seq_len, (uint64_t)ts->seed,
                                         ts->recompute ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
     size_t P = m->table.total;
-    float *adam_m = alignedCallocCheck(P * sizeof(float)), *adam_v = alignedCallocCheck(P * sizeof(float));
+    /* ZeRO-1: a rank holds the Adam moments of its shard [zlo, zhi) only */
+    size_t zlo = 0, zhi = P;
+    dist_shard(P, rank, world, &zlo, &zhi);
+    float *adam_m = alignedCallocCheck((zhi - zlo) * sizeof(float)), *adam_v = alignedCallocCheck((zhi - zlo) * sizeof(float));
     AdamWConfig ac = train_config_adamw(cfg);
     LrSchedule sched = train_config_schedule(cfg);
     char *tok_bytes = NULL;
@@ -205,8 +208,13 @@ int train_main(TrainKind kind, int argc, char **argv) {
     double w[MIXTURE_MAX_CORPORA];
     if (have) {
         CkptLoaded ld;
-        int rc = ckpt_load(ckpt, &m->table, m->params, adam_m, adam_v, &ld, err, sizeof err);
+        float *full_m = alignedCallocCheck(P * sizeof(float)), *full_v = alignedCallocCheck(P * sizeof(float));
+        int rc = ckpt_load(ckpt, &m->table, m->params, full_m, full_v, &ld, err, sizeof err);
         CHECK(rc == CKPT_OK, "resume from %s: %s", ckpt, err);
+        memcpy(adam_m, full_m + zlo, (zhi - zlo) * sizeof(float)); /* this rank's shard */
+        memcpy(adam_v, full_v + zlo, (zhi - zlo) * sizeof(float));
+        free(full_m);
+        free(full_v);
         CHECK(ld.cursor_len == mixture_state_len(cfg->n_data),
               "resume from %s: its data cursor is for another set of corpora", ckpt);
         CHECK(!tok_bytes || !ld.tokenizer_len ||
@@ -277,21 +285,26 @@ int train_main(TrainKind kind, int argc, char **argv) {
         /* checkpoint (after a step, and at the end) */
         if (step > step0 && (step == total || (ts->checkpoint_every > 0 && step % ts->checkpoint_every == 0))) {
             mixture_get_state(&mix, cursors);
-            if (world > 1) { /* every rank updated only its shard of the moments */
-                dist_allgather(adam_m, P);
-                dist_allgather(adam_v, P);
+            /* the moments, gathered from the ranks' shards, exist whole on rank 0 only while it saves */
+            float *full_m = adam_m, *full_v = adam_v; /* one rank: its shard is the whole */
+            if (world > 1) {
+                full_m = rank == 0 ? alignedCallocCheck(P * sizeof(float)) : NULL;
+                full_v = rank == 0 ? alignedCallocCheck(P * sizeof(float)) : NULL;
+                dist_gather_shards(full_m, adam_m, P);
+                dist_gather_shards(full_v, adam_v, P);
             }
             char *ini = train_config_to_ini(cfg);
             uint64_t rng[1] = {(uint64_t)ts->seed};
             int stage_now = train_config_stage_at(cfg, step - 1);
             CkptState cs = {.step = step, .stage = stage_now, .tokens = tokens_done, .pt = &m->table,
-                            .params = m->params, .adam_m = adam_m, .adam_v = adam_v, .rng = rng, .n_rng = 1,
+                            .params = m->params, .adam_m = full_m, .adam_v = full_v, .rng = rng, .n_rng = 1,
                             .cursors = cursors, .ranks = 1, .cursor_len = mixture_state_len(cfg->n_data),
                             .config = ini, .tokenizer = tok_bytes, .tokenizer_len = tok_len};
             int rc = CKPT_OK;
             char path[CFG_STR + 64];
             if (rank == 0) rc = ckpt_save(ts->out_dir, &cs, ts->keep_checkpoints, path, sizeof path, err, sizeof err);
             free(ini);
+            if (world > 1) free(full_m), free(full_v);
             int64_t bad = dist_sum_i64(rc != CKPT_OK);
             if (bad) {
                 if (rank == 0) fprintf(stderr, "griffin %s: checkpoint at step %lld failed: %s; the previous checkpoint is kept\n",
@@ -346,11 +359,8 @@ int train_main(TrainKind kind, int argc, char **argv) {
         if (world > 1 && !isfinite(grad_sumsq(m->grads, P))) nf |= NF_GRAD;
         /* ZeRO-1: each rank receives the mean gradient of its shard [lo, hi), updates that
          * shard of the parameters and Adam moments, then the parameters are all-gathered. */
-        size_t lo = 0, hi = P;
-        if (world > 1) {
-            dist_shard(P, rank, world, &lo, &hi);
-            dist_reduce_scatter_mean(m->grads, P);
-        }
+        size_t lo = zlo, hi = zhi;
+        if (world > 1) dist_reduce_scatter_mean(m->grads, P);
         double shard_sq = grad_sumsq(m->grads + lo, hi - lo);
         if (!isfinite(shard_sq)) nf |= world > 1 ? NF_AVERAGED : NF_GRAD;
         double loss = n_targets > 0 ? dist_sum_double(nll_sum) / n_targets : 0.0;

@@ -22,6 +22,7 @@
 #include "train/perf.h"
 #include "train/runlog.h"
 #include "train/step_check.h"
+#include "train/zero.h"
 
 /* Mean loss and bits per byte of the model on the first `batches` batches of one validation
  * corpus, in file order (the same rows at every evaluation). Bytes are estimated from the
@@ -185,10 +186,8 @@ int train_main(TrainKind kind, int argc, char **argv) {
     GriffinModel *m = griffin_create_ex(&cfg->griffin, ts->batch_size, ts->seq_len, (uint64_t)ts->seed,
                                         ts->recompute ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
     size_t P = m->table.total;
-    /* ZeRO-1: a rank holds the Adam moments of its shard [zlo, zhi) only */
-    size_t zlo = 0, zhi = P;
-    dist_shard(P, rank, world, &zlo, &zhi);
-    float *adam_m = alignedCallocCheck((zhi - zlo) * sizeof(float)), *adam_v = alignedCallocCheck((zhi - zlo) * sizeof(float));
+    ZeroShard zs; /* ZeRO-1: this rank's shard of the Adam moments */
+    zero_init(&zs, P);
     AdamWConfig ac = train_config_adamw(cfg);
     LrSchedule sched = train_config_schedule(cfg);
     char *tok_bytes = NULL;
@@ -208,13 +207,8 @@ int train_main(TrainKind kind, int argc, char **argv) {
     double w[MIXTURE_MAX_CORPORA];
     if (have) {
         CkptLoaded ld;
-        float *full_m = alignedCallocCheck(P * sizeof(float)), *full_v = alignedCallocCheck(P * sizeof(float));
-        int rc = ckpt_load(ckpt, &m->table, m->params, full_m, full_v, &ld, err, sizeof err);
+        int rc = zero_load(&zs, ckpt, &m->table, m->params, &ld, err, sizeof err);
         CHECK(rc == CKPT_OK, "resume from %s: %s", ckpt, err);
-        memcpy(adam_m, full_m + zlo, (zhi - zlo) * sizeof(float)); /* this rank's shard */
-        memcpy(adam_v, full_v + zlo, (zhi - zlo) * sizeof(float));
-        free(full_m);
-        free(full_v);
         CHECK(ld.cursor_len == mixture_state_len(cfg->n_data),
               "resume from %s: its data cursor is for another set of corpora", ckpt);
         CHECK(!tok_bytes || !ld.tokenizer_len ||
@@ -285,14 +279,8 @@ int train_main(TrainKind kind, int argc, char **argv) {
         /* checkpoint (after a step, and at the end) */
         if (step > step0 && (step == total || (ts->checkpoint_every > 0 && step % ts->checkpoint_every == 0))) {
             mixture_get_state(&mix, cursors);
-            /* the moments, gathered from the ranks' shards, exist whole on rank 0 only while it saves */
-            float *full_m = adam_m, *full_v = adam_v; /* one rank: its shard is the whole */
-            if (world > 1) {
-                full_m = rank == 0 ? alignedCallocCheck(P * sizeof(float)) : NULL;
-                full_v = rank == 0 ? alignedCallocCheck(P * sizeof(float)) : NULL;
-                dist_gather_shards(full_m, adam_m, P);
-                dist_gather_shards(full_v, adam_v, P);
-            }
+            float *full_m, *full_v; /* whole on rank 0 while it saves */
+            zero_full(&zs, &full_m, &full_v);
             char *ini = train_config_to_ini(cfg);
             uint64_t rng[1] = {(uint64_t)ts->seed};
             int stage_now = train_config_stage_at(cfg, step - 1);
@@ -304,7 +292,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
             char path[CFG_STR + 64];
             if (rank == 0) rc = ckpt_save(ts->out_dir, &cs, ts->keep_checkpoints, path, sizeof path, err, sizeof err);
             free(ini);
-            if (world > 1) free(full_m), free(full_v);
+            zero_full_free(&zs, full_m, full_v);
             int64_t bad = dist_sum_i64(rc != CKPT_OK);
             if (bad) {
                 if (rank == 0) fprintf(stderr, "griffin %s: checkpoint at step %lld failed: %s; the previous checkpoint is kept\n",
@@ -359,9 +347,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
         if (world > 1 && !isfinite(grad_sumsq(m->grads, P))) nf |= NF_GRAD;
         /* ZeRO-1: each rank receives the mean gradient of its shard [lo, hi), updates that
          * shard of the parameters and Adam moments, then the parameters are all-gathered. */
-        size_t lo = zlo, hi = zhi;
-        if (world > 1) dist_reduce_scatter_mean(m->grads, P);
-        double shard_sq = grad_sumsq(m->grads + lo, hi - lo);
+        double shard_sq = zero_reduce(&zs, m->grads);
         if (!isfinite(shard_sq)) nf |= world > 1 ? NF_AVERAGED : NF_GRAD;
         double loss = n_targets > 0 ? dist_sum_double(nll_sum) / n_targets : 0.0;
         double norm = sqrt(dist_sum_double(shard_sq));
@@ -376,9 +362,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
             break;
         }
         float lr = lr_at(&sched, step);
-        adamw_update_range(&m->table, m->params, m->grads, adam_m, adam_v, &ac, lr, (long)step + 1,
-                           clip_scale(norm, cfg->optim.grad_clip), lo, hi);
-        if (world > 1) dist_allgather(m->params, P);
+        zero_update(&zs, &m->table, m->params, m->grads, &ac, lr, (long)step + 1, clip_scale(norm, cfg->optim.grad_clip));
         step++;
         tokens_done += (int64_t)B * T * accum * world;
         double dt = run_now_s() - t0;
@@ -409,8 +393,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
     free(cursors);
     free(tok_bytes);
     if (tok) tokenizer_free(tok);
-    free(adam_m);
-    free(adam_v);
+    zero_free(&zs);
     griffin_free(m);
     mixture_free(&mix);
     for (int i = 0; i < cfg->n_data; i++) corpus_close(corpora[i]);

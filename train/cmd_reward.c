@@ -32,6 +32,7 @@
 #include "train/loop.h"
 #include "train/runlog.h"
 #include "train/step_check.h"
+#include "train/zero.h"
 
 /* Weights of train.init: a reward model's own, else a language model's (the prefix). */
 static void init_from(GriffinModel *m, const char *path, RunOut *out) {
@@ -119,7 +120,8 @@ int cmd_reward(int argc, char **argv) {
     GriffinModel *m = griffin_create_ex(&cfg->griffin, 2 * B, T, (uint64_t)ts->seed,
                                         GRIFFIN_CHUNKED_LOSS | (ts->recompute ? GRIFFIN_RECOMPUTE : 0));
     size_t P = m->table.total;
-    float *adam_m = alignedCallocCheck(P * sizeof(float)), *adam_v = alignedCallocCheck(P * sizeof(float));
+    ZeroShard zs; /* ZeRO-1: this rank's shard of the Adam moments */
+    zero_init(&zs, P);
     AdamWConfig ac = train_config_adamw(cfg);
     LrSchedule sched = train_config_schedule(cfg);
     size_t tok_len = 0;
@@ -138,7 +140,7 @@ int cmd_reward(int argc, char **argv) {
     int have = run_resume_path(ts->resume, ts->out_dir, rank == 0, ckpt, sizeof ckpt);
     if (have) {
         CkptLoaded ld;
-        int rc = ckpt_load(ckpt, &m->table, m->params, adam_m, adam_v, &ld, err, sizeof err);
+        int rc = zero_load(&zs, ckpt, &m->table, m->params, &ld, err, sizeof err);
         CHECK(rc == CKPT_OK, "resume from %s: %s", ckpt, err);
         CHECK(ld.cursor_len == 1, "resume from %s: not a reward-model checkpoint (data cursor)", ckpt);
         step = ld.step;
@@ -175,14 +177,17 @@ int cmd_reward(int argc, char **argv) {
         if (step > step0 && (step == total || (ts->checkpoint_every > 0 && step % ts->checkpoint_every == 0))) {
             char *ini = train_config_to_ini(cfg);
             uint64_t rng[1] = {(uint64_t)ts->seed};
+            float *full_m, *full_v; /* whole on rank 0 while it saves */
+            zero_full(&zs, &full_m, &full_v);
             CkptState cs = {.step = step, .stage = 0, .tokens = 0, .pt = &m->table, .params = m->params,
-                            .adam_m = adam_m, .adam_v = adam_v, .rng = rng, .n_rng = 1, .cursors = &cursor,
+                            .adam_m = full_m, .adam_v = full_v, .rng = rng, .n_rng = 1, .cursors = &cursor,
                             .ranks = 1, .cursor_len = 1, .config = ini, .tokenizer = tok_bytes,
                             .tokenizer_len = tok_len};
             int rc = CKPT_OK;
             char path[CFG_STR + 64];
             if (rank == 0) rc = ckpt_save(ts->out_dir, &cs, ts->keep_checkpoints, path, sizeof path, err, sizeof err);
             free(ini);
+            zero_full_free(&zs, full_m, full_v);
             if (dist_sum_i64(rc != CKPT_OK)) {
                 if (rank == 0) fprintf(stderr, "griffin reward: checkpoint at step %lld failed: %s\n", (long long)step, err);
                 status = 3;
@@ -217,10 +222,10 @@ int cmd_reward(int argc, char **argv) {
         cursor += (uint64_t)gpairs;
         /* what this rank saw itself, before the ranks' gradients are averaged (step_check.h) */
         int nf = (isfinite(loss) ? 0 : NF_LOSS) | (isfinite(grad_sumsq(m->grads, P)) ? 0 : NF_GRAD);
-        if (world > 1) dist_allreduce_mean(m->grads, P);
+        double shard_sq = zero_reduce(&zs, m->grads); /* ZeRO-1: this rank's shard of the mean */
         double v[3] = {loss, correct, gap};
         dist_allreduce_sum_f64(v, 3);
-        double norm = grad_global_norm(m->grads, P);
+        double norm = sqrt(dist_sum_double(shard_sq));
         if (!nf && (!isfinite(v[0]) || !isfinite(norm))) nf = NF_AVERAGED; /* a sum overflowed, alike on every rank */
         char where[1024];
         if (step_check_nonfinite(nf, m->params, P, where, sizeof where)) {
@@ -230,8 +235,7 @@ int cmd_reward(int argc, char **argv) {
             break;
         }
         float lr = lr_at(&sched, step);
-        adamw_update(&m->table, m->params, m->grads, adam_m, adam_v, &ac, lr, (long)step + 1,
-                     clip_scale(norm, cfg->optim.grad_clip));
+        zero_update(&zs, &m->table, m->params, m->grads, &ac, lr, (long)step + 1, clip_scale(norm, cfg->optim.grad_clip));
         step++;
         double dt = run_now_s() - t0;
         if (ts->log_every > 0 && (step % ts->log_every == 0 || step == total)) {
@@ -254,8 +258,7 @@ int cmd_reward(int argc, char **argv) {
     free(dr);
     free(dhidden);
     free(tok_bytes);
-    free(adam_m);
-    free(adam_v);
+    zero_free(&zs);
     griffin_free(m);
     doc_order_free(&order);
     for (int i = 0; i < cfg->n_data; i++) corpus_close(corpora[i]);

@@ -44,6 +44,7 @@
 #include "train/model_io.h"
 #include "train/runlog.h"
 #include "train/step_check.h"
+#include "train/zero.h"
 
 /* Everything one rollout batch needs, allocated once for S = G·k sequences of T tokens. The
  * training passes (reward model, reference, policy) run in micro-batches of Sm = S / accum
@@ -353,7 +354,8 @@ int cmd_rlhf(int argc, char **argv) {
     GriffinModel *rm = frozen(rc->reward_model, Sm, T, &pol->cfg, tok, "reward model", GRIFFIN_CHUNKED_LOSS);
     CHECK(rm->table.reward_w >= 0, "rlhf.reward_model = %s has no reward head (train it with griffin reward)",
           rc->reward_model);
-    float *adam_m = alignedCallocCheck(P * sizeof(float)), *adam_v = alignedCallocCheck(P * sizeof(float));
+    ZeroShard zs; /* ZeRO-1: this rank's shard of the Adam moments */
+    zero_init(&zs, P);
     AdamWConfig ac = train_config_adamw(cfg);
     LrSchedule sched = train_config_schedule(cfg);
 
@@ -383,7 +385,7 @@ int cmd_rlhf(int argc, char **argv) {
     int have = run_resume_path(ts->resume, ts->out_dir, rank == 0, ckpt, sizeof ckpt);
     if (have) {
         CkptLoaded ld;
-        int r = ckpt_load(ckpt, &pol->table, pol->params, adam_m, adam_v, &ld, err, sizeof err);
+        int r = zero_load(&zs, ckpt, &pol->table, pol->params, &ld, err, sizeof err);
         CHECK(r == CKPT_OK, "resume from %s: %s", ckpt, err);
         CHECK(ld.cursor_len == 1, "resume from %s: not an rlhf checkpoint", ckpt);
         step = ld.step;
@@ -421,13 +423,16 @@ int cmd_rlhf(int argc, char **argv) {
         if (step > step0 && (step == total || (ts->checkpoint_every > 0 && step % ts->checkpoint_every == 0))) {
             char *ini = train_config_to_ini(cfg);
             uint64_t rng[1] = {(uint64_t)ts->seed};
-            CkptState cs = {.step = step, .pt = &pol->table, .params = pol->params, .adam_m = adam_m, .adam_v = adam_v,
+            float *full_m, *full_v; /* whole on rank 0 while it saves */
+            zero_full(&zs, &full_m, &full_v);
+            CkptState cs = {.step = step, .pt = &pol->table, .params = pol->params, .adam_m = full_m, .adam_v = full_v,
                             .rng = rng, .n_rng = 1, .cursors = &cursor, .ranks = 1, .cursor_len = 1, .config = ini,
                             .tokenizer = tok_bytes, .tokenizer_len = tok_len};
             int r = CKPT_OK;
             char path[CFG_STR + 64];
             if (rank == 0) r = ckpt_save(ts->out_dir, &cs, ts->keep_checkpoints, path, sizeof path, err, sizeof err);
             free(ini);
+            zero_full_free(&zs, full_m, full_v);
             if (dist_sum_i64(r != CKPT_OK)) {
                 if (rank == 0) fprintf(stderr, "griffin rlhf: checkpoint at iteration %lld failed: %s\n", (long long)step, err);
                 status = 3;
@@ -496,17 +501,17 @@ int cmd_rlhf(int argc, char **argv) {
             }
             /* what this rank saw itself, before the ranks' gradients are averaged (step_check.h) */
             int nf = (isfinite(l) ? 0 : NF_LOSS) | (isfinite(grad_sumsq(pol->grads, P)) ? 0 : NF_GRAD);
-            if (world > 1) dist_allreduce_mean(pol->grads, P);
+            double shard_sq = zero_reduce(&zs, pol->grads); /* ZeRO-1: this rank's shard of the mean */
             double v[2] = {l, (double)nc};
             dist_allreduce_sum_f64(v, 2);
             double ul = ntok[j] > 0 ? v[0] / ntok[j] : 0.0;
             loss += ul / nupd;
             clipped += v[1] / ntok_all / rc->epochs;
-            norm = grad_global_norm(pol->grads, P);
+            norm = sqrt(dist_sum_double(shard_sq));
             if (!nf && (!isfinite(ul) || !isfinite(norm))) nf = NF_AVERAGED; /* a sum overflowed, alike everywhere */
             if ((refused = step_check_nonfinite(nf, pol->params, P, where, sizeof where))) break;
-            adamw_update(&pol->table, pol->params, pol->grads, adam_m, adam_v, &ac, lr, (long)(step * nupd + u + 1),
-                         clip_scale(norm, cfg->optim.grad_clip));
+            zero_update(&zs, &pol->table, pol->params, pol->grads, &ac, lr, (long)(step * nupd + u + 1),
+                        clip_scale(norm, cfg->optim.grad_clip));
         }
         t_update = run_now_s() - t_update;
         if (refused) {
@@ -561,8 +566,7 @@ int cmd_rlhf(int argc, char **argv) {
     if (vc) corpus_close(vc);
     tokenizer_free(tok);
     free(tok_bytes);
-    free(adam_m);
-    free(adam_v);
+    zero_free(&zs);
     griffin_free(pol);
     griffin_free(ref);
     griffin_free(rm);

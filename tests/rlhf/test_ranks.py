@@ -2,10 +2,11 @@
 """Reward-model and RLHF steps on 2 MPI ranks (half the batch each) against 1 rank with the
 whole batch, on the constructed task prepared by test_task.py (its work folder): the same
 pairs, prompts and samples, so the metrics agree within float round-off. The same holds for
-1 rank running the batch in micro-batches (train.grad_accum = 4).
+1 rank running the batch in micro-batches (train.grad_accum = 4). On 2 ranks a run resumed
+mid-way repeats the uninterrupted one bitwise (ZeRO-1 moments gathered and re-sharded).
 
 usage: test_ranks.py GRIFFIN_BIN TASK_WORK_DIR"""
-import json, os, subprocess, sys
+import json, os, shutil, subprocess, sys
 
 BIN, WORK = (os.path.abspath(a) for a in sys.argv[1:3])
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -56,6 +57,19 @@ compare(metrics(f"{WORK}/rl_r1", "rm_score"), metrics(f"{WORK}/rl_r2", "rm_score
         ("reward", "rm_score", "kl", "entropy", "loss"), "rlhf")
 compare(metrics(f"{WORK}/rl_r1", "val_rm_score"), metrics(f"{WORK}/rl_r2", "val_rm_score"), ("val_rm_score", "val_kl"),
         "rlhf eval")
+# ZeRO-1 on 2 ranks: each holds a shard of the Adam moments; a run resumed at iteration 2 must
+# repeat the uninterrupted one bitwise (the moments gathered into the checkpoint, then re-sharded)
+shutil.rmtree(f"{WORK}/rl_r2_resumed", ignore_errors=True)
+for steps, resume in ((2, "none"), (4, "auto")):
+    run(["rlhf", f"{WORK}/task_rlhf.ini", f"--train.out_dir={WORK}/rl_r2_resumed", f"--train.steps={steps}",
+         "--train.batch_size=4", "--train.eval_every=2", "--train.checkpoint_every=2", f"--train.resume={resume}"], 2)
+if "resumed from" not in open(f"{WORK}/rl_r2_resumed/log.txt").read():
+    fail("rlhf on 2 ranks did not resume from its iteration-2 checkpoint")
+a, b = metrics(f"{WORK}/rl_r2", "rm_score"), metrics(f"{WORK}/rl_r2_resumed", "rm_score")
+keys = ("reward", "rm_score", "kl", "entropy", "loss", "grad_norm")
+if sorted(a) != sorted(b) or any(a[s][k] != b[s][k] for s in a for k in keys):
+    fail("rlhf on 2 ranks resumed at iteration 2 differs from the uninterrupted run")
+print(f"rlhf on 2 ranks: resumed at iteration 2, iterations 1..{max(a)} bitwise as the uninterrupted run")
 if "trained in 4 micro-batches of 8" not in open(f"{WORK}/rl_a4/log.txt").read():
     fail("rlhf with train.grad_accum = 4 does not say it trains in 4 micro-batches of 8 sequences")
 compare(metrics(f"{WORK}/rm_r1", "accuracy"), metrics(f"{WORK}/rm_a4", "accuracy"), ("loss", "accuracy", "margin"),

@@ -42,6 +42,44 @@ static float *carve(Carver *c, size_t n) {
     return c->base ? c->base + start : NULL;
 }
 
+/* the buffers every block has besides its input: norms, residual, MLP */
+static void carve_common(LayerActs *a, Carver *cv, size_t N, size_t D, size_t F) {
+    a->tn_rstd = carve(cv, N);
+    a->tn_out = carve(cv, N * D);
+    a->resid = carve(cv, N * D);
+    a->cn_rstd = carve(cv, N);
+    a->cn_out = carve(cv, N * D);
+    a->gate_pre = carve(cv, N * F);
+    a->up_pre = carve(cv, N * F);
+    a->mprod = carve(cv, N * F);
+}
+
+static void share_common(LayerActs *a, const LayerActs *s) {
+    a->tn_rstd = s->tn_rstd, a->tn_out = s->tn_out, a->resid = s->resid;
+    a->cn_rstd = s->cn_rstd, a->cn_out = s->cn_out;
+    a->gate_pre = s->gate_pre, a->up_pre = s->up_pre, a->mprod = s->mprod;
+}
+
+/* the temporal block's own buffers */
+static void carve_block(LayerActs *a, Carver *cv, int recurrent, size_t N, size_t D, size_t E, size_t K,
+                        size_t band) {
+    if (recurrent) {
+        a->y_pre = carve(cv, N * E);
+        a->x_br = carve(cv, N * E);
+        a->conv = carve(cv, N * E);
+        a->gx = carve(cv, N * E);
+        a->ga = carve(cv, N * E);
+        a->lru = carve(cv, N * E);
+        a->rprod = carve(cv, N * E);
+    } else {
+        a->q = carve(cv, N * D);
+        a->k = carve(cv, N * K);
+        a->v = carve(cv, N * K);
+        a->probs = carve(cv, band);
+        a->att = carve(cv, N * D);
+    }
+}
+
 static void layout(GriffinModel *m, Carver *cv) {
     const GriffinConfig *c = &m->cfg;
     size_t N = (size_t)m->max_B * m->max_T;
@@ -51,53 +89,19 @@ static void layout(GriffinModel *m, Carver *cv) {
     S = S > F ? S : F;
     for (int l = 0; l < c->depth; l++) {
         LayerActs *a = &m->layers[l];
+        int first = 0; /* the first layer of l's block type */
+        while (c->block_types[first] != c->block_types[l]) first++;
         memset(a, 0, sizeof *a);
-        a->x_in = carve(cv, N * D);
-        if (m->recompute && l > 0) {
-            /* shared buffers: the common ones are layer 0's, the block type's are those of
-             * the first layer of that type (which carves them if it is not layer 0) */
-            int first = 0;
-            while (c->block_types[first] != c->block_types[l]) first++;
-            const LayerActs *s = &m->layers[first < l ? first : 0];
-            a->tn_rstd = s->tn_rstd, a->tn_out = s->tn_out, a->resid = s->resid;
-            a->cn_rstd = s->cn_rstd, a->cn_out = s->cn_out;
-            a->gate_pre = s->gate_pre, a->up_pre = s->up_pre, a->mprod = s->mprod;
-            int own = first == l;
-            if (c->block_types[l] == BLOCK_RECURRENT) {
-                a->y_pre = own ? carve(cv, N * E) : s->y_pre, a->x_br = own ? carve(cv, N * E) : s->x_br;
-                a->conv = own ? carve(cv, N * E) : s->conv, a->gx = own ? carve(cv, N * E) : s->gx;
-                a->ga = own ? carve(cv, N * E) : s->ga, a->lru = own ? carve(cv, N * E) : s->lru;
-                a->rprod = own ? carve(cv, N * E) : s->rprod;
-            } else {
-                a->q = own ? carve(cv, N * D) : s->q, a->k = own ? carve(cv, N * K) : s->k;
-                a->v = own ? carve(cv, N * K) : s->v, a->probs = own ? carve(cv, band) : s->probs;
-                a->att = own ? carve(cv, N * D) : s->att;
-            }
-            continue;
-        }
-        a->tn_rstd = carve(cv, N);
-        a->tn_out = carve(cv, N * D);
-        if (c->block_types[l] == BLOCK_RECURRENT) {
-            a->y_pre = carve(cv, N * E);
-            a->x_br = carve(cv, N * E);
-            a->conv = carve(cv, N * E);
-            a->gx = carve(cv, N * E);
-            a->ga = carve(cv, N * E);
-            a->lru = carve(cv, N * E);
-            a->rprod = carve(cv, N * E);
+        /* recompute: every layer keeps its own input only; the common buffers are layer 0's and
+         * the block type's those of the type's first layer */
+        if (m->recompute && first < l) {
+            *a = m->layers[first];
         } else {
-            a->q = carve(cv, N * D);
-            a->k = carve(cv, N * K);
-            a->v = carve(cv, N * K);
-            a->probs = carve(cv, band);
-            a->att = carve(cv, N * D);
+            if (m->recompute && l > 0) share_common(a, &m->layers[0]);
+            else carve_common(a, cv, N, D, F);
+            carve_block(a, cv, c->block_types[l] == BLOCK_RECURRENT, N, D, E, K, band);
         }
-        a->resid = carve(cv, N * D);
-        a->cn_rstd = carve(cv, N);
-        a->cn_out = carve(cv, N * D);
-        a->gate_pre = carve(cv, N * F);
-        a->up_pre = carve(cv, N * F);
-        a->mprod = carve(cv, N * F);
+        a->x_in = carve(cv, N * D);
     }
     m->x_final = carve(cv, N * D);
     m->fn_rstd = carve(cv, N);
@@ -403,10 +407,8 @@ static void backward_trunk(GriffinModel *m) {
     for (int l = c->depth - 1; l >= 0; l--) {
         /* recompute: the shared buffers hold the last layer run (the top one, right after
          * the forward); any other layer's activations are recomputed from its input */
-        if (m->recompute && m->acts_layer != l) {
-            layer_forward(m, l, NULL);
-            t = tic(m);
-        }
+        griffin_layer_activations(m, l);
+        t = tic(m);
         LayerActs *a = &m->layers[l];
         LayerPtrs w, g;
         layer_ptrs(pt, m->params, l, &w);

@@ -22,6 +22,7 @@
 #include "train/commands.h"
 #include "train/config.h"
 #include "train/perf.h"
+#include "train/zero.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -169,14 +170,11 @@ static int bench_train(int argc, char **argv) {
     }
     double *fwd = mallocCheck(sizeof(double) * steps), *tot = mallocCheck(sizeof(double) * steps);
     size_t P = m->table.total;
-    float *am = NULL, *av = NULL; /* this rank's shard of the moments (below) */
+    ZeroShard zs; /* this rank's shard of the moments, as in training */
+    zero_init(&zs, P);
     AdamWConfig ac = adamw_defaults();
     double opt_time = 0.0, comm_time = 0.0;
     int world = dist_size();
-    size_t lo = 0, hi = P;
-    dist_shard(P, dist_rank(), world, &lo, &hi);
-    am = alignedCallocCheck((hi - lo) * sizeof(float));
-    av = alignedCallocCheck((hi - lo) * sizeof(float));
     dist_barrier();
     for (int s = -warmup; s < steps; s++) {
         if (s == 0) {
@@ -194,7 +192,7 @@ static int bench_train(int argc, char **argv) {
             dist_reduce_scatter_mean(m->grads, P);
             tr = now_s();
         }
-        adamw_update_range(&m->table, m->params, m->grads, am, av, &ac, 1e-4f, s + warmup + 1, 1.0f, lo, hi);
+        adamw_update_range(&m->table, m->params, m->grads, zs.m, zs.v, &ac, 1e-4f, s + warmup + 1, 1.0f, zs.lo, zs.hi);
         double tu = now_s();
         if (world > 1) dist_allgather(m->params, P);
         double t3 = now_s();
@@ -212,7 +210,8 @@ static int bench_train(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = (double)ru.ru_maxrss * 1024.0 / 1e6;
     if (dist_rank() != 0) {
-        free(am), free(av), free(fwd), free(tot), free(tokens), free(targets), free(pos);
+        zero_free(&zs);
+        free(fwd), free(tot), free(tokens), free(targets), free(pos);
         griffin_free(m);
         dist_finalize();
         return 0;
@@ -265,11 +264,11 @@ static int bench_train(int argc, char **argv) {
         fclose(f);
         printf("wrote %s\n", json);
     }
-    free(am);
-    free(av);
+    size_t shard = zs.hi - zs.lo;
+    zero_free(&zs);
     printf("memory       parameters %.1f MB, gradients %.1f MB, AdamW moments %.1f MB%s, activations %.1f MB"
            " (%.0f KB per token%s); peak resident %.1f MB%s\n",
-           m->table.total * 4.0 / 1e6, m->table.total * 4.0 / 1e6, (double)(hi - lo) * 8.0 / 1e6,
+           m->table.total * 4.0 / 1e6, m->table.total * 4.0 / 1e6, (double)shard * 8.0 / 1e6,
            world > 1 ? " (this rank's shard)" : "",
            griffin_activation_bytes(m) / 1e6, griffin_activation_bytes(m) / 1e3 / N, rec ? ", recompute on" : "", rss_mb,
            world > 1 ? " (rank 0)" : "");

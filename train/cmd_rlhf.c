@@ -50,7 +50,7 @@
  * training passes (reward model, reference, policy) run in micro-batches of Sm = S / accum
  * sequences: the models hold activations for Sm x T only. */
 typedef struct {
-    int G, k, S, T, max_new, V, Sm;
+    int G, k, S, T, max_new, Sm;
     GriffinModel *pol, *ref, *rm;
     DecodeState *ps, *st;        /* prompt state [G], sequence state [S] */
     Rollout ro;
@@ -73,7 +73,6 @@ static void batch_init(Batch *b, const TrainConfig *cfg, GriffinModel *pol, Grif
                        const Tokenizer *tok, int G, int k, int Sm) {
     memset(b, 0, sizeof *b);
     b->G = G, b->k = k, b->S = G * k, b->T = cfg->train.seq_len, b->max_new = cfg->rlhf.max_new_tokens, b->Sm = Sm;
-    b->V = pol->cfg.vocab_size;
     b->pol = pol, b->ref = ref, b->rm = rm;
     b->ps = k > 1 ? decode_create(pol, G) : NULL;
     b->st = decode_create(pol, b->S);
@@ -334,7 +333,7 @@ int cmd_rlhf(int argc, char **argv) {
     CHECK(accum % nmb == 0, "%s: rlhf.minibatches (%d) must divide train.grad_accum (%d): a minibatch is a whole "
           "number of micro-batches (train.grad_accum = %d gives one micro-batch per minibatch)", cfg->source, nmb,
           accum, nmb);
-    double *ntok_mb = callocCheck((size_t)nmb, sizeof(double));
+    double *ntok = callocCheck((size_t)nmb, sizeof(double)); /* reply tokens per minibatch, all ranks */
     /* policy (trainable), its tokenizer from the init checkpoint */
     GriffinModel *pol = griffin_create_ex(&cfg->griffin, Sm, T, (uint64_t)ts->seed,
                                           ts->recompute ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
@@ -466,7 +465,6 @@ int cmd_rlhf(int argc, char **argv) {
         size_t n = (size_t)S * Tb;
         for (size_t x = 0; x < n; x++) b.adv_tok[x] = b.adv[x / (size_t)Tb];
         /* response tokens of each minibatch over all ranks: its loss is their mean */
-        double *ntok = ntok_mb;
         for (int j = 0; j < nmb; j++) {
             ntok[j] = 0;
             for (size_t x = (size_t)j * Smb * Tb; x < (size_t)(j + 1) * Smb * Tb; x++) ntok[j] += b.mask[x];
@@ -479,7 +477,7 @@ int cmd_rlhf(int argc, char **argv) {
         int refused = 0, nupd = rc->epochs * nmb;
         char where[1024];
         float lr = lr_at(&sched, step);
-        for (int u = 0; u < nupd && !refused; u++) {
+        for (int u = 0; u < nupd; u++) {
             int ep = u / nmb, j = u % nmb;
             double l = 0;
             size_t nc = 0;
@@ -559,7 +557,7 @@ int cmd_rlhf(int argc, char **argv) {
     batch_free(&b);
     batch_free(&e);
     free(pbuf);
-    free(ntok_mb);
+    free(ntok);
     free(vids);
     doc_order_free(&order);
     corpus_close(pc);

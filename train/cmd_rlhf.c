@@ -318,13 +318,6 @@ int cmd_rlhf(int argc, char **argv) {
     CHECK(!cfg->griffin.reward_head, "%s: the policy is a language model (model.reward_head = false)", cfg->source);
     CHECK(ts->steps > 0, "%s: train.steps (iterations) must be set", cfg->source);
     CHECK(rc->max_new_tokens < ts->seq_len, "%s: rlhf.max_new_tokens must be below train.seq_len", cfg->source);
-    RunOut out;
-    train_open_run("rlhf", cfg, &out);
-    if (ts->precision != PRECISION_FP32) /* PPO's ratio compares the trainer with the fp32 sampler */
-        run_say(&out, "train.precision = %s is not used by rlhf: its ratios compare the trainer's log-probabilities "
-                      "with the fp32 sampler's, so both compute in fp32\n",
-                ts->precision == PRECISION_BF16 ? "bf16" : "bf16-emulated");
-
     int G = ts->batch_size, k = rc->samples_per_prompt, S = G * k, T = ts->seq_len, accum = ts->grad_accum;
     CHECK(S % accum == 0, "%s: train.grad_accum (%d) must divide the %d sequences of a rank's iteration "
           "(train.batch_size %d x rlhf.samples_per_prompt %d)", cfg->source, accum, S, G, k);
@@ -333,6 +326,12 @@ int cmd_rlhf(int argc, char **argv) {
     CHECK(accum % nmb == 0, "%s: rlhf.minibatches (%d) must divide train.grad_accum (%d): a minibatch is a whole "
           "number of micro-batches (train.grad_accum = %d gives one micro-batch per minibatch)", cfg->source, nmb,
           accum, nmb);
+    RunOut out;
+    train_open_run("rlhf", cfg, &out);
+    if (ts->precision != PRECISION_FP32) /* PPO's ratio compares the trainer with the fp32 sampler */
+        run_say(&out, "train.precision = %s is not used by rlhf: its ratios compare the trainer's log-probabilities "
+                      "with the fp32 sampler's, so both compute in fp32\n",
+                ts->precision == PRECISION_BF16 ? "bf16" : "bf16-emulated");
     double *ntok = callocCheck((size_t)nmb, sizeof(double)); /* reply tokens per minibatch, all ranks */
     /* policy (trainable), its tokenizer from the init checkpoint */
     GriffinModel *pol = griffin_create_ex(&cfg->griffin, Sm, T, (uint64_t)ts->seed,

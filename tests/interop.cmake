@@ -1,4 +1,4 @@
-# Import / export of the reference RecurrentGemma layouts (safetensors; train/interop.c,
+# Import / export of the reference RecurrentGemma layouts (safetensors; train/interop/interop.c,
 # data/safetensors.c, griffin import / export). A tokenizer is trained at test time (well
 # under a second) so that the round trip carries one; nothing depends on prepared data.
 set(INTEROP_TEST_DIR ${CMAKE_CURRENT_BINARY_DIR}/interop_work)

@@ -18,7 +18,7 @@
 #include "data/h5guard.h"
 #include "model/config.h"
 #include "model/params.h"
-#include "train/checkpoint.h"
+#include "train/ckpt/checkpoint.h"
 
 static int failures = 0;
 #define EXPECT(cond, ...)                                        \

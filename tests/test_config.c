@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "common/check.h"
-#include "train/config.h"
+#include "train/config/config.h"
 
 #ifndef GRIFFIN_SOURCE_DIR
 #error "GRIFFIN_SOURCE_DIR must be defined by tests/train.cmake"

@@ -1,4 +1,4 @@
-/* Interop (train/interop.c, data/safetensors.c, griffin import / export):
+/* Interop (train/interop/interop.c, data/safetensors.c, griffin import / export):
  *   roundtrip WORK   export -> import is bitwise (fp32) for the official and HF layouts, one
  *                    file and sharded, per family; bf16 gives the bf16-rounded weights; the HF
  *                    transforms put the right element in the right place; official weights
@@ -29,10 +29,10 @@
 #include "data/safetensors.h"
 #include "data/tokenizer.h"
 #include "model/griffin.h"
-#include "train/checkpoint.h"
-#include "train/config.h"
-#include "train/interop.h"
-#include "train/model_io.h"
+#include "train/ckpt/checkpoint.h"
+#include "train/config/config.h"
+#include "train/interop/interop.h"
+#include "train/tools/model_io.h"
 
 static int failures = 0;
 #define EXPECT(cond, ...)                                        \

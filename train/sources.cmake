@@ -1,7 +1,12 @@
-list(APPEND GRIFFIN_SOURCES train/bench.c train/bench_sample.c train/cmd_tokenize.c train/cmd_inspect.c)
-list(APPEND GRIFFIN_SOURCES train/config.c train/config_table.c train/config_out.c train/checkpoint_util.c train/checkpoint_write.c train/checkpoint_read.c)
-list(APPEND GRIFFIN_SOURCES train/loop.c train/step_check.c)
-list(APPEND GRIFFIN_SOURCES train/model_io.c train/cmd_sample.c train/cmd_eval.c train/eval_policy.c)
-list(APPEND GRIFFIN_SOURCES data/safetensors.c train/interop.c train/interop_config.c train/cmd_import.c train/cmd_export.c)
-list(APPEND GRIFFIN_SOURCES train/runlog.c train/cmd_reward.c train/cmd_rlhf.c)
-list(APPEND GRIFFIN_SOURCES train/perf.c train/zero.c)
+# sources of train/ (appended to GRIFFIN_SOURCES), one room per concern:
+# run/ the step engine and one file per stage, ckpt/ checkpoints, config/ the key table,
+# interop/ safetensors layouts, tools/ the other commands.
+list(APPEND GRIFFIN_SOURCES train/run/loop.c train/run/reward.c train/run/rlhf.c train/run/runlog.c
+  train/run/step_check.c train/run/zero.c)
+list(APPEND GRIFFIN_SOURCES train/ckpt/checkpoint_util.c train/ckpt/checkpoint_write.c train/ckpt/checkpoint_read.c)
+list(APPEND GRIFFIN_SOURCES train/config/config.c train/config/config_table.c train/config/config_out.c)
+list(APPEND GRIFFIN_SOURCES train/interop/interop.c train/interop/interop_config.c train/interop/import.c
+  train/interop/export.c)
+list(APPEND GRIFFIN_SOURCES train/tools/bench.c train/tools/bench_sample.c train/tools/tokenize.c
+  train/tools/inspect.c train/tools/model_io.c train/tools/sample.c train/tools/eval.c train/tools/eval_policy.c
+  train/tools/perf.c)

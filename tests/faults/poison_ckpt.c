@@ -8,8 +8,8 @@
 #include <stdlib.h>
 
 #include "model/params.h"
-#include "train/checkpoint.h"
-#include "train/config.h"
+#include "train/ckpt/checkpoint.h"
+#include "train/config/config.h"
 
 int main(int argc, char **argv) {
     if (argc != 4) {

@@ -1,4 +1,4 @@
-/* libFuzzer harness: checkpoint files (train/checkpoint_read.c). Every file either loads or
+/* libFuzzer harness: checkpoint files (train/ckpt/checkpoint_read.c). Every file either loads or
  * is refused with an error code and a message, by ckpt_verify, ckpt_load (metadata only, and
  * with the micro model's parameter table) and ckpt_describe. */
 #include <hdf5.h>
@@ -7,7 +7,7 @@
 
 #include "tests/fuzz/fuzz_micro.h"
 #include "tests/fuzz/fuzz_util.h"
-#include "train/checkpoint.h"
+#include "train/ckpt/checkpoint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

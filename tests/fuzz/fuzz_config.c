@@ -1,4 +1,4 @@
-/* libFuzzer harness: INI config text (train/config.c, train_config_parse_string).
+/* libFuzzer harness: INI config text (train/config/config.c, train_config_parse_string).
  * Any text is either a config or refused with a message; a config serialises
  * (train_config_to_ini) to text that parses back to the same serialisation. */
 #include <stdint.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "tests/fuzz/fuzz_util.h"
-#include "train/config.h"
+#include "train/config/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

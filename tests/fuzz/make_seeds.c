@@ -14,7 +14,7 @@
 #include "data/corpus.h"
 #include "data/safetensors.h"
 #include "tests/fuzz/fuzz_micro.h"
-#include "train/checkpoint.h"
+#include "train/ckpt/checkpoint.h"
 
 static char out_dir[4096];
 

@@ -6,7 +6,7 @@
     bench_torch.py ... --official REPO
     bench_torch.py --selfcheck
 
-The options, defaults and random-token workload mirror `griffin bench train` (train/bench.c):
+The options, defaults and random-token workload mirror `griffin bench train` (train/tools/bench.c):
 preset "small", B = 8, T = 256, 5 timed steps after 1 warm-up step; with CONFIG.ini the
 [model] section and [train] batch_size / seq_len are used (--batch / --seq override them).
 A step is zero_grad + forward + soft-capped cross-entropy + backward + AdamW (torch.optim,
@@ -67,7 +67,7 @@ def config_from_preset(name):
 
 
 def config_from_ini(path):
-    """[model] and [train] batch_size / seq_len of a griffin config (train/config_table.c
+    """[model] and [train] batch_size / seq_len of a griffin config (train/config/config_table.c
     defaults for missing keys)."""
     cp = configparser.ConfigParser(inline_comment_prefixes=(";", "#"), comment_prefixes=(";", "#"),
                                    interpolation=None, strict=False)
@@ -308,7 +308,7 @@ def optimizer(torch, p, lr=1e-4):
 
 
 def sgemm_peak(torch, M, K, N):
-    """Best of 4 of one M×K×N torch.mm and of 1024³, as train/perf.c measures cblas_sgemm."""
+    """Best of 4 of one M×K×N torch.mm and of 1024³, as train/tools/perf.c measures cblas_sgemm."""
     best = 0.0
     for (m, k, n) in ((M, K, N), (1024, 1024, 1024)):
         a = (torch.arange(m * k, dtype=torch.float32) % 7 * 0.1).view(m, k)

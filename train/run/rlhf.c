@@ -37,14 +37,14 @@
 #include "rlhf/reward_model.h"
 #include "rlhf/rlhf.h"
 #include "rlhf/rollout.h"
-#include "train/checkpoint.h"
+#include "train/ckpt/checkpoint.h"
 #include "train/commands.h"
-#include "train/config.h"
-#include "train/loop.h"
-#include "train/model_io.h"
-#include "train/runlog.h"
-#include "train/step_check.h"
-#include "train/zero.h"
+#include "train/config/config.h"
+#include "train/run/loop.h"
+#include "train/tools/model_io.h"
+#include "train/run/runlog.h"
+#include "train/run/step_check.h"
+#include "train/run/zero.h"
 
 /* Everything one rollout batch needs, allocated once for S = G·k sequences of T tokens. The
  * training passes (reward model, reference, policy) run in micro-batches of Sm = S / accum

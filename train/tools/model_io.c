@@ -1,10 +1,10 @@
-#include "train/model_io.h"
+#include "train/tools/model_io.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/check.h"
-#include "train/checkpoint.h"
+#include "train/ckpt/checkpoint.h"
 
 void load_model(const char *path, int max_B, int max_T, LoadedModel *out) {
     char err[2048];

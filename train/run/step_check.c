@@ -1,5 +1,5 @@
 /* Non-finite steps refused on every rank, with the ranks named (see step_check.h). */
-#include "train/step_check.h"
+#include "train/run/step_check.h"
 
 #include <inttypes.h>
 #include <math.h>

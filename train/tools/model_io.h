@@ -8,7 +8,7 @@
 
 #include "data/tokenizer.h"
 #include "model/griffin.h"
-#include "train/config.h"
+#include "train/config/config.h"
 
 typedef struct {
     TrainConfig *cfg;   /* the config the checkpoint was trained with */

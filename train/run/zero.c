@@ -1,4 +1,4 @@
-#include "train/zero.h"
+#include "train/run/zero.h"
 
 #include <stdlib.h>
 #include <string.h>

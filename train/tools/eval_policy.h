@@ -1,4 +1,4 @@
-/* `griffin eval --preferences` for a language model without a reward head (train/eval_policy.c). */
+/* `griffin eval --preferences` for a language model without a reward head (train/tools/eval_policy.c). */
 #ifndef GRIFFIN_EVAL_POLICY_H
 #define GRIFFIN_EVAL_POLICY_H
 

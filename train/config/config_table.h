@@ -1,5 +1,5 @@
 /* Internal to train/config*.c: the one table of config keys and helpers over it.
- * train/config_table.c holds the table; config.c parses and validates with it,
+ * train/config/config_table.c holds the table; config.c parses and validates with it,
  * config_out.c prints, serialises and documents from it. */
 #ifndef GRIFFIN_CONFIG_TABLE_H
 #define GRIFFIN_CONFIG_TABLE_H

@@ -26,13 +26,13 @@
 #include "rlhf/order.h"
 #include "rlhf/reward_model.h"
 #include "rlhf/rlhf.h"
-#include "train/checkpoint.h"
+#include "train/ckpt/checkpoint.h"
 #include "train/commands.h"
-#include "train/config.h"
-#include "train/loop.h"
-#include "train/runlog.h"
-#include "train/step_check.h"
-#include "train/zero.h"
+#include "train/config/config.h"
+#include "train/run/loop.h"
+#include "train/run/runlog.h"
+#include "train/run/step_check.h"
+#include "train/run/zero.h"
 
 /* Weights of train.init: a reward model's own, else a language model's (the prefix). */
 static void init_from(GriffinModel *m, const char *path, RunOut *out) {

@@ -9,7 +9,7 @@
 
 #include "checkpoint_h5.h"
 #include "data/h5guard.h"
-#include "train/config.h"
+#include "train/config/config.h"
 
 static hid_t open_file(CkCtx *x, const char *path) {
     struct stat st;

@@ -1,5 +1,5 @@
 /* griffin inspect: describe a corpus file (--show N decodes its first N documents) or a
- * checkpoint (train/checkpoint.h: ckpt_describe); --verify checks either end to end. */
+ * checkpoint (train/ckpt/checkpoint.h: ckpt_describe); --verify checks either end to end. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "data/corpus.h"
 #include "data/h5guard.h"
 #include "data/tokenizer.h"
-#include "train/checkpoint.h"
+#include "train/ckpt/checkpoint.h"
 #include "train/commands.h"
 
 static void inspect_usage(FILE *f) {

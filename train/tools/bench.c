@@ -20,9 +20,9 @@
 #include "optim/adamw.h"
 #include "optim/dist.h"
 #include "train/commands.h"
-#include "train/config.h"
-#include "train/perf.h"
-#include "train/zero.h"
+#include "train/config/config.h"
+#include "train/tools/perf.h"
+#include "train/run/zero.h"
 
 static double now_s(void) {
     struct timespec ts;

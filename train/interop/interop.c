@@ -1,6 +1,6 @@
 /* Layout conversion between the parameter table and the official / HF checkpoint layouts
  * (names, shapes, transforms, reading a tensor set); see interop.h. */
-#include "train/interop.h"
+#include "train/interop/interop.h"
 
 #include <math.h>
 #include <stdarg.h>

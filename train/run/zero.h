@@ -11,7 +11,7 @@
 
 #include "model/params.h"
 #include "optim/adamw.h"
-#include "train/checkpoint.h"
+#include "train/ckpt/checkpoint.h"
 
 typedef struct {
     size_t P, lo, hi;

@@ -8,7 +8,7 @@
 #include "data/chat.h"
 #include "model/sampler.h"
 #include "train/commands.h"
-#include "train/model_io.h"
+#include "train/tools/model_io.h"
 
 static void sample_usage(FILE *f) {
     fprintf(f, "usage: griffin sample --checkpoint CKPT.h5 (--prompt TEXT | --prompt-file FILE) [--chat]\n"

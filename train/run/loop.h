@@ -4,8 +4,8 @@
 #ifndef GRIFFIN_LOOP_H
 #define GRIFFIN_LOOP_H
 
-#include "train/config.h"
-#include "train/runlog.h"
+#include "train/config/config.h"
+#include "train/run/runlog.h"
 
 typedef enum {
     TRAIN_PRETRAIN = 0, /* text corpora, documents streamed across rows */
@@ -24,7 +24,7 @@ int train_main(TrainKind kind, int argc, char **argv);
 TrainConfig *train_load_config(const char *name, int *argc, char ***argv);
 void train_open_run(const char *name, const TrainConfig *cfg, RunOut *out);
 
-/* train.precision (a Precision of train/config.h) for every matrix product of this process from now on,
+/* train.precision (a Precision of train/config/config.h) for every matrix product of this process from now on,
  * saying in the log what runs (bf16 falls back to fp32 without avx512_bf16) */
 void train_apply_precision(int precision, RunOut *out);
 

@@ -16,8 +16,8 @@
 #include "model/sampler.h"
 #include "rlhf/reward_model.h"
 #include "train/commands.h"
-#include "train/eval_policy.h"
-#include "train/model_io.h"
+#include "train/tools/eval_policy.h"
+#include "train/tools/model_io.h"
 
 static void eval_usage(FILE *f) {
     fprintf(f, "usage: griffin eval --checkpoint CKPT.h5 --corpus X.h5 [--corpus Y.h5 ...]\n"

@@ -1,6 +1,6 @@
 /* config.json of the official and HF layouts, both ways, and the griffin config text of an
  * imported checkpoint; see interop.h. */
-#include "train/interop.h"
+#include "train/interop/interop.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "common/check.h"
-#include "train/config.h"
+#include "train/config/config.h"
 
 GRIFFIN_PRINTF(3, 4)
 static int io_fail(char *err, size_t errlen, const char *fmt, ...) {

@@ -14,9 +14,9 @@
 #include "data/safetensors.h"
 #include "data/tokenizer.h"
 #include "model/params.h"
-#include "train/checkpoint.h"
+#include "train/ckpt/checkpoint.h"
 #include "train/commands.h"
-#include "train/interop.h"
+#include "train/interop/interop.h"
 
 static void import_usage(FILE *f) {
     fprintf(f,

@@ -17,10 +17,10 @@
 #include "data/safetensors.h"
 #include "data/tokenizer.h"
 #include "model/params.h"
-#include "train/checkpoint.h"
+#include "train/ckpt/checkpoint.h"
 #include "train/commands.h"
-#include "train/config.h"
-#include "train/interop.h"
+#include "train/config/config.h"
+#include "train/interop/interop.h"
 
 #define MAX_OUT_FILES 4096
 

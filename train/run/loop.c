@@ -1,5 +1,5 @@
 /* The shared training loop (see loop.h). Rank 0 prints; every rank computes. */
-#include "train/loop.h"
+#include "train/run/loop.h"
 
 #include <math.h>
 #include <omp.h>
@@ -16,13 +16,13 @@
 #include "optim/clip.h"
 #include "optim/dist.h"
 #include "optim/schedule.h"
-#include "train/checkpoint.h"
+#include "train/ckpt/checkpoint.h"
 #include "train/commands.h"
-#include "train/config.h"
-#include "train/perf.h"
-#include "train/runlog.h"
-#include "train/step_check.h"
-#include "train/zero.h"
+#include "train/config/config.h"
+#include "train/tools/perf.h"
+#include "train/run/runlog.h"
+#include "train/run/step_check.h"
+#include "train/run/zero.h"
 
 /* Mean loss and bits per byte of the model on the first `batches` batches of one validation
  * corpus, in file order (the same rows at every evaluation). Bytes are estimated from the

@@ -1,6 +1,6 @@
-#include "train/runlog.h"
+#include "train/run/runlog.h"
 
-#include "train/checkpoint.h"
+#include "train/ckpt/checkpoint.h"
 
 #include <errno.h>
 #include <stdarg.h>

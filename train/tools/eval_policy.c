@@ -12,8 +12,8 @@
 
 #include "common/check.h"
 #include "data/corpus.h"
-#include "train/eval_policy.h"
-#include "train/model_io.h"
+#include "train/tools/eval_policy.h"
+#include "train/tools/model_io.h"
 
 /* One row of T tokens: tokens, targets, pos [T], mask [T]; targets are the next token and the
  * mask covers the positions whose target is a reply token. Returns the reply tokens scored

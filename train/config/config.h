@@ -1,5 +1,5 @@
 /* Run configuration: INI files parsed with inih, every key described by ONE table
- * (train/config.c: section, key, type, default, required, range, help) that drives parsing,
+ * (train/config/config.c: section, key, type, default, required, range, help) that drives parsing,
  * command-line overrides, validation, the start-up table, the INI serialisation stored in
  * checkpoints and the usage text.
  *

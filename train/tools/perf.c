@@ -1,4 +1,4 @@
-#include "train/perf.h"
+#include "train/tools/perf.h"
 
 #include <cblas.h>
 #include <stdlib.h>

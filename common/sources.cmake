@@ -1,1 +1,1 @@
-list(APPEND GRIFFIN_SOURCES common/check.c common/rng.c)
+list(APPEND GRIFFIN_SOURCES common/check.c common/rng.c common/sys.c)

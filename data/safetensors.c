@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/check.h"
+#include "common/sys.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c assumes a little-endian host"
@@ -32,15 +33,6 @@ int st_dtype_parse(const char *s, StDtype *d) {
 }
 
 size_t st_dtype_size(StDtype d) { return d == ST_F32 ? 4 : 2; }
-
-GRIFFIN_PRINTF(3, 4)
-static int st_fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static char *dup_str(const char *s) {
     size_t n = strlen(s) + 1;
@@ -138,32 +130,32 @@ static int open_file(StSet *s, int fi, int *cap, const char *path, char *err, si
     StFile *f = &s->files[fi];
     f->path = dup_str(path);
     f->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (f->fd < 0) return st_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (f->fd < 0) return set_error(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(f->fd, &st)) return st_fail(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+    if (fstat(f->fd, &st)) return set_error(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
     uint64_t size = (uint64_t)st.st_size;
     uint8_t len8[8];
     if (size < 8 || pread_all(f->fd, len8, 8, 0))
-        return st_fail(err, errlen, "%s: truncated: %llu bytes, no 8-byte header length", path, (unsigned long long)size);
+        return set_error(err, errlen, "%s: truncated: %llu bytes, no 8-byte header length", path, (unsigned long long)size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | len8[i];
     if (n < 2 || n > ST_MAX_HEADER || n > size - 8)
-        return st_fail(err, errlen, "%s: bad header length %llu (file has %llu bytes; the limit is %llu): not a safetensors file or truncated",
+        return set_error(err, errlen, "%s: bad header length %llu (file has %llu bytes; the limit is %llu): not a safetensors file or truncated",
                        path, (unsigned long long)n, (unsigned long long)size, (unsigned long long)ST_MAX_HEADER);
     f->data_start = 8 + n;
     f->data_len = size - 8 - n;
     char *hdr = mallocCheck((size_t)n);
     if (pread_all(f->fd, hdr, (size_t)n, 8)) {
         free(hdr);
-        return st_fail(err, errlen, "%s: cannot read the header: %s", path, strerror(errno));
+        return set_error(err, errlen, "%s: cannot read the header: %s", path, strerror(errno));
     }
     json_error_t je;
     json_t *root = json_loadb(hdr, (size_t)n, JSON_REJECT_DUPLICATES, &je);
     free(hdr);
-    if (!root) return st_fail(err, errlen, "%s: header is not valid JSON: %s (at byte %d)", path, je.text, je.position);
+    if (!root) return set_error(err, errlen, "%s: header is not valid JSON: %s (at byte %d)", path, je.text, je.position);
     if (!json_is_object(root)) {
         json_decref(root);
-        return st_fail(err, errlen, "%s: header is not a JSON object", path);
+        return set_error(err, errlen, "%s: header is not a JSON object", path);
     }
     int rc = 0, first = s->count;
     const char *key;
@@ -171,7 +163,7 @@ static int open_file(StSet *s, int fi, int *cap, const char *path, char *err, si
     json_object_foreach(root, key, val) {
         if (!strcmp(key, "__metadata__")) {
             if (!json_is_object(val)) {
-                rc = st_fail(err, errlen, "%s: __metadata__ is not an object", path);
+                rc = set_error(err, errlen, "%s: __metadata__ is not an object", path);
                 break;
             }
             if (fi != 0) continue;
@@ -179,7 +171,7 @@ static int open_file(StSet *s, int fi, int *cap, const char *path, char *err, si
             json_t *mv;
             json_object_foreach(val, mk, mv) {
                 if (!json_is_string(mv)) {
-                    rc = st_fail(err, errlen, "%s: __metadata__.%s is not a string", path, mk);
+                    rc = set_error(err, errlen, "%s: __metadata__.%s is not a string", path, mk);
                     break;
                 }
                 s->meta_key = realloc(s->meta_key, sizeof(char *) * (size_t)(s->n_meta + 1));
@@ -198,16 +190,16 @@ static int open_file(StSet *s, int fi, int *cap, const char *path, char *err, si
                *off = json_object_get(val, "data_offsets");
         if (!json_is_object(val) || !json_is_string(dt) || !json_is_array(shape) || !json_is_array(off) ||
             json_array_size(off) != 2) {
-            rc = st_fail(err, errlen, "%s: tensor %s: entry needs dtype, shape and data_offsets [begin, end]", path, key);
+            rc = set_error(err, errlen, "%s: tensor %s: entry needs dtype, shape and data_offsets [begin, end]", path, key);
             break;
         }
         if (st_dtype_parse(json_string_value(dt), &t->dtype)) {
-            rc = st_fail(err, errlen, "%s: tensor %s: dtype %s is not supported (F32, BF16, F16)", path, key,
+            rc = set_error(err, errlen, "%s: tensor %s: dtype %s is not supported (F32, BF16, F16)", path, key,
                          json_string_value(dt));
             break;
         }
         if (json_array_size(shape) > ST_MAX_DIMS) {
-            rc = st_fail(err, errlen, "%s: tensor %s: more than %d dimensions", path, key, ST_MAX_DIMS);
+            rc = set_error(err, errlen, "%s: tensor %s: more than %d dimensions", path, key, ST_MAX_DIMS);
             break;
         }
         t->ndim = (int)json_array_size(shape);
@@ -215,31 +207,31 @@ static int open_file(StSet *s, int fi, int *cap, const char *path, char *err, si
         for (int d = 0; d < t->ndim && !rc; d++) {
             json_t *e = json_array_get(shape, (size_t)d);
             if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > ((json_int_t)1 << 40))
-                rc = st_fail(err, errlen, "%s: tensor %s: shape entry %d is not a size", path, key, d);
+                rc = set_error(err, errlen, "%s: tensor %s: shape entry %d is not a size", path, key, d);
             else {
                 t->shape[d] = json_integer_value(e);
                 t->numel *= (uint64_t)t->shape[d];
-                if (t->numel > ((uint64_t)1 << 50)) rc = st_fail(err, errlen, "%s: tensor %s: shape too large", path, key);
+                if (t->numel > ((uint64_t)1 << 50)) rc = set_error(err, errlen, "%s: tensor %s: shape too large", path, key);
             }
         }
         if (rc) break;
         json_t *b = json_array_get(off, 0), *e = json_array_get(off, 1);
         if (!json_is_integer(b) || !json_is_integer(e) || json_integer_value(b) < 0 ||
             json_integer_value(e) < json_integer_value(b)) {
-            rc = st_fail(err, errlen, "%s: tensor %s: data_offsets must be integers 0 <= begin <= end", path, key);
+            rc = set_error(err, errlen, "%s: tensor %s: data_offsets must be integers 0 <= begin <= end", path, key);
             break;
         }
         t->begin = (uint64_t)json_integer_value(b);
         t->end = (uint64_t)json_integer_value(e);
         uint64_t want = t->numel * st_dtype_size(t->dtype);
         if (t->end - t->begin != want) {
-            rc = st_fail(err, errlen, "%s: tensor %s: dtype %s with shape of %llu elements needs %llu bytes, but data_offsets span %llu (dtype mismatch)",
+            rc = set_error(err, errlen, "%s: tensor %s: dtype %s with shape of %llu elements needs %llu bytes, but data_offsets span %llu (dtype mismatch)",
                          path, key, st_dtype_name(t->dtype), (unsigned long long)t->numel, (unsigned long long)want,
                          (unsigned long long)(t->end - t->begin));
             break;
         }
         if (t->end > f->data_len) {
-            rc = st_fail(err, errlen, "%s: truncated: tensor %s needs data bytes [%llu, %llu) but the file holds %llu",
+            rc = set_error(err, errlen, "%s: truncated: tensor %s needs data bytes [%llu, %llu) but the file holds %llu",
                          path, key, (unsigned long long)t->begin, (unsigned long long)t->end, (unsigned long long)f->data_len);
             break;
         }
@@ -254,18 +246,18 @@ static int open_file(StSet *s, int fi, int *cap, const char *path, char *err, si
     uint64_t pos = 0;
     for (int i = 0; i < nt && !rc; i++) {
         if (by[i]->begin < pos)
-            rc = st_fail(err, errlen, "%s: tensor %s (bytes [%llu, %llu)) overlaps tensor %s (ends at %llu)", path, by[i]->name,
+            rc = set_error(err, errlen, "%s: tensor %s (bytes [%llu, %llu)) overlaps tensor %s (ends at %llu)", path, by[i]->name,
                          (unsigned long long)by[i]->begin, (unsigned long long)by[i]->end, by[i - 1]->name,
                          (unsigned long long)pos);
         else if (by[i]->begin > pos)
-            rc = st_fail(err, errlen, "%s: hole in the data section before tensor %s (bytes [%llu, %llu) are not indexed)", path,
+            rc = set_error(err, errlen, "%s: hole in the data section before tensor %s (bytes [%llu, %llu) are not indexed)", path,
                          by[i]->name, (unsigned long long)pos, (unsigned long long)by[i]->begin);
         else
             pos = by[i]->end;
     }
     free(by);
     if (!rc && pos != f->data_len)
-        rc = st_fail(err, errlen, "%s: %llu bytes after the last tensor are not indexed (data section %llu bytes)", path,
+        rc = set_error(err, errlen, "%s: %llu bytes after the last tensor are not indexed (data section %llu bytes)", path,
                      (unsigned long long)(f->data_len - pos), (unsigned long long)f->data_len);
     return rc;
 }
@@ -273,11 +265,11 @@ static int open_file(StSet *s, int fi, int *cap, const char *path, char *err, si
 static int open_index(StSet *s, int *cap, const char *path, char *err, size_t errlen) {
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!root) return st_fail(err, errlen, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    if (!root) return set_error(err, errlen, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
     json_t *map = json_object_get(root, "weight_map");
     if (!json_is_object(map) || json_object_size(map) == 0) {
         json_decref(root);
-        return st_fail(err, errlen, "%s: no weight_map object (not a safetensors index)", path);
+        return set_error(err, errlen, "%s: no weight_map object (not a safetensors index)", path);
     }
     /* the distinct shard names, in order of first appearance */
     int rc = 0, n = 0;
@@ -286,7 +278,7 @@ static int open_index(StSet *s, int *cap, const char *path, char *err, size_t er
     json_t *val;
     json_object_foreach(map, key, val) {
         if (!json_is_string(val) || strchr(json_string_value(val), '/') || !json_string_value(val)[0]) {
-            rc = st_fail(err, errlen, "%s: weight_map.%s is not a file name", path, key);
+            rc = set_error(err, errlen, "%s: weight_map.%s is not a file name", path, key);
             break;
         }
         int k = 0;
@@ -311,9 +303,9 @@ static int open_index(StSet *s, int *cap, const char *path, char *err, size_t er
         /* each shard holds exactly the tensors the index assigns to it */
         for (int j = before; j < s->count && !rc; j++) {
             json_t *v = json_object_get(map, s->t[j].name);
-            if (!v) rc = st_fail(err, errlen, "%s: tensor %s is not listed in the index %s", p, s->t[j].name, base_name(path));
+            if (!v) rc = set_error(err, errlen, "%s: tensor %s is not listed in the index %s", p, s->t[j].name, base_name(path));
             else if (strcmp(json_string_value(v), shards[i]))
-                rc = st_fail(err, errlen, "%s: tensor %s is listed in the index under %s", p, s->t[j].name, json_string_value(v));
+                rc = set_error(err, errlen, "%s: tensor %s is listed in the index under %s", p, s->t[j].name, json_string_value(v));
         }
     }
     if (!rc) {
@@ -322,7 +314,7 @@ static int open_index(StSet *s, int *cap, const char *path, char *err, size_t er
             int found = 0;
             for (int j = 0; j < s->count && !found; j++) found = !strcmp(s->t[j].name, key);
             if (!found) {
-                rc = st_fail(err, errlen, "%s: tensor %s listed in the index is missing from %s", path, key, json_string_value(val));
+                rc = set_error(err, errlen, "%s: tensor %s listed in the index is missing from %s", path, key, json_string_value(val));
                 break;
             }
         }
@@ -347,7 +339,7 @@ int st_open(StSet *s, const char *path, char *err, size_t errlen) {
         qsort(s->t, (size_t)s->count, sizeof(StTensor), cmp_name);
         for (int i = 1; i < s->count && !rc; i++)
             if (!strcmp(s->t[i].name, s->t[i - 1].name))
-                rc = st_fail(err, errlen, "tensor %s appears in both %s and %s", s->t[i].name, s->files[s->t[i - 1].file].path,
+                rc = set_error(err, errlen, "tensor %s appears in both %s and %s", s->t[i].name, s->files[s->t[i - 1].file].path,
                              s->files[s->t[i].file].path);
     }
     if (rc) st_close(s);
@@ -394,13 +386,13 @@ int st_read_f32(const StSet *s, int i, uint64_t first, uint64_t count, float *ds
     const StTensor *t = &s->t[i];
     const StFile *f = &s->files[t->file];
     if (first + count > t->numel)
-        return st_fail(err, errlen, "%s: tensor %s: read of [%llu, %llu) past its %llu elements", f->path, t->name,
+        return set_error(err, errlen, "%s: tensor %s: read of [%llu, %llu) past its %llu elements", f->path, t->name,
                        (unsigned long long)first, (unsigned long long)(first + count), (unsigned long long)t->numel);
     size_t es = st_dtype_size(t->dtype);
     uint64_t off = f->data_start + t->begin + first * es;
     if (t->dtype == ST_F32) {
         if (pread_all(f->fd, dst, (size_t)count * 4, off))
-            return st_fail(err, errlen, "%s: tensor %s: read failed (file changed or truncated?)", f->path, t->name);
+            return set_error(err, errlen, "%s: tensor %s: read failed (file changed or truncated?)", f->path, t->name);
         return 0;
     }
     enum { CHUNK = 1 << 20 };
@@ -409,7 +401,7 @@ int st_read_f32(const StSet *s, int i, uint64_t first, uint64_t count, float *ds
         size_t m = count - done < CHUNK ? (size_t)(count - done) : CHUNK;
         if (pread_all(f->fd, buf, m * 2, off + done * 2)) {
             free(buf);
-            return st_fail(err, errlen, "%s: tensor %s: read failed (file changed or truncated?)", f->path, t->name);
+            return set_error(err, errlen, "%s: tensor %s: read failed (file changed or truncated?)", f->path, t->name);
         }
         if (t->dtype == ST_BF16)
             for (size_t k = 0; k < m; k++) dst[done + k] = st_bf16_to_f32(buf[k]);
@@ -430,18 +422,6 @@ struct StWriter {
     StSpec *specs;
     uint64_t *numel;
 };
-
-static int write_all(int fd, const void *buf, size_t n) {
-    const char *p = buf;
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 void st_writer_abort(StWriter *w) {
     if (!w) return;
@@ -488,7 +468,7 @@ StWriter *st_writer_open(const char *path, const StSpec *specs, int n, const cha
         if (json_object_get(root, sp->name)) {
             json_decref(o);
             json_decref(root);
-            st_fail(err, errlen, "%s: tensor %s given twice", path, sp->name);
+            set_error(err, errlen, "%s: tensor %s given twice", path, sp->name);
             free(w->path);
             free(w->specs);
             free(w->numel);
@@ -510,7 +490,7 @@ StWriter *st_writer_open(const char *path, const StSpec *specs, int n, const cha
     free(text);
     w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
-        st_fail(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        set_error(err, errlen, "%s: cannot create: %s", path, strerror(errno));
         free(hdr);
         free(w->path);
         free(w->specs);
@@ -518,8 +498,8 @@ StWriter *st_writer_open(const char *path, const StSpec *specs, int n, const cha
         free(w);
         return NULL;
     }
-    if (write_all(w->fd, hdr, 8 + padded)) {
-        st_fail(err, errlen, "%s: write failed: %s", path, strerror(errno));
+    if (write_all(w->fd, hdr, 8 + padded, NULL)) {
+        set_error(err, errlen, "%s: write failed: %s", path, strerror(errno));
         free(hdr);
         st_writer_abort(w);
         return NULL;
@@ -534,7 +514,7 @@ int st_writer_put(StWriter *w, const float *data, char *err, size_t errlen) {
     uint64_t n = w->numel[w->next];
     int rc = 0;
     if (sp->dtype == ST_F32) {
-        rc = write_all(w->fd, data, (size_t)n * 4);
+        rc = write_all(w->fd, data, (size_t)n * 4, NULL);
     } else {
         enum { CHUNK = 1 << 20 };
         uint16_t *buf = mallocCheck(sizeof(uint16_t) * CHUNK);
@@ -544,26 +524,26 @@ int st_writer_put(StWriter *w, const float *data, char *err, size_t errlen) {
                 for (size_t k = 0; k < m; k++) buf[k] = st_f32_to_bf16(data[done + k]);
             } else {
                 free(buf);
-                return st_fail(err, errlen, "%s: tensor %s: writing F16 is not supported", w->path, sp->name);
+                return set_error(err, errlen, "%s: tensor %s: writing F16 is not supported", w->path, sp->name);
             }
-            rc = write_all(w->fd, buf, m * 2);
+            rc = write_all(w->fd, buf, m * 2, NULL);
             done += m;
         }
         free(buf);
     }
-    if (rc) return st_fail(err, errlen, "%s: tensor %s: write failed: %s", w->path, sp->name, strerror(errno));
+    if (rc) return set_error(err, errlen, "%s: tensor %s: write failed: %s", w->path, sp->name, strerror(errno));
     w->next++;
     return 0;
 }
 
 int st_writer_close(StWriter *w, char *err, size_t errlen) {
     int rc = 0;
-    if (w->next != w->n) rc = st_fail(err, errlen, "%s: %d of %d tensors written", w->path, w->next, w->n);
-    else if (fsync(w->fd)) rc = st_fail(err, errlen, "%s: fsync failed: %s", w->path, strerror(errno));
+    if (w->next != w->n) rc = set_error(err, errlen, "%s: %d of %d tensors written", w->path, w->next, w->n);
+    else if (fsync(w->fd)) rc = set_error(err, errlen, "%s: fsync failed: %s", w->path, strerror(errno));
     if (!rc) {
         int fd = w->fd;
         w->fd = -1;
-        if (close(fd)) rc = st_fail(err, errlen, "%s: close failed: %s", w->path, strerror(errno));
+        if (close(fd)) rc = set_error(err, errlen, "%s: close failed: %s", w->path, strerror(errno));
     }
     if (rc) {
         st_writer_abort(w);

@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "common/check.h"
+#include "common/sys.h"
 #include "data/chat.h"
 #include "data/lines.h"
 #include "data/tokenizer.h"
@@ -25,11 +26,6 @@ typedef struct {
     char err[256];
 } Line;
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The string value of key, or NULL (with err set) if missing, not a string, or empty. */
 static const char *get_string(json_t *obj, const char *key, size_t *len, Line *ln) {

@@ -66,8 +66,8 @@ void conv1d_backward(float *dx, float *dw, float *db, const float *dout, const f
             }
         }
         for (int j = j0; j < j1; j++) {
-            db[j] += accb[j - j0];
-            for (int k = 0; k < CW; k++) dw[(size_t)k * E + j] += accw[k][j - j0];
+            if (db) db[j] += accb[j - j0];
+            for (int k = 0; dw && k < CW; k++) dw[(size_t)k * E + j] += accw[k][j - j0];
         }
     }
 }

@@ -50,7 +50,7 @@ void linear_forward(float *y, const float *x, const float *w, const float *b, in
 void linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                      int N, int NI, int NO) {
     if (dx) gemm(0, 0, N, NI, NO, dy, NO, w, NI, 1.0f, dx, NI);
-    gemm(1, 0, NO, NI, N, dy, NO, x, NI, 1.0f, dw, NI);
+    if (dw) gemm(1, 0, NO, NI, N, dy, NO, x, NI, 1.0f, dw, NI);
     if (db) colsum_accumulate(db, dy, N, NO, NO);
 }
 

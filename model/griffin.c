@@ -2,6 +2,7 @@
  * and the backward pass in exact reverse (ARCHITECTURE.md §2, §5, §7, §8).
  * Pitfall 19: the temporal block's output is added to the un-normalised input, and the MLP
  * normalises that sum. */
+#include "common/sys.h"
 #include "griffin.h"
 
 #include <stdlib.h>
@@ -16,16 +17,11 @@ const char *const prof_kind_name[PROF_NUM] = {"embedding", "norms", "mlp", "recu
                                                "rg-lru", "attention linears", "attention core", "loss+unembed",
                                                "residual/other"};
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 /* profiling: t holds the time of the last mark; toc charges the time since to a kind */
-static double tic(const GriffinModel *m) { return m->profile ? now_s() : 0.0; }
+static double tic(const GriffinModel *m) { return m->profile ? now_seconds() : 0.0; }
 static void toc(GriffinModel *m, ProfKind k, int dir, double *t) {
     if (!m->profile) return;
-    double n = now_s();
+    double n = now_seconds();
     m->prof[k][dir] += n - *t;
     *t = n;
 }
@@ -168,6 +164,7 @@ void griffin_free(GriffinModel *m) {
     free(m->targets);
     free(m->pos);
     free(m->mask);
+    free(m->frozen);
     free(m);
 }
 
@@ -176,6 +173,35 @@ size_t griffin_activation_bytes(const GriffinModel *m) { return m->arena_floats 
 void griffin_zero_grad(GriffinModel *m) {
     CHECK(m->grads, "griffin_zero_grad: an inference-only model has no gradients");
     memset(m->grads, 0, m->table.total * sizeof(float)); }
+
+void griffin_set_trainable(GriffinModel *m, const uint8_t *on) {
+    free(m->frozen);
+    m->frozen = NULL;
+    if (!on) return;
+    m->frozen = mallocCheck((size_t)m->table.count);
+    for (int i = 0; i < m->table.count; i++) m->frozen[i] = !on[i];
+}
+
+float *griffin_grad_of(GriffinModel *m, int i) {
+    return m->frozen && m->frozen[i] ? NULL : m->grads + m->table.t[i].offset;
+}
+
+void griffin_set_logits_hook(GriffinModel *m, GriffinLogitsHook hook, void *ctx) {
+    m->logits_hook = hook;
+    m->logits_ctx = hook ? ctx : NULL;
+}
+
+void griffin_set_profile(GriffinModel *m, int on) { m->profile = on != 0; }
+
+/* layer l's gradient pointers, NULL for frozen tensors (the kernels skip those) */
+static void grad_ptrs(GriffinModel *m, int l, LayerPtrs *g) {
+    layer_ptrs(&m->table, m->grads, l, g);
+    if (!m->frozen) return;
+    for (int s = 0; s < P_NUM_SLOTS; s++) {
+        int i = m->table.slot_index[l * P_NUM_SLOTS + s];
+        if (i >= 0 && m->frozen[i]) g->p[s] = NULL;
+    }
+}
 
 static void recurrent_forward(GriffinModel *m, LayerActs *a, LayerPtrs *w, float *out) {
     const GriffinConfig *c = &m->cfg;
@@ -396,10 +422,10 @@ static void backward_trunk(GriffinModel *m) {
     int N = m->B * m->T, D = c->width, F = c->mlp_width;
     size_t ND = (size_t)N * D;
     const ParamTable *pt = &m->table;
-    float *dtable = m->grads + pt->t[pt->embed].offset;
+    float *dtable = griffin_grad_of(m, pt->embed);
     double t = tic(m);
     memset(m->d_res, 0, ND * sizeof(float));
-    rmsnorm_backward(m->d_res, m->grads + pt->t[pt->final_norm].offset, m->d_norm, m->x_final, m->fn_rstd,
+    rmsnorm_backward(m->d_res, griffin_grad_of(m, pt->final_norm), m->d_norm, m->x_final, m->fn_rstd,
                      m->params + pt->t[pt->final_norm].offset, N, D);
     toc(m, PROF_NORM, 1, &t);
 
@@ -412,7 +438,7 @@ static void backward_trunk(GriffinModel *m) {
         LayerActs *a = &m->layers[l];
         LayerPtrs w, g;
         layer_ptrs(pt, m->params, l, &w);
-        layer_ptrs(pt, m->grads, l, &g);
+        grad_ptrs(m, l, &g);
         /* out = MLP(RMSNorm_c(resid)) + resid */
         memset(m->d_norm, 0, ND * sizeof(float));
         mlp_backward(m->d_norm, g.p[P_UP_W], g.p[P_UP_B], g.p[P_DOWN_W], g.p[P_DOWN_B], m->d_s[0], m->d_s[1],
@@ -429,7 +455,7 @@ static void backward_trunk(GriffinModel *m) {
         rmsnorm_backward(m->d_res, g.p[P_TEMPORAL_NORM], m->d_norm, a->x_in, a->tn_rstd, w.p[P_TEMPORAL_NORM], N, D);
         toc(m, PROF_NORM, 1, &t);
     }
-    embedding_backward(dtable, m->d_res, m->tokens, c->embed_scale ? embed_scale_value(D) : 1.0f, N, D);
+    if (dtable) embedding_backward(dtable, m->d_res, m->tokens, c->embed_scale ? embed_scale_value(D) : 1.0f, N, D);
     toc(m, PROF_EMBED, 1, &t);
 }
 
@@ -440,7 +466,7 @@ void griffin_backward_weighted(GriffinModel *m, const float *row_weight) {
     int N = m->B * m->T, D = c->width, V = c->vocab_size;
     const ParamTable *pt = &m->table;
     float *table = m->params + pt->t[pt->embed].offset;
-    float *dtable = m->grads + pt->t[pt->embed].offset;
+    float *dtable = griffin_grad_of(m, pt->embed);
     double t = tic(m);
     /* z = fn_out · tableᵀ:  d fn_out = dz · table;  dtable += dzᵀ · fn_out, chunk by chunk */
     for (int r0 = 0; r0 < N; r0 += m->loss_rows) {
@@ -452,7 +478,7 @@ void griffin_backward_weighted(GriffinModel *m, const float *row_weight) {
         crossentropy_backward(dl, lg, m->lse + r0, m->targets + r0, row_weight + r0, nr, V);
         softcap_backward(dl, lg, c->soft_cap, nv);
         gemm(0, 0, nr, D, V, dl, V, table, D, 0.0f, m->d_norm + (size_t)r0 * D, D);
-        gemm(1, 0, V, D, nr, dl, V, m->fn_out + (size_t)r0 * D, D, 1.0f, dtable, D);
+        if (dtable) gemm(1, 0, V, D, nr, dl, V, m->fn_out + (size_t)r0 * D, D, 1.0f, dtable, D);
     }
     toc(m, PROF_LOSS, 1, &t);
     backward_trunk(m);

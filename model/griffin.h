@@ -87,6 +87,7 @@ typedef struct GriffinModel {
     GriffinLogitsHook logits_hook; /* NULL, or called per chunk by griffin_forward with targets */
     void *logits_ctx;
     int profile;                  /* accumulate prof[][] */
+    uint8_t *frozen;              /* [table.count] 1: no weight gradient (griffin_set_trainable), or NULL */
     double prof[PROF_NUM][2];     /* seconds: [kind][0 forward, 1 backward] */
 } GriffinModel;
 
@@ -142,6 +143,18 @@ void griffin_backward_hidden(GriffinModel *m, const float *dhidden);
 void griffin_layer_activations(GriffinModel *m, int l);
 
 void griffin_zero_grad(GriffinModel *m);
+
+/* The tensors backward computes weight gradients for: on [table.count] (1 = trainable), or
+ * NULL for every tensor. A frozen tensor's gradient is never written (it stays as zeroed)
+ * and its weight-gradient products are skipped; input gradients flow through it as before,
+ * so the trainable tensors' gradients are bitwise those of a run without frozen tensors. */
+void griffin_set_trainable(GriffinModel *m, const uint8_t *on);
+/* The gradient of tensor i in m->grads, or NULL when it is frozen. */
+float *griffin_grad_of(GriffinModel *m, int i);
+/* Per-chunk logits hook of griffin_forward (see GriffinLogitsHook); hook NULL removes it. */
+void griffin_set_logits_hook(GriffinModel *m, GriffinLogitsHook hook, void *ctx);
+/* Accumulate the time of each kind of work into m->prof while on (griffin bench train). */
+void griffin_set_profile(GriffinModel *m, int on);
 
 /* analytic model FLOPs per trained token (forward + backward) at sequence length T */
 double griffin_flops_per_token(const GriffinConfig *c, int T);

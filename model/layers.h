@@ -3,6 +3,8 @@
  * Conventions (STYLE.md):
  * - arguments: outputs, tensors saved for backward, inputs, weights, sizes;
  * - every backward ACCUMULATES (+=) into its outputs, parameter and input gradients alike;
+ *   a NULL parameter-gradient pointer skips that gradient (a frozen tensor: the trainable set
+ *   of optim/trainable.h), while the input gradient still flows;
  *   callers zero gradient buffers once per optimizer step (and scratch before use);
  * - rows are tokens: N = B*T rows, row n = b*T + t;
  * - legend: B batch, T time, N rows, D width, E LRU width, H heads, K head dim,

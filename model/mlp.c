@@ -47,7 +47,7 @@ void mlp_backward(float *dx, float *dw_up, float *db_up, float *dw_down, float *
     for (int c = 0; c < 2; c++) {
         const float *w = w_up + (size_t)c * D * F;
         gemm(0, 1, N, D, F, br[c], F, w, F, 1.0f, dx, D);
-        gemm(1, 0, D, F, N, x, D, br[c], F, 1.0f, dw_up + (size_t)c * D * F, F);
-        colsum_accumulate(db_up + (size_t)c * F, br[c], N, F, F);
+        if (dw_up) gemm(1, 0, D, F, N, x, D, br[c], F, 1.0f, dw_up + (size_t)c * D * F, F);
+        if (db_up) colsum_accumulate(db_up + (size_t)c * F, br[c], N, F, F);
     }
 }

@@ -42,9 +42,9 @@ static void gate_backward(float *dx, float *dw, float *db, const float *dpre, co
     int bw = E / H;
     for (int h = 0; h < H; h++) {
         gemm(0, 1, N, bw, bw, dpre + h * bw, E, w + (size_t)h * bw * bw, bw, 1.0f, dx + h * bw, E);
-        gemm(1, 0, bw, bw, N, x + h * bw, E, dpre + h * bw, E, 1.0f, dw + (size_t)h * bw * bw, bw);
+        if (dw) gemm(1, 0, bw, bw, N, x + h * bw, E, dpre + h * bw, E, 1.0f, dw + (size_t)h * bw * bw, bw);
     }
-    colsum_accumulate(db, dpre, N, E, E);
+    if (db) colsum_accumulate(db, dpre, N, E, E);
 }
 
 /* one step of one channel: h ← ā h + (c gx) m, sp = softplus(a_param); the scalar twin of a
@@ -210,7 +210,7 @@ void rglru_backward(float *dc, float *da_param, float *dwx, float *dbx, float *d
             }
             float dl[8];
             _mm256_storeu_ps(dl, dap);
-            for (int k = 0; k < 8; k++) da_param[j + k] += dl[k];
+            for (int k = 0; da_param && k < 8; k++) da_param[j + k] += dl[k];
         }
 #endif
         for (; j < j1; j++) {
@@ -220,7 +220,7 @@ void rglru_backward(float *dc, float *da_param, float *dwx, float *dbx, float *d
                 dap = scan_backward1(dc + o, dpre_x + o, dpre_a + o, dh + o, h + o, gx + o, ga + o, c + o,
                                      pos + (size_t)bb * T, sp, dsp, dap, T, E);
             }
-            da_param[j] += dap;
+            if (da_param) da_param[j] += dap;
         }
     }
     gate_backward(dc, dwx, dbx, dpre_x, c, wx, N, E, H);

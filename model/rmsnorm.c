@@ -34,6 +34,7 @@ void rmsnorm_backward(float *dx, float *dscale, const float *dout, const float *
         float c = dot * r * r * r / (float)D;
         for (int j = 0; j < D; j++) d[j] += r * g[j] * (1.0f + scale[j]) - c * xr[j];
     }
+    if (!dscale) return; /* a frozen scale */
     enum { CB = 64 };
     int nblocks = (D + CB - 1) / CB;
 #pragma omp parallel for schedule(static)

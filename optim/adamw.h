@@ -37,6 +37,11 @@ int adamw_group_decays(const AdamWConfig *cfg, ParamGroup g);
 void adamw_update(const ParamTable *pt, float *params, const float *grads, float *m, float *v,
                   const AdamWConfig *cfg, float lr, long t, float grad_scale);
 
+/* The update of n contiguous elements of one tensor of group `group` (the kernel of the two
+ * functions below; a trainable set's shard calls it per piece of tensor). */
+void adamw_update_span(float *params, const float *grads, float *m, float *v, size_t n, ParamGroup group,
+                       const AdamWConfig *cfg, float lr, long t, float grad_scale);
+
 /* The same update restricted to the flat range [lo, hi) of the buffers (a ZeRO-1 shard:
  * each rank updates its slice, then the params are all-gathered). params and grads point at
  * the start of the full buffers; m and v hold the moments of [lo, hi) only (m[0] is element

@@ -98,6 +98,11 @@ int dist_max_int(int x) {
     return x;
 }
 
+double dist_max_double(double x) {
+    allreduce(&x, 1, MPI_DOUBLE, sizeof(double), MPI_MAX);
+    return x;
+}
+
 void dist_broadcast_bytes(void *buf, size_t nbytes, int root) {
     if (g_size == 1) return;
     char *p = buf;

@@ -35,6 +35,7 @@ double dist_sum_double(double x);
 int64_t dist_sum_i64(int64_t x);
 /* max over ranks (e.g. "any rank saw a non-finite loss" with 0/1 flags) */
 int dist_max_int(int x);
+double dist_max_double(double x);
 
 /* copy root's buffer to every rank */
 void dist_broadcast_f32(float *buf, size_t n, int root);

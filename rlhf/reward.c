@@ -25,9 +25,9 @@ void reward_head_backward(float *dhidden, float *dw, float *db, const float *dr,
         float g = dr[m];
         for (int d = 0; d < D; d++) {
             dh[d] += g * w[d];
-            dw[d] += g * h[d];
+            if (dw) dw[d] += g * h[d];
         }
-        db[0] += g;
+        if (db) db[0] += g;
     }
 }
 

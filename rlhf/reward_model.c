@@ -30,7 +30,7 @@ void rm_backward(GriffinModel *m, float *dhidden, const float *dr, const int *ro
     const ParamTable *pt = &m->table;
     size_t ND = (size_t)m->B * m->T * m->cfg.width;
     memset(dhidden, 0, ND * sizeof(float));
-    reward_head_backward(dhidden, m->grads + pt->t[pt->reward_w].offset, m->grads + pt->t[pt->reward_b].offset, dr,
+    reward_head_backward(dhidden, griffin_grad_of(m, pt->reward_w), griffin_grad_of(m, pt->reward_b), dr,
                          m->fn_out, rows, m->params + pt->t[pt->reward_w].offset, R, m->cfg.width);
     griffin_backward_hidden(m, dhidden);
 }

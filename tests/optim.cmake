@@ -1,5 +1,7 @@
 # optim/: AdamW, LR schedules, clipping; MPI collectives on 1 and 2 ranks.
 griffin_c_test(test_optim "optim" test_optim.c)
+# the trainable set (train.freeze / train.trainable): frozen tensors in backward and in ZeRO-1
+griffin_c_test(test_trainable "optim;model" test_trainable.c)
 
 griffin_c_test(test_dist "optim;mpi" test_dist.c)
 set_tests_properties(test_dist PROPERTIES

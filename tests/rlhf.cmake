@@ -17,3 +17,8 @@ add_test(NAME rlhf_ranks
 set_tests_properties(rlhf_ranks PROPERTIES LABELS "rlhf;mpi" FIXTURES_REQUIRED rlhf_task_dir TIMEOUT 300)
 # On the small real data, reward model and RLHF run inside the end-to-end test demo_quick
 # (tests/pipeline/test_demo.py: scripts/demo.sh --quick).
+# train.freeze / train.trainable in sft, reward and rlhf (1 and 2 ranks, resume) on the same task
+add_test(NAME rlhf_freeze
+  COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/rlhf/test_freeze.py $<TARGET_FILE:griffin>
+          ${CMAKE_CURRENT_BINARY_DIR}/rlhf_work/task)
+set_tests_properties(rlhf_freeze PROPERTIES LABELS "rlhf;mpi" FIXTURES_REQUIRED rlhf_task_dir TIMEOUT 300)

@@ -19,17 +19,7 @@
 #include "model/config.h"
 #include "model/params.h"
 #include "train/ckpt/checkpoint.h"
-
-static int failures = 0;
-#define EXPECT(cond, ...)                                        \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                        \
-            fputc('\n', stderr);                                 \
-            failures++;                                          \
-        }                                                        \
-    } while (0)
+#include "tests/expect.h"
 
 static int exists(const char *p) {
     struct stat st;

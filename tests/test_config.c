@@ -10,21 +10,11 @@
 
 #include "common/check.h"
 #include "train/config/config.h"
+#include "tests/expect.h"
 
 #ifndef GRIFFIN_SOURCE_DIR
 #error "GRIFFIN_SOURCE_DIR must be defined by tests/train.cmake"
 #endif
-
-static int failures = 0;
-#define EXPECT(cond, ...)                                        \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                        \
-            fputc('\n', stderr);                                 \
-            failures++;                                          \
-        }                                                        \
-    } while (0)
 
 static TrainConfig cfg, cfg2; /* large: keep them off the stack */
 static char tmpdir[] = "/tmp/griffin_cfg_XXXXXX";

@@ -13,17 +13,7 @@
 
 #include "data/corpus.h"
 #include "data/tokenizer.h"
-
-static int failures = 0;
-#define EXPECT(cond, ...)                                                  \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);          \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fputc('\n', stderr);                                           \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
+#include "tests/expect.h"
 
 static const char *bin, *tok_path, *dir, *fixtures;
 static char err_text[8192];

@@ -9,17 +9,8 @@
 
 #include "common/check.h"
 #include "optim/dist.h"
-
-static int failures = 0;
-#define EXPECT(cond, ...)                                                        \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "FAIL rank %d %s:%d: ", dist_rank(), __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                                        \
-            fputc('\n', stderr);                                                 \
-            failures++;                                                          \
-        }                                                                        \
-    } while (0)
+#define EXPECT_WITH_RANK dist_rank
+#include "tests/expect.h"
 
 static float value(int rank, size_t i) { return (float)((rank + 1) * 0.25 + (double)(i % 97) * 0.125); }
 

@@ -33,17 +33,7 @@
 #include "train/config/config.h"
 #include "train/interop/interop.h"
 #include "train/tools/model_io.h"
-
-static int failures = 0;
-#define EXPECT(cond, ...)                                        \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                        \
-            fputc('\n', stderr);                                 \
-            failures++;                                          \
-        }                                                        \
-    } while (0)
+#include "tests/expect.h"
 
 static const char *bin;
 static const char *work;

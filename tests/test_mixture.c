@@ -9,18 +9,9 @@
 
 #include "common/rng.h"
 #include "data/mixture.h"
+#include "tests/expect.h"
 
 #define VOCAB 4000000
-static int fails = 0;
-#define EXPECT(cond, ...)                      \
-    do {                                       \
-        if (!(cond)) {                         \
-            fprintf(stderr, "FAIL: " __VA_ARGS__); \
-            fprintf(stderr, "\n");             \
-            fails++;                           \
-        }                                      \
-    } while (0)
-
 static uint32_t id_of(int c, int d, int o) { return (uint32_t)(c * 1000000 + d * 1000 + o + 1); }
 
 /* corpus c: ndocs documents of lengths 2 + (d*7 % maxlen); chat: mask on odd offsets */
@@ -183,6 +174,6 @@ int main(void) {
         batch_free(&b);
     }
     for (int i = 0; i < 3; i++) corpus_close(cs[i]);
-    printf("mixture: %s\n", fails ? "FAILED" : "ok");
-    return fails ? 1 : 0;
+    printf("mixture: %s\n", failures ? "FAILED" : "ok");
+    return failures ? 1 : 0;
 }

@@ -12,17 +12,7 @@
 #include "optim/adamw.h"
 #include "optim/clip.h"
 #include "optim/schedule.h"
-
-static int failures = 0;
-#define EXPECT(cond, ...)                                      \
-    do {                                                       \
-        if (!(cond)) {                                         \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                      \
-            fputc('\n', stderr);                               \
-            failures++;                                        \
-        }                                                      \
-    } while (0)
+#include "tests/expect.h"
 
 static int close_rel(double a, double b, double tol) {
     return fabs(a - b) <= tol * fmax(1.0, fmax(fabs(a), fabs(b)));

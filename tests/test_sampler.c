@@ -7,16 +7,7 @@
 #include <string.h>
 
 #include "model/sampler.h"
-
-static int fails = 0;
-#define EXPECT(c, ...)                          \
-    do {                                        \
-        if (!(c)) {                             \
-            fprintf(stderr, "FAIL: " __VA_ARGS__); \
-            fputc('\n', stderr);                \
-            fails++;                            \
-        }                                       \
-    } while (0)
+#include "tests/expect.h"
 
 static void test_distribution(void) {
     enum { V = 6, DRAWS = 60000 };
@@ -121,6 +112,6 @@ int main(void) {
     test_generation(FAMILY_GRIFFIN);
     test_generation(FAMILY_HAWK);
     test_generation(FAMILY_TRANSFORMER);
-    printf("sampler: %s\n", fails ? "FAILED" : "ok");
-    return fails ? 1 : 0;
+    printf("sampler: %s\n", failures ? "FAILED" : "ok");
+    return failures ? 1 : 0;
 }

@@ -12,11 +12,15 @@ usage: test_pretrain.py GRIFFIN_BIN WORK_DIR TEST
                 the configured step and survives a resume
   recompute     train.recompute = true (activation checkpointing) gives bitwise the per-step
                 losses, gradient norms and final parameters of the run that keeps every activation
+  freeze        train.freeze = embedder.*: the embedding is bitwise unchanged, the other tensors
+                move, the checkpoints hold no moments for it, the start-up line counts it frozen;
+                killed (SIGKILL) at random moments and resumed, the run repeats the uninterrupted
+                one bitwise
   score         `griffin eval --per-document`: documents scored with an 8-token parallel pass
                 and then decode steps carrying the fixed-size state have the NLL of one
                 parallel pass over the whole document (1e-5)
 """
-import json, os, random, shutil, signal, subprocess, sys, time
+import json, os, random, re, shutil, signal, subprocess, sys, time
 
 BIN, WORK, TEST = sys.argv[1], sys.argv[2], sys.argv[3]
 CFG = os.path.join(WORK, "lic.ini")
@@ -162,6 +166,55 @@ def test_recompute():
     print("final parameters bitwise identical")
 
 
+def tensor_equal(a, b, name):
+    p = subprocess.run(["h5diff", os.path.join(WORK, a), os.path.join(WORK, b), f"/params/{name}", f"/params/{name}"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return p.returncode == 0
+
+
+def test_freeze():
+    base = fresh("freeze_base")
+    run(base, "--train.steps=4", "--stage.1.steps=4", "--stage.2.steps=4", "--train.checkpoint_every=4",
+        "--optim.warmup_steps=2")
+    init = f"{base}/ckpt-4.h5"
+    steps = ["--train.steps=30", "--stage.1.steps=20", "--stage.2.steps=10", "--train.checkpoint_every=3",
+             f"--train.init={os.path.join(WORK, init)}", "--train.freeze=embedder.*"]
+    ref = fresh("freeze_ref")
+    log = run(ref, *steps)
+    line = [l for l in log.splitlines() if l.startswith("trainable:")]
+    print(line[0] if line else "no trainable: line")
+    if not line or not re.search(r"; frozen \d+ in 1; ", line[0]):
+        fail("the start-up line does not count the frozen embedding")
+    final = f"{ref}/ckpt-30.h5"
+    if not tensor_equal(init, final, "embedder.input_embedding"):
+        fail("the frozen embedding changed")
+    if tensor_equal(init, final, "blocks.0.mlp_block.ffw_down.weight"):
+        fail("a trainable tensor did not move")
+    names = subprocess.run(["h5ls", os.path.join(WORK, final) + "/adam_m"], stdout=subprocess.PIPE, text=True).stdout
+    if "embedder" in names or "final_norm.scale" not in names:
+        fail("the checkpoint's moments are not those of the trainable set:\n" + names)
+    print("embedding bitwise unchanged after 30 steps, other tensors moved, no moments stored for it")
+    out = fresh("freeze_killed")
+    random.seed(7)
+    kills = 0
+    for attempt in range(3):
+        cmd = [BIN, "pretrain", CFG, f"--train.out_dir={out}", *steps]
+        p = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(random.uniform(0.1, 0.5))
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            kills += 1
+        p.wait()
+    run(out, *steps)
+    a, _, _ = metrics(ref)
+    b, _, _ = metrics(out)
+    diff = [s for s in a if s not in b or a[s]["loss"] != b[s]["loss"] or a[s]["grad_norm"] != b[s]["grad_norm"]]
+    print(f"killed {kills} time(s); {len(a)} steps compared, {len(diff)} differ")
+    if diff or kills == 0 or not params_equal(final, f"{out}/ckpt-30.h5"):
+        fail("a frozen run resumed after kill -9 differs from the uninterrupted one (or was never killed)")
+    print("resumed after kill -9: losses, gradient norms and final parameters bitwise identical")
+
+
 def test_score():
     out = fresh("score")
     run(out, "--train.steps=8", "--stage.1.steps=4", "--stage.2.steps=4", "--train.checkpoint_every=0",
@@ -196,6 +249,8 @@ elif TEST == "mixture":
     test_mixture()
 elif TEST == "recompute":
     test_recompute()
+elif TEST == "freeze":
+    test_freeze()
 elif TEST == "score":
     test_score()
 else:

@@ -3,8 +3,8 @@
  * File layout (format "griffin-checkpoint", version 1):
  *   root attributes   format, version, step
  *   params/<name>     float32, the tensor's shape (names and shapes of the parameter table)
- *   adam_m/<name>     float32, Adam first moments   (absent in weights-only checkpoints)
- *   adam_v/<name>     float32, Adam second moments  (absent in weights-only checkpoints)
+ *   adam_m/<name>     float32, Adam first moments   (absent in weights-only checkpoints; only
+ *   adam_v/<name>     float32, Adam second moments   the trainable tensors' when some are frozen)
  *   step, stage, tokens   int64 [1]: optimizer steps done, current stage, tokens trained on
  *   rng               uint64 [n]: RNG states, opaque
  *   data_cursor       uint64 [ranks, n]: every rank's data-loader cursor, opaque
@@ -49,6 +49,7 @@ typedef struct {
     const ParamTable *pt;
     const float *params;
     const float *adam_m, *adam_v;     /* both NULL: weights-only checkpoint */
+    const ParamTable *mt;             /* the moments' layout (a trainable set's table), NULL = pt */
     const uint64_t *rng;
     size_t n_rng;
     const uint64_t *cursors;          /* [ranks][cursor_len], row-major */
@@ -86,6 +87,11 @@ int ckpt_save(const char *dir, const CkptState *s, int keep, char *path_out, siz
  * NULL. Every dataset read is checked against its crc32. */
 int ckpt_load(const char *path, const ParamTable *pt, float *params, float *adam_m, float *adam_v,
               CkptLoaded *out, char *err, size_t errlen);
+/* The same with the moments laid out by mt, the table of a trainable set (optim/trainable.h):
+ * adam_m/, adam_v/ must hold mt's tensors; those of pt's other tensors (frozen now) are
+ * skipped. mt == pt is ckpt_load. */
+int ckpt_load_set(const char *path, const ParamTable *pt, float *params, const ParamTable *mt, float *adam_m,
+                  float *adam_v, CkptLoaded *out, char *err, size_t errlen);
 /* params only, for `init = CKPT` */
 int ckpt_load_weights(const char *path, const ParamTable *pt, float *params, char *err, size_t errlen);
 void ckpt_loaded_free(CkptLoaded *l);

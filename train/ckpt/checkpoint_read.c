@@ -9,6 +9,7 @@
 
 #include "checkpoint_h5.h"
 #include "data/h5guard.h"
+#include "optim/trainable.h"
 #include "train/config/config.h"
 
 static hid_t open_file(CkCtx *x, const char *path) {
@@ -166,8 +167,11 @@ static int check_values(CkCtx *x, const char *label, const float *v, size_t n, i
 }
 
 /* Validates group against the table (names and shapes) and reads it into buf; buf == NULL:
- * reads tensor by tensor into a scratch buffer and checks every value (ckpt_verify_full). */
-static int read_tensors(CkCtx *x, hid_t f, const char *group, const ParamTable *pt, float *buf) {
+ * reads tensor by tensor into a scratch buffer and checks every value (ckpt_verify_full).
+ * known != NULL: pt is the trainable part of the model `known` (moments of a trainable set),
+ * so the group may also hold tensors of `known` that are not in pt (frozen now: skipped). */
+static int read_tensors(CkCtx *x, hid_t f, const char *group, const ParamTable *pt, float *buf,
+                        const ParamTable *known) {
     if (H5Lexists(f, group, H5P_DEFAULT) <= 0)
         return ck_fail(x, strcmp(group, "params") ? CKPT_ERR_MISMATCH : CKPT_ERR_DAMAGED, "%s/ is missing%s", group,
                     strcmp(group, "params") ? " (a weights-only checkpoint has no optimizer state)" : "");
@@ -191,7 +195,9 @@ static int read_tensors(CkCtx *x, hid_t f, const char *group, const ParamTable *
         if (d < 0) {
             if (x->code == CKPT_ERR_MISMATCH) {
                 x->code = 0;
-                rc = ck_fail(x, CKPT_ERR_MISMATCH, "%s is missing: the checkpoint was made for a different model", label);
+                rc = known ? ck_fail(x, CKPT_ERR_MISMATCH, "%s is missing: the tensor was frozen (train.freeze / "
+                                     "train.trainable) when the checkpoint was saved", label)
+                           : ck_fail(x, CKPT_ERR_MISMATCH, "%s is missing: the checkpoint was made for a different model", label);
             } else {
                 rc = x->code;
             }
@@ -229,7 +235,7 @@ static int read_tensors(CkCtx *x, hid_t f, const char *group, const ParamTable *
                 rc = ck_fail_h5(x, CKPT_ERR_DAMAGED, group);
                 break;
             }
-            if (param_table_find(pt, name) < 0)
+            if (param_table_find(pt, name) < 0 && !(known && param_table_find(known, name) >= 0))
                 rc = ck_fail(x, CKPT_ERR_MISMATCH, "%s/%s is not a tensor of the model: the checkpoint was made for a different model",
                           group, name);
         }
@@ -307,6 +313,12 @@ static int read_meta(CkCtx *x, hid_t f, CkptLoaded *o) {
 
 int ckpt_load(const char *path, const ParamTable *pt, float *params, float *adam_m, float *adam_v,
               CkptLoaded *out, char *err, size_t errlen) {
+    return ckpt_load_set(path, pt, params, pt, adam_m, adam_v, out, err, errlen);
+}
+
+int ckpt_load_set(const char *path, const ParamTable *pt, float *params, const ParamTable *mt, float *adam_m,
+                  float *adam_v, CkptLoaded *out, char *err, size_t errlen) {
+    const ParamTable *known = mt == pt ? NULL : pt;
     CkCtx x = {.path = path, .err = err, .errlen = errlen};
     err[0] = 0;
     ck_quiet_hdf5();
@@ -315,11 +327,11 @@ int ckpt_load(const char *path, const ParamTable *pt, float *params, float *adam
     CkptLoaded meta;
     int rc = read_meta(&x, f, &meta);
     if (!rc && pt) {
-        rc = read_tensors(&x, f, "params", pt, params);
+        rc = read_tensors(&x, f, "params", pt, params, NULL);
         if (!rc && (adam_m || adam_v)) {
             if (!meta.has_moments) rc = ck_fail(&x, CKPT_ERR_MISMATCH, "weights-only checkpoint: no optimizer moments to resume from");
-            if (!rc && adam_m) rc = read_tensors(&x, f, "adam_m", pt, adam_m);
-            if (!rc && adam_v) rc = read_tensors(&x, f, "adam_v", pt, adam_v);
+            if (!rc && adam_m) rc = read_tensors(&x, f, "adam_m", mt, adam_m, known);
+            if (!rc && adam_v) rc = read_tensors(&x, f, "adam_v", mt, adam_v, known);
         }
     }
     H5Fclose(f);
@@ -380,9 +392,15 @@ int ckpt_verify_full(const char *path, char *summary, size_t summary_len, char *
                      ": out of range (the config has %d stage(s))", m.step, m.stage, m.tokens, cfg->n_stages);
     } else {
         param_table_build(&pt, &cfg->griffin);
-        rc = read_tensors(&x, f, "params", &pt, NULL);
-        if (!rc && m.has_moments) rc = read_tensors(&x, f, "adam_m", &pt, NULL);
-        if (!rc && m.has_moments) rc = read_tensors(&x, f, "adam_v", &pt, NULL);
+        /* moments are those of the trainable set the stored config names */
+        TrainableSet ts;
+        int built = trainable_build(&ts, &pt, cfg->train.freeze, cfg->train.trainable, cerr, sizeof cerr) == 0;
+        if (!built) rc = ck_fail(&x, CKPT_ERR_DAMAGED, "config: %s", cerr);
+        const ParamTable *known = built && !ts.all ? &pt : NULL;
+        if (!rc) rc = read_tensors(&x, f, "params", &pt, NULL, NULL);
+        if (!rc && m.has_moments) rc = read_tensors(&x, f, "adam_m", &ts.mt, NULL, known);
+        if (!rc && m.has_moments) rc = read_tensors(&x, f, "adam_v", &ts.mt, NULL, known);
+        if (built) trainable_free(&ts);
         if (!rc)
             snprintf(summary, summary_len, "%s: griffin checkpoint, %s model, step %" PRId64 ", %d tensors, %zu parameters%s, "
                      "every checksum%s, shape and value good", path, family_name(cfg->griffin.family), m.step, pt.count,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "checkpoint_h5.h"
+#include "common/sys.h"
 #include "data/h5guard.h"
 
 #define CHUNK_BYTES (1u << 20) /* target chunk size */
@@ -125,8 +126,9 @@ static int build_image(CkCtx *x, const CkptState *s, void **image, size_t *size)
     if (!rc) rc = write_attr_i64(x, f, "version", CKPT_VERSION);
     if (!rc) rc = write_attr_i64(x, f, "step", s->step);
     if (!rc) rc = write_tensors(x, f, "params", s->pt, s->params);
-    if (!rc && s->adam_m && s->adam_v) rc = write_tensors(x, f, "adam_m", s->pt, s->adam_m);
-    if (!rc && s->adam_m && s->adam_v) rc = write_tensors(x, f, "adam_v", s->pt, s->adam_v);
+    const ParamTable *mt = s->mt ? s->mt : s->pt; /* the moments' layout */
+    if (!rc && s->adam_m && s->adam_v) rc = write_tensors(x, f, "adam_m", mt, s->adam_m);
+    if (!rc && s->adam_m && s->adam_v) rc = write_tensors(x, f, "adam_v", mt, s->adam_v);
     if (!rc) rc = write_i64(x, f, "step", s->step);
     if (!rc) rc = write_i64(x, f, "stage", s->stage);
     if (!rc) rc = write_i64(x, f, "tokens", s->tokens);
@@ -170,18 +172,6 @@ static int build_image(CkCtx *x, const CkptState *s, void **image, size_t *size)
 }
 
 /* write(2) all n bytes; 0, or the errno of the failure (ENOSPC for a zero-byte write) */
-static int write_all(int fd, const char *p, size_t n, size_t *done) {
-    while (n) {
-        ssize_t w = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return w < 0 ? errno : ENOSPC;
-        p += w;
-        n -= (size_t)w;
-        *done += (size_t)w;
-    }
-    return 0;
-}
-
 /* writes the checksum header (data/h5guard.h) and the image to tmp and fsyncs it */
 static int write_image(CkCtx *x, const char *tmp, const void *image, size_t image_size) {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -68,6 +68,7 @@ typedef struct {
     int checkpoint_every, keep_checkpoints, eval_every, eval_batches, log_every, threads;
     int precision;     /* Precision */
     int recompute;     /* bool: activation checkpointing (GRIFFIN_RECOMPUTE) */
+    char freeze[CFG_STR], trainable[CFG_STR]; /* the trainable set (optim/trainable.h) */
 } TrainSection;
 
 typedef struct {

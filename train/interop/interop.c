@@ -9,15 +9,7 @@
 #include <string.h>
 
 #include "common/check.h"
-
-GRIFFIN_PRINTF(3, 4)
-static int io_fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#include "common/sys.h"
 
 const char *layout_name(Layout l) { return l == LAYOUT_HF ? "hf" : "official"; }
 
@@ -173,11 +165,11 @@ void interop_import_tensor(const ParamTable *pt, float *params, const LayoutEntr
 
 int interop_detect_layout(const StSet *s, Layout *l, char *err, size_t errlen) {
     int off = st_find(s, "embedder.input_embedding") >= 0, hf = st_find(s, "model.embed_tokens.weight") >= 0;
-    if (off && hf) return io_fail(err, errlen, "both embedder.input_embedding and model.embed_tokens.weight are present: mixed layouts");
+    if (off && hf) return set_error(err, errlen, "both embedder.input_embedding and model.embed_tokens.weight are present: mixed layouts");
     if (off) *l = LAYOUT_OFFICIAL;
     else if (hf) *l = LAYOUT_HF;
     else
-        return io_fail(err, errlen, "%s: neither embedder.input_embedding (official) nor model.embed_tokens.weight (HF) is present: not a RecurrentGemma checkpoint",
+        return set_error(err, errlen, "%s: neither embedder.input_embedding (official) nor model.embed_tokens.weight (HF) is present: not a RecurrentGemma checkpoint",
                        s->n_files ? s->files[0].path : "?");
     return 0;
 }
@@ -199,7 +191,7 @@ int interop_read_params(const StSet *s, const ParamTable *pt, Layout l, float *p
         const LayoutEntry *e = &es[k];
         int i = st_find(s, e->name);
         if (i < 0) {
-            rc = io_fail(err, errlen, "%s: missing tensor %s (%s layout, expected from the config's sizes and block types)",
+            rc = set_error(err, errlen, "%s: missing tensor %s (%s layout, expected from the config's sizes and block types)",
                          s->path ? s->path : "?", e->name, layout_name(l));
             break;
         }
@@ -214,7 +206,7 @@ int interop_read_params(const StSet *s, const ParamTable *pt, Layout l, float *p
             char got[128], want[128];
             shape_text(t->ndim, t->shape, got, sizeof got);
             shape_text(e->ndim, e->shape, want, sizeof want);
-            rc = io_fail(err, errlen, "%s: tensor %s has shape %s, expected %s%s", file, e->name, got, want,
+            rc = set_error(err, errlen, "%s: tensor %s has shape %s, expected %s%s", file, e->name, got, want,
                          embed ? " (at least vocab_size rows)" : "");
             break;
         }
@@ -239,13 +231,13 @@ int interop_read_params(const StSet *s, const ParamTable *pt, Layout l, float *p
         const StTensor *t = &s->t[head];
         const TensorInfo *emb = &pt->t[pt->embed];
         if (t->ndim != 2 || t->shape[0] < emb->shape[0] || t->shape[1] != emb->shape[1]) {
-            rc = io_fail(err, errlen, "%s: tensor lm_head.weight has a shape other than the embedding's", s->files[t->file].path);
+            rc = set_error(err, errlen, "%s: tensor lm_head.weight has a shape other than the embedding's", s->files[t->file].path);
         } else {
             tmp = realloc(tmp, sizeof(float) * emb->numel);
             CHECK(tmp, "out of memory");
             rc = st_read_f32(s, head, 0, emb->numel, tmp, err, errlen);
             if (!rc && memcmp(tmp, params + emb->offset, sizeof(float) * emb->numel))
-                rc = io_fail(err, errlen, "%s: lm_head.weight differs from model.embed_tokens.weight: untied output heads are not supported (the model ties them)",
+                rc = set_error(err, errlen, "%s: lm_head.weight differs from model.embed_tokens.weight: untied output heads are not supported (the model ties them)",
                              s->files[t->file].path);
         }
     }
@@ -263,7 +255,7 @@ int interop_read_params(const StSet *s, const ParamTable *pt, Layout l, float *p
         if (kw < 0) continue; /* not an attention layer: left for the unknown-tensor check */
         int R = pt->t[kw].shape[0] / 2, nf = R / 2; /* proj_k [hd, D] */
         if (t->ndim != 1 || t->shape[0] != nf) {
-            rc = io_fail(err, errlen, "%s: tensor %s has %lld entries, expected %d", s->files[t->file].path, t->name,
+            rc = set_error(err, errlen, "%s: tensor %s has %lld entries, expected %d", s->files[t->file].path, t->name,
                          (long long)(t->ndim == 1 ? t->shape[0] : -1), nf);
             break;
         }
@@ -272,7 +264,7 @@ int interop_read_params(const StSet *s, const ParamTable *pt, Layout l, float *p
         for (int k = 0; k < nf && !rc; k++) {
             double want = 1.0 / pow(10000.0, 2.0 * k / R);
             if (fabs((double)f[k] - want) > 1e-5 * want)
-                rc = io_fail(err, errlen, "%s: tensor %s[%d] = %g, expected the RoPE frequency %g (base 10000)",
+                rc = set_error(err, errlen, "%s: tensor %s[%d] = %g, expected the RoPE frequency %g (base 10000)",
                              s->files[t->file].path, t->name, k, (double)f[k], want);
         }
         free(f);
@@ -280,7 +272,7 @@ int interop_read_params(const StSet *s, const ParamTable *pt, Layout l, float *p
     }
     for (int i = 0; i < s->count && !rc; i++)
         if (!used[i])
-            rc = io_fail(err, errlen, "%s: unknown tensor %s (not part of this %s-layout model; check config.json's sizes and block types)",
+            rc = set_error(err, errlen, "%s: unknown tensor %s (not part of this %s-layout model; check config.json's sizes and block types)",
                          s->files[s->t[i].file].path, s->t[i].name, layout_name(l));
     free(tmp);
     free(used);

@@ -10,16 +10,8 @@
 #include <string.h>
 
 #include "common/check.h"
+#include "common/sys.h"
 #include "train/config/config.h"
-
-GRIFFIN_PRINTF(3, 4)
-static int io_fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* ---- config.json ---- */
 
@@ -117,7 +109,7 @@ int interop_family_from_types(const BlockType *types, int n, Family *f, char *er
     size_t k = 0;
     for (int i = 0; i < n && k + 8 < sizeof pat; i++)
         k += (size_t)snprintf(pat + k, sizeof pat - k, "%s%c", i ? "," : "", types[i] == BLOCK_ATTENTION ? 'A' : 'R');
-    return io_fail(err, errlen, "block types %s%s match no family: griffin = (recurrent, recurrent, attention) repeated, "
+    return set_error(err, errlen, "block types %s%s match no family: griffin = (recurrent, recurrent, attention) repeated, "
                    "hawk = all recurrent, transformer = all attention (the model derives its block types from the family)",
                    pat, k + 8 >= sizeof pat ? "..." : "");
 }
@@ -128,15 +120,15 @@ static int get_int(json_t *o, const char *path, const char *key, int required, l
     json_t *v = json_object_get(o, key);
     long long x = def;
     if (!v || json_is_null(v)) {
-        if (required) return io_fail(err, errlen, "%s: required key %s is missing", path, key);
+        if (required) return set_error(err, errlen, "%s: required key %s is missing", path, key);
     } else if (json_is_integer(v)) {
         x = json_integer_value(v);
     } else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v))) {
         x = (long long)json_real_value(v);
     } else {
-        return io_fail(err, errlen, "%s: %s must be an integer", path, key);
+        return set_error(err, errlen, "%s: %s must be an integer", path, key);
     }
-    if (x < lo || x > hi) return io_fail(err, errlen, "%s: %s = %lld is out of range [%lld, %lld]", path, key, x, lo, hi);
+    if (x < lo || x > hi) return set_error(err, errlen, "%s: %s = %lld is out of range [%lld, %lld]", path, key, x, lo, hi);
     *out = (int)x;
     return 0;
 }
@@ -147,7 +139,7 @@ static int get_num(json_t *o, const char *path, const char *key, double def, dou
         *out = def;
         return 0;
     }
-    if (!json_is_number(v)) return io_fail(err, errlen, "%s: %s must be a number", path, key);
+    if (!json_is_number(v)) return set_error(err, errlen, "%s: %s must be a number", path, key);
     *out = json_number_value(v);
     return 0;
 }
@@ -157,19 +149,19 @@ static int get_types(json_t *o, const char *path, int depth, int cycle, GriffinC
     json_t *a = json_object_get(o, "block_types");
     const char *defs[3] = {"recurrent", "recurrent", "attention"};
     size_t n = a ? json_array_size(a) : 0;
-    if (a && (!json_is_array(a) || n == 0)) return io_fail(err, errlen, "%s: block_types must be a non-empty list", path);
-    if (!a && !cycle) return io_fail(err, errlen, "%s: required key block_types is missing", path);
-    if (!cycle && (int)n != depth) return io_fail(err, errlen, "%s: block_types has %zu entries for %d layers", path, n, depth);
+    if (a && (!json_is_array(a) || n == 0)) return set_error(err, errlen, "%s: block_types must be a non-empty list", path);
+    if (!a && !cycle) return set_error(err, errlen, "%s: required key block_types is missing", path);
+    if (!cycle && (int)n != depth) return set_error(err, errlen, "%s: block_types has %zu entries for %d layers", path, n, depth);
     for (int i = 0; i < depth; i++) {
         const char *s = a ? json_string_value(json_array_get(a, (size_t)i % n)) : defs[i % 3];
-        if (!s) return io_fail(err, errlen, "%s: block_types[%zu] is not a string", path, (size_t)i % (n ? n : 3));
+        if (!s) return set_error(err, errlen, "%s: block_types[%zu] is not a string", path, (size_t)i % (n ? n : 3));
         char low[32];
         size_t k = 0;
         for (; s[k] && k + 1 < sizeof low; k++) low[k] = (char)(s[k] >= 'A' && s[k] <= 'Z' ? s[k] + 32 : s[k]);
         low[k] = 0;
         if (!strcmp(low, "recurrent")) c->block_types[i] = BLOCK_RECURRENT;
         else if (!strcmp(low, "attention")) c->block_types[i] = BLOCK_ATTENTION;
-        else return io_fail(err, errlen, "%s: block_types entry '%s' is neither recurrent nor attention", path, s);
+        else return set_error(err, errlen, "%s: block_types entry '%s' is neither recurrent nor attention", path, s);
     }
     return 0;
 }
@@ -182,7 +174,7 @@ static int finish(GriffinConfig *c, json_t *hint, const char *path, char *err, s
     if (interop_family_from_types(types, c->depth, &c->family, err, errlen)) {
         char m[512];
         snprintf(m, sizeof m, "%s", err);
-        return io_fail(err, errlen, "%s: %s", path, m);
+        return set_error(err, errlen, "%s: %s", path, m);
     }
     Family hf;
     if (json_is_string(hint) && family_parse(json_string_value(hint), &hf) == 0) {
@@ -191,7 +183,7 @@ static int finish(GriffinConfig *c, json_t *hint, const char *path, char *err, s
         if (!config_finalize(&t) && !memcmp(t.block_types, types, sizeof(BlockType) * (size_t)c->depth)) c->family = hf;
     }
     const char *msg = config_finalize(c);
-    if (msg) return io_fail(err, errlen, "%s: the model it describes is not valid here: %s", path, msg);
+    if (msg) return set_error(err, errlen, "%s: the model it describes is not valid here: %s", path, msg);
     return 0;
 }
 
@@ -217,28 +209,28 @@ static int parse_hf(json_t *o, const char *path, GriffinConfig *c, char *err, si
         (get_num(rp, path, "rope_theta", theta, &theta, err, errlen) ||
          get_num(rp, path, "partial_rotary_factor", prf, &prf, err, errlen)))
         return -1;
-    if (inter % 2) return io_fail(err, errlen, "%s: intermediate_size %d is odd (HF splits it into two equal branches)", path, inter);
+    if (inter % 2) return set_error(err, errlen, "%s: intermediate_size %d is odd (HF splits it into two equal branches)", path, inter);
     c->mlp_width = inter / 2;
     has_att = 0;
     for (int i = 0; i < c->depth; i++) has_att |= c->block_types[i] == BLOCK_ATTENTION;
     if (has_att && get_int(o, path, "num_key_value_heads", 0, c->num_heads, 1, 1 << 16, &kv, err, errlen)) return -1;
     if (has_att && kv != 1)
-        return io_fail(err, errlen, "%s: num_key_value_heads = %d: only multi-query attention (1 key/value head) is supported", path, kv);
-    if (conv != GRIFFIN_CONV_WIDTH) return io_fail(err, errlen, "%s: conv1d_width = %d: only %d is supported", path, conv, GRIFFIN_CONV_WIDTH);
-    if (!(cap > 0) || cap > 1e4) return io_fail(err, errlen, "%s: logits_soft_cap = %g: HF always soft-caps, expected a positive cap", path, cap);
-    if (fabs(eps - 1e-6) > 1e-12) return io_fail(err, errlen, "%s: rms_norm_eps = %g: only 1e-6 is supported", path, eps);
-    if (theta != 10000.0) return io_fail(err, errlen, "%s: rope_theta = %g: only 10000 is supported", path, theta);
-    if (prf != 0.5) return io_fail(err, errlen, "%s: partial_rotary_factor = %g: only 0.5 is supported", path, prf);
+        return set_error(err, errlen, "%s: num_key_value_heads = %d: only multi-query attention (1 key/value head) is supported", path, kv);
+    if (conv != GRIFFIN_CONV_WIDTH) return set_error(err, errlen, "%s: conv1d_width = %d: only %d is supported", path, conv, GRIFFIN_CONV_WIDTH);
+    if (!(cap > 0) || cap > 1e4) return set_error(err, errlen, "%s: logits_soft_cap = %g: HF always soft-caps, expected a positive cap", path, cap);
+    if (fabs(eps - 1e-6) > 1e-12) return set_error(err, errlen, "%s: rms_norm_eps = %g: only 1e-6 is supported", path, eps);
+    if (theta != 10000.0) return set_error(err, errlen, "%s: rope_theta = %g: only 10000 is supported", path, theta);
+    if (prf != 0.5) return set_error(err, errlen, "%s: partial_rotary_factor = %g: only 0.5 is supported", path, prf);
     json_t *act = json_object_get(o, "hidden_activation");
     if (act && (!json_is_string(act) || strcmp(json_string_value(act), "gelu_pytorch_tanh")))
-        return io_fail(err, errlen, "%s: hidden_activation must be gelu_pytorch_tanh", path);
+        return set_error(err, errlen, "%s: hidden_activation must be gelu_pytorch_tanh", path);
     json_t *ab = json_object_get(o, "attention_bias");
-    if (ab && !json_is_false(ab)) return io_fail(err, errlen, "%s: attention_bias = true is not supported (q/k/v have no bias)", path);
+    if (ab && !json_is_false(ab)) return set_error(err, errlen, "%s: attention_bias = true is not supported (q/k/v have no bias)", path);
     json_t *tie = json_object_get(o, "tie_word_embeddings");
-    if (tie && json_is_false(tie)) return io_fail(err, errlen, "%s: tie_word_embeddings = false is not supported (the model ties them)", path);
+    if (tie && json_is_false(tie)) return set_error(err, errlen, "%s: tie_word_embeddings = false is not supported (the model ties them)", path);
     json_t *hd = json_object_get(o, "head_dim");
     if (json_is_integer(hd) && json_integer_value(hd) * c->num_heads != c->width)
-        return io_fail(err, errlen, "%s: head_dim %lld is not hidden_size / num_attention_heads", path, (long long)json_integer_value(hd));
+        return set_error(err, errlen, "%s: head_dim %lld is not hidden_size / num_attention_heads", path, (long long)json_integer_value(hd));
     c->soft_cap = (float)cap;
     c->embed_scale = 1; /* HF always scales by sqrt(hidden_size) in bfloat16 */
     return finish(c, json_object_get(o, "griffin_family"), path, err, errlen);
@@ -249,7 +241,7 @@ static int parse_official(json_t *o, const char *path, GriffinConfig *c, char *e
     json_t *bt = json_object_get(o, "block_types");
     c->depth = json_is_array(bt) ? (int)json_array_size(bt) : 0;
     if (c->depth < 1 || c->depth > GRIFFIN_MAX_LAYERS)
-        return io_fail(err, errlen, "%s: block_types must list 1..%d layers", path, GRIFFIN_MAX_LAYERS);
+        return set_error(err, errlen, "%s: block_types must list 1..%d layers", path, GRIFFIN_MAX_LAYERS);
     if (get_int(o, path, "vocab_size", 1, 0, 2, 1 << 24, &c->vocab_size, err, errlen) ||
         get_int(o, path, "width", 1, 0, 1, 1 << 20, &c->width, err, errlen) ||
         get_int(o, path, "mlp_expanded_width", 1, 0, 1, 1 << 22, &c->mlp_width, err, errlen) ||
@@ -260,11 +252,11 @@ static int parse_official(json_t *o, const char *path, GriffinConfig *c, char *e
         get_types(o, path, c->depth, 0, c, err, errlen))
         return -1;
     json_t *es = json_object_get(o, "embeddings_scale_by_sqrt_dim");
-    if (!json_is_boolean(es)) return io_fail(err, errlen, "%s: embeddings_scale_by_sqrt_dim must be true or false", path);
-    if (!(cap >= 0) || cap > 1e4) return io_fail(err, errlen, "%s: logits_soft_cap = %g is out of range [0, 1e4]", path, cap);
+    if (!json_is_boolean(es)) return set_error(err, errlen, "%s: embeddings_scale_by_sqrt_dim must be true or false", path);
+    if (!(cap >= 0) || cap > 1e4) return set_error(err, errlen, "%s: logits_soft_cap = %g is out of range [0, 1e4]", path, cap);
     int conv = GRIFFIN_CONV_WIDTH;
     if (get_int(o, path, "conv1d_temporal_width", 0, GRIFFIN_CONV_WIDTH, 1, 64, &conv, err, errlen)) return -1;
-    if (conv != GRIFFIN_CONV_WIDTH) return io_fail(err, errlen, "%s: conv1d_temporal_width = %d: only %d is supported", path, conv, GRIFFIN_CONV_WIDTH);
+    if (conv != GRIFFIN_CONV_WIDTH) return set_error(err, errlen, "%s: conv1d_temporal_width = %d: only %d is supported", path, conv, GRIFFIN_CONV_WIDTH);
     c->embed_scale = json_is_true(es);
     c->soft_cap = (float)cap;
     return finish(c, json_object_get(o, "griffin_family"), path, err, errlen);
@@ -274,9 +266,9 @@ int interop_parse_config(const char *path, GriffinConfig *c, Layout *style, char
     memset(c, 0, sizeof *c);
     json_error_t je;
     json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!o) return io_fail(err, errlen, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    if (!o) return set_error(err, errlen, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
     int rc;
-    if (!json_is_object(o)) rc = io_fail(err, errlen, "%s: not a JSON object", path);
+    if (!json_is_object(o)) rc = set_error(err, errlen, "%s: not a JSON object", path);
     else if (json_object_get(o, "hidden_size")) {
         *style = LAYOUT_HF;
         rc = parse_hf(o, path, c, err, errlen);
@@ -284,7 +276,7 @@ int interop_parse_config(const char *path, GriffinConfig *c, Layout *style, char
         *style = LAYOUT_OFFICIAL;
         rc = parse_official(o, path, c, err, errlen);
     } else {
-        rc = io_fail(err, errlen, "%s: neither an HF config (hidden_size, ...) nor an official one (width, ...)", path);
+        rc = set_error(err, errlen, "%s: neither an HF config (hidden_size, ...) nor an official one (width, ...)", path);
     }
     json_decref(o);
     return rc;
@@ -293,8 +285,8 @@ int interop_parse_config(const char *path, GriffinConfig *c, Layout *style, char
 int interop_infer_official(const StSet *s, GriffinConfig *c, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     int e = st_find(s, "embedder.input_embedding"), up = st_find(s, "blocks.0.mlp_block.ffw_up.w");
-    if (e < 0 || s->t[e].ndim != 2) return io_fail(err, errlen, "cannot infer the config: no 2-D embedder.input_embedding");
-    if (up < 0 || s->t[up].ndim != 3) return io_fail(err, errlen, "cannot infer the config: no 3-D blocks.0.mlp_block.ffw_up.w");
+    if (e < 0 || s->t[e].ndim != 2) return set_error(err, errlen, "cannot infer the config: no 2-D embedder.input_embedding");
+    if (up < 0 || s->t[up].ndim != 3) return set_error(err, errlen, "cannot infer the config: no 3-D blocks.0.mlp_block.ffw_up.w");
     c->vocab_size = (int)s->t[e].shape[0];
     c->width = (int)s->t[e].shape[1];
     c->mlp_width = (int)s->t[up].shape[2];
@@ -302,7 +294,7 @@ int interop_infer_official(const StSet *s, GriffinConfig *c, char *err, size_t e
     for (;;) {
         snprintf(n, sizeof n, "blocks.%d.channel_pre_norm.scale", c->depth);
         if (st_find(s, n) < 0) break;
-        if (c->depth >= GRIFFIN_MAX_LAYERS) return io_fail(err, errlen, "cannot infer the config: more than %d layers", GRIFFIN_MAX_LAYERS);
+        if (c->depth >= GRIFFIN_MAX_LAYERS) return set_error(err, errlen, "cannot infer the config: more than %d layers", GRIFFIN_MAX_LAYERS);
         int i = c->depth;
         snprintf(n, sizeof n, "blocks.%d.recurrent_block.rg_lru.a_gate.w", i);
         int g = st_find(s, n);
@@ -316,11 +308,11 @@ int interop_infer_official(const StSet *s, GriffinConfig *c, char *err, size_t e
             c->block_types[i] = BLOCK_ATTENTION;
             if (!c->num_heads) c->num_heads = (int)(c->width / s->t[k].shape[0]); /* proj_k [D/H, D] */
         } else {
-            return io_fail(err, errlen, "cannot infer the config: blocks.%d has neither rg_lru.a_gate.w nor attention_block.proj_k.weight", i);
+            return set_error(err, errlen, "cannot infer the config: blocks.%d has neither rg_lru.a_gate.w nor attention_block.proj_k.weight", i);
         }
         c->depth++;
     }
-    if (c->depth == 0) return io_fail(err, errlen, "cannot infer the config: no blocks.0.channel_pre_norm.scale");
+    if (c->depth == 0) return set_error(err, errlen, "cannot infer the config: no blocks.0.channel_pre_norm.scale");
     c->window = 2048;
     c->soft_cap = 30.0f;
     c->embed_scale = 1;
@@ -346,7 +338,7 @@ char *interop_config_ini(const GriffinConfig *c, char *err, size_t errlen) {
         if (g->family != c->family || g->width != c->width || g->depth != c->depth || g->num_heads != c->num_heads ||
             g->lru_width != c->lru_width || g->mlp_width != c->mlp_width || g->window != c->window ||
             g->vocab_size != c->vocab_size || g->soft_cap != c->soft_cap || g->embed_scale != c->embed_scale)
-            io_fail(err, errlen, "the config does not survive the INI round trip");
+            set_error(err, errlen, "the config does not survive the INI round trip");
         else
             ini = train_config_to_ini(tc);
     }

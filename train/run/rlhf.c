@@ -24,27 +24,20 @@
 #include <string.h>
 
 #include "common/check.h"
+#include "common/sys.h"
 #include "data/corpus.h"
 #include "data/tokenizer.h"
 #include "model/decode.h"
 #include "model/griffin.h"
 #include "model/sampler.h"
-#include "optim/adamw.h"
-#include "optim/clip.h"
 #include "optim/dist.h"
-#include "optim/schedule.h"
 #include "rlhf/order.h"
 #include "rlhf/reward_model.h"
 #include "rlhf/rlhf.h"
 #include "rlhf/rollout.h"
-#include "train/ckpt/checkpoint.h"
+#include "train/run/engine.h"
 #include "train/commands.h"
-#include "train/config/config.h"
-#include "train/run/loop.h"
 #include "train/tools/model_io.h"
-#include "train/run/runlog.h"
-#include "train/run/step_check.h"
-#include "train/run/zero.h"
 
 /* Everything one rollout batch needs, allocated once for S = G·k sequences of T tokens. The
  * training passes (reward model, reference, policy) run in micro-batches of Sm = S / accum
@@ -135,11 +128,9 @@ static void logp_hook(void *ctx, const GriffinModel *m, const float *lg, int r0,
 static void forward_logprobs(GriffinModel *m, float *out, const int *tok, const int *tgt, const int *pos,
                              const uint8_t *mask, int S, int T, double *entropy, double *maxdiff, const float *logp_s) {
     LogpHook h = {out, tgt, mask, entropy, maxdiff, logp_s};
-    m->logits_hook = logp_hook;
-    m->logits_ctx = &h;
+    griffin_set_logits_hook(m, logp_hook, &h);
     griffin_forward(m, tok, tgt, pos, mask, S, T);
-    m->logits_hook = NULL;
-    m->logits_ctx = NULL;
+    griffin_set_logits_hook(m, NULL, NULL);
 }
 
 /* Sample, pack, and score a batch: fills logq, logp_old (+ entropy, max diff vs the sampler),
@@ -147,7 +138,7 @@ static void forward_logprobs(GriffinModel *m, float *out, const int *tok, const 
  * is the last one, so its activations serve the first epoch's backward. */
 static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
     int S = b->S, T = b->T, k = b->k;
-    double t0 = run_now_s();
+    double t0 = now_seconds();
     rollout_sample(b->pol, b->ps, b->st, b->prompts, b->plen, b->G, k, b->max_new, &b->sp, b->stops, 2, seed,
                    b->streams, &b->ro);
     /* rows: prompt ++ response; row t predicts t+1; response token j sits at P + j */
@@ -158,7 +149,7 @@ static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
         Tb = n > Tb ? n : Tb;
     }
     b->Tb = Tb;
-    double t1 = run_now_s();
+    double t1 = now_seconds();
     b->sample_s = t1 - t0;
     for (int i = 0; i < S; i++) {
         const int *p = b->prompts[i / k];
@@ -200,7 +191,7 @@ static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
         int ended = b->ro.stopped[i] && b->ro.last[i] == b->eot;
         b->reward[i] = b->score[i] - cfg->rlhf.beta * b->klsum[i] - (ended ? 0.0f : cfg->rlhf.eos_penalty);
     }
-    b->score_s = run_now_s() - t1;
+    b->score_s = now_seconds() - t1;
 }
 
 /* prompts of a prompt or preference corpus (field 0) that leave room for max_new tokens */
@@ -227,7 +218,7 @@ typedef struct {
     double rm, reward, kl, ended, length, n;
 } EvalSums;
 
-static void evaluate(Batch *e, const TrainConfig *cfg, Corpus *vc, const size_t *vids, size_t nv, int rank, int world,
+static void eval_prompts(Batch *e, const TrainConfig *cfg, Corpus *vc, const size_t *vids, size_t nv, int rank, int world,
                      EvalSums *out, const Tokenizer *tok, RunOut *ro, int64_t step) {
     memset(out, 0, sizeof *out);
     int S = e->S;
@@ -293,282 +284,277 @@ static GriffinModel *frozen(const char *path, int B, int T, const GriffinConfig 
     return m;
 }
 
-int cmd_rlhf(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        printf("usage: griffin rlhf CONFIG.ini [--section.key=value ...]\n"
-               "  [model] as the SFT model; train.init = the SFT checkpoint (policy start);\n"
-               "  [rlhf] reward_model, prompts, reference (default train.init), ...\n"
-               "  train.batch_size = prompts per rank per iteration, train.steps = iterations,\n"
-               "  train.grad_accum = micro-batches of the training passes (divides batch_size x samples_per_prompt),\n"
-               "  train.seq_len >= longest prompt + rlhf.max_new_tokens.\n\n");
-        train_config_usage(stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    TrainConfig *cfg = train_load_config("rlhf", &argc, &argv);
-    if (!cfg) return 2;
-    int rank = dist_rank(), world = dist_size();
+typedef struct {
+    GriffinModel *ref, *rm;  /* frozen reference and reward model (the policy is the engine's) */
+    Tokenizer *tok;
+    Corpus *pc, *vc;         /* rollout prompts, held-out prompts (or NULL) */
+    size_t np, nv, *vids;
+    DocOrder order;
+    uint64_t cursor;         /* prompts consumed, all ranks */
+    Batch b, e;              /* the rollout batch, the evaluation batch */
+    int **pbuf;              /* [G] this step's prompts */
+    int G, k, S, Sm, nmb, Smb;
+    double *ntok, ntok_all;  /* reply tokens per minibatch / in all, all ranks */
+    double loss, clipped, t_update;
+    size_t nc;               /* clipped tokens of the current update, this rank */
+    double t0;
+} RlhfStage;
+
+static const char *policy_path(const TrainConfig *cfg) { return cfg->rlhf.policy[0] ? cfg->rlhf.policy : cfg->train.init; }
+
+static int check(const TrainConfig *cfg, char *err, size_t errlen) {
+    const TrainSection *ts = &cfg->train;
+    const RlhfSection *rc = &cfg->rlhf;
+    int S = ts->batch_size * rc->samples_per_prompt;
+    if (!policy_path(cfg)[0]) snprintf(err, errlen, "%s: train.init (the SFT checkpoint the policy starts from) is required", cfg->source);
+    else if (!rc->reward_model[0]) snprintf(err, errlen, "%s: rlhf.reward_model is required", cfg->source);
+    else if (!rc->prompts[0]) snprintf(err, errlen, "%s: rlhf.prompts (a prompt corpus) is required", cfg->source);
+    else if (cfg->griffin.reward_head) snprintf(err, errlen, "%s: the policy is a language model (model.reward_head = false)", cfg->source);
+    else if (ts->steps <= 0) snprintf(err, errlen, "%s: train.steps (iterations) must be set", cfg->source);
+    else if (rc->max_new_tokens >= ts->seq_len) snprintf(err, errlen, "%s: rlhf.max_new_tokens must be below train.seq_len", cfg->source);
+    else if (S % ts->grad_accum)
+        snprintf(err, errlen, "%s: train.grad_accum (%d) must divide the %d sequences of a rank's iteration "
+                 "(train.batch_size %d x rlhf.samples_per_prompt %d)", cfg->source, ts->grad_accum, S, ts->batch_size,
+                 rc->samples_per_prompt);
+    else if (ts->grad_accum % rc->minibatches)
+        snprintf(err, errlen, "%s: rlhf.minibatches (%d) must divide train.grad_accum (%d): a minibatch is a whole "
+                 "number of micro-batches (train.grad_accum = %d gives one micro-batch per minibatch)", cfg->source,
+                 rc->minibatches, ts->grad_accum, rc->minibatches);
+    else return 0;
+    return -1;
+}
+
+/* the policy (the engine's model) from the init checkpoint, and the tokenizer it carries */
+static void load_policy(Engine *e, int Sm) {
+    const TrainSection *ts = &e->cfg->train;
+    const char *init = policy_path(e->cfg);
     char err[2048];
-    TrainSection *ts = &cfg->train;
-    RlhfSection *rc = &cfg->rlhf;
-    const char *init = rc->policy[0] ? rc->policy : ts->init;
-    const char *refp = rc->reference[0] ? rc->reference : init;
-    CHECK(init[0], "%s: train.init (the SFT checkpoint the policy starts from) is required", cfg->source);
-    CHECK(rc->reward_model[0], "%s: rlhf.reward_model is required", cfg->source);
-    CHECK(rc->prompts[0], "%s: rlhf.prompts (a prompt corpus) is required", cfg->source);
-    CHECK(!cfg->griffin.reward_head, "%s: the policy is a language model (model.reward_head = false)", cfg->source);
-    CHECK(ts->steps > 0, "%s: train.steps (iterations) must be set", cfg->source);
-    CHECK(rc->max_new_tokens < ts->seq_len, "%s: rlhf.max_new_tokens must be below train.seq_len", cfg->source);
-    int G = ts->batch_size, k = rc->samples_per_prompt, S = G * k, T = ts->seq_len, accum = ts->grad_accum;
-    CHECK(S % accum == 0, "%s: train.grad_accum (%d) must divide the %d sequences of a rank's iteration "
-          "(train.batch_size %d x rlhf.samples_per_prompt %d)", cfg->source, accum, S, G, k);
-    int Sm = S / accum; /* sequences per micro-batch of the training passes */
-    int nmb = rc->minibatches, Smb = S / nmb; /* updates per epoch, sequences per minibatch */
-    CHECK(accum % nmb == 0, "%s: rlhf.minibatches (%d) must divide train.grad_accum (%d): a minibatch is a whole "
-          "number of micro-batches (train.grad_accum = %d gives one micro-batch per minibatch)", cfg->source, nmb,
-          accum, nmb);
-    RunOut out;
-    train_open_run("rlhf", cfg, &out);
-    if (ts->precision != PRECISION_FP32) /* PPO's ratio compares the trainer with the fp32 sampler */
-        run_say(&out, "train.precision = %s is not used by rlhf: its ratios compare the trainer's log-probabilities "
-                      "with the fp32 sampler's, so both compute in fp32\n",
-                ts->precision == PRECISION_BF16 ? "bf16" : "bf16-emulated");
-    double *ntok = callocCheck((size_t)nmb, sizeof(double)); /* reply tokens per minibatch, all ranks */
-    /* policy (trainable), its tokenizer from the init checkpoint */
-    GriffinModel *pol = griffin_create_ex(&cfg->griffin, Sm, T, (uint64_t)ts->seed,
-                                          ts->recompute ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
-    size_t P = pol->table.total;
-    CHECK(ckpt_load_weights(init, &pol->table, pol->params, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
+    e->m = griffin_create_ex(&e->cfg->griffin, Sm, ts->seq_len, (uint64_t)ts->seed,
+                             ts->recompute ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
+    CHECK(ckpt_load_weights(init, &e->m->table, e->m->params, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
     CkptLoaded meta;
     CHECK(ckpt_load(init, NULL, NULL, NULL, NULL, &meta, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
     CHECK(meta.tokenizer_len > 0, "policy %s carries no tokenizer", init);
-    char *tok_bytes = mallocCheck(meta.tokenizer_len);
-    size_t tok_len = meta.tokenizer_len;
-    memcpy(tok_bytes, meta.tokenizer, tok_len);
+    e->tok_len = meta.tokenizer_len;
+    e->tok_bytes = mallocCheck(e->tok_len);
+    memcpy(e->tok_bytes, meta.tokenizer, e->tok_len);
     ckpt_loaded_free(&meta);
-    Tokenizer *tok = tokenizer_load_from_memory(tok_bytes, tok_len, init);
-    /* the reference gives log-probabilities only: no [N,V] logits */
-    GriffinModel *ref = frozen(refp, Sm, T, &pol->cfg, tok, "reference", GRIFFIN_CHUNKED_LOSS);
-    /* the reward model scores hidden states: no [N,V] logits */
-    GriffinModel *rm = frozen(rc->reward_model, Sm, T, &pol->cfg, tok, "reward model", GRIFFIN_CHUNKED_LOSS);
-    CHECK(rm->table.reward_w >= 0, "rlhf.reward_model = %s has no reward head (train it with griffin reward)",
-          rc->reward_model);
-    ZeroShard zs; /* ZeRO-1: this rank's shard of the Adam moments */
-    zero_init(&zs, P);
-    AdamWConfig ac = train_config_adamw(cfg);
-    LrSchedule sched = train_config_schedule(cfg);
-
-    Corpus *pc = corpus_open(rc->prompts, CORPUS_ANY);
-    CHECK(corpus_kind(pc) == CORPUS_PROMPT || corpus_kind(pc) == CORPUS_PREFERENCE,
-          "rlhf.prompts = %s is a %s corpus; give a prompt or preference corpus", rc->prompts, corpus_kind_name(corpus_kind(pc)));
-    corpus_check_tokenizer(pc, tok, init);
-    size_t np;
-    size_t *pids = eligible_prompts(pc, T, rc->max_new_tokens, &np);
-    CHECK(np > 0, "rlhf: no prompt of %s leaves room for %d new tokens within seq_len %d", rc->prompts,
-          rc->max_new_tokens, T);
-    DocOrder order;
-    doc_order_init(&order, pids, np, (uint64_t)ts->seed);
-    Corpus *vc = NULL;
-    size_t nv = 0, *vids = NULL;
-    if (rc->valid_prompts[0]) {
-        vc = corpus_open(rc->valid_prompts, CORPUS_ANY);
-        corpus_check_tokenizer(vc, tok, init);
-        vids = eligible_prompts(vc, T, rc->max_new_tokens, &nv);
-        if (nv > (size_t)rc->valid_samples) nv = (size_t)rc->valid_samples;
-    }
-
-    /* resume */
-    int64_t step = 0;
-    uint64_t cursor = 0;
-    char ckpt[CFG_STR + 64] = "";
-    int have = run_resume_path(ts->resume, ts->out_dir, rank == 0, ckpt, sizeof ckpt);
-    if (have) {
-        CkptLoaded ld;
-        int r = zero_load(&zs, ckpt, &pol->table, pol->params, &ld, err, sizeof err);
-        CHECK(r == CKPT_OK, "resume from %s: %s", ckpt, err);
-        CHECK(ld.cursor_len == 1, "resume from %s: not an rlhf checkpoint", ckpt);
-        step = ld.step;
-        cursor = ld.cursors[0];
-        ckpt_loaded_free(&ld);
-        run_say(&out, "resumed from %s at iteration %lld\n", ckpt, (long long)step);
-    } else {
-        run_say(&out, "policy from %s, reference %s, reward model %s\n", init, refp, rc->reward_model);
-    }
-    dist_broadcast_f32(pol->params, P, 0);
-    run_say(&out, "policy: %zu parameters; %zu prompts (%zu held-out); %d prompts x %d samples per rank per iteration",
-            P, np, nv, G, k);
-    if (nmb > 1) run_say(&out, ", %d updates per epoch on minibatches of %d sequences", nmb, Smb);
-    run_say(&out, accum > 1 ? ", trained in %d micro-batches of %d\n" : "\n", accum, Sm);
-
-    Batch b;
-    batch_init(&b, cfg, pol, ref, rm, tok, G, k, Sm);
-    Batch e;
-    batch_init(&e, cfg, pol, ref, rm, tok, S, 1, Sm);
-    int **pbuf = callocCheck((size_t)G, sizeof(int *));
-    int64_t total = ts->steps, step0 = step;
-    double t_start = run_now_s();
-    int status = 0;
-    RlhfKl kind = rc->kl_estimator == KL_K3 ? RLHF_KL_K3 : RLHF_KL_K1;
-    while (step <= total) {
-        if (vc && nv > 0 && ((ts->eval_every > 0 && step % ts->eval_every == 0) || step == total)) {
-            EvalSums es;
-            evaluate(&e, cfg, vc, vids, nv, rank, world, &es, tok, &out, step);
-            run_say(&out, "step %6lld | eval rm_score %.4f | reward %.4f | kl %.4f | ended %.3f | length %.1f | %.0f prompts\n",
-                    (long long)step, es.rm / es.n, es.reward / es.n, es.kl / es.n, es.ended / es.n, es.length / es.n, es.n);
-            run_metric(&out, "{\"step\":%lld,\"val_rm_score\":%.9g,\"val_reward\":%.9g,\"val_kl\":%.9g,"
-                             "\"val_ended_fraction\":%.9g,\"val_response_length\":%.9g,\"val_prompts\":%.0f}",
-                       (long long)step, es.rm / es.n, es.reward / es.n, es.kl / es.n, es.ended / es.n, es.length / es.n, es.n);
-        }
-        if (step > step0 && (step == total || (ts->checkpoint_every > 0 && step % ts->checkpoint_every == 0))) {
-            char *ini = train_config_to_ini(cfg);
-            uint64_t rng[1] = {(uint64_t)ts->seed};
-            float *full_m, *full_v; /* whole on rank 0 while it saves */
-            zero_full(&zs, &full_m, &full_v);
-            CkptState cs = {.step = step, .pt = &pol->table, .params = pol->params, .adam_m = full_m, .adam_v = full_v,
-                            .rng = rng, .n_rng = 1, .cursors = &cursor, .ranks = 1, .cursor_len = 1, .config = ini,
-                            .tokenizer = tok_bytes, .tokenizer_len = tok_len};
-            int r = CKPT_OK;
-            char path[CFG_STR + 64];
-            if (rank == 0) r = ckpt_save(ts->out_dir, &cs, ts->keep_checkpoints, path, sizeof path, err, sizeof err);
-            free(ini);
-            zero_full_free(&zs, full_m, full_v);
-            if (dist_sum_i64(r != CKPT_OK)) {
-                if (rank == 0) fprintf(stderr, "griffin rlhf: checkpoint at iteration %lld failed: %s\n", (long long)step, err);
-                status = 3;
-                break;
-            }
-            run_say(&out, "step %6lld | saved %s\n", (long long)step, path);
-        }
-        if (step == total) break;
-
-        double t0 = run_now_s();
-        /* 1-2. this rank's prompts, rollouts, scores */
-        for (int g = 0; g < G; g++) {
-            uint64_t slot = cursor + (uint64_t)rank * G + (uint64_t)g;
-            pbuf[g] = prompt_ints(pc, doc_order_at(&order, slot), &b.plen[g]);
-            b.prompts[g] = pbuf[g];
-            for (int j = 0; j < k; j++) b.streams[g * k + j] = slot * (uint64_t)k + (uint64_t)j;
-        }
-        cursor += (uint64_t)G * world;
-        batch_rollout(&b, cfg, (uint64_t)ts->seed);
-        for (int g = 0; g < G; g++) free(pbuf[g]);
-        /* 3. advantages: leave-one-out within each prompt's k samples (all on this rank) */
-        rloo_advantages(b.adv, b.reward, G, k, 0);
-        if (rc->whiten) {
-            double s[2] = {0, 0};
-            for (int i = 0; i < S; i++) s[0] += (double)b.adv[i], s[1] += (double)b.adv[i] * (double)b.adv[i];
-            dist_allreduce_sum_f64(s, 2);
-            double n = (double)S * world, mean = s[0] / n, var = s[1] / n - mean * mean;
-            rloo_whiten(b.adv, (size_t)S, mean, sqrt(var > 0 ? var : 0));
-        }
-        int Tb = b.Tb;
-        size_t n = (size_t)S * Tb;
-        for (size_t x = 0; x < n; x++) b.adv_tok[x] = b.adv[x / (size_t)Tb];
-        /* response tokens of each minibatch over all ranks: its loss is their mean */
-        for (int j = 0; j < nmb; j++) {
-            ntok[j] = 0;
-            for (size_t x = (size_t)j * Smb * Tb; x < (size_t)(j + 1) * Smb * Tb; x++) ntok[j] += b.mask[x];
-        }
-        dist_allreduce_sum_f64(ntok, (size_t)nmb);
-        double ntok_all = 0;
-        for (int j = 0; j < nmb; j++) ntok_all += ntok[j];
-        /* 4. clipped policy-gradient epochs, each one update per minibatch */
-        double loss = 0, norm = 0, clipped = 0, t_update = run_now_s();
-        int refused = 0, nupd = rc->epochs * nmb;
-        char where[1024];
-        float lr = lr_at(&sched, step);
-        for (int u = 0; u < nupd; u++) {
-            int ep = u / nmb, j = u % nmb;
-            double l = 0;
-            size_t nc = 0;
-            griffin_zero_grad(pol);
-            for (int s0 = j * Smb; s0 < (j + 1) * Smb; s0 += Sm) { /* micro-batches: gradients accumulate */
-                size_t o = (size_t)s0 * Tb, nm = (size_t)Sm * Tb, c = 0;
-                /* one micro-batch: the rollout's policy forward is still in place for epoch 0, and
-                 * its log-probabilities are log p_old */
-                if (ep > 0 || accum > 1)
-                    forward_logprobs(pol, b.logp + o, b.tok + o, b.tgt + o, b.pos + o, b.mask + o, Sm, Tb, NULL, NULL,
-                                     NULL);
-                else memcpy(b.logp + o, b.logp_old + o, nm * sizeof(float));
-                l += policy_loss_forward(b.logp + o, b.logp_old + o, b.adv_tok + o, b.mask + o, rc->clip, nm, &c);
-                nc += c;
-                /* mean over the minibatch's response tokens of every rank; ranks average gradients (x world) */
-                policy_loss_weights(b.w + o, b.logp + o, b.logp_old + o, b.adv_tok + o, b.mask + o, rc->clip,
-                                    ntok[j] > 0 ? (float)(world / ntok[j]) : 0.0f, nm);
-                griffin_backward_weighted(pol, b.w + o);
-            }
-            /* what this rank saw itself, before the ranks' gradients are averaged (step_check.h) */
-            int nf = (isfinite(l) ? 0 : NF_LOSS) | (isfinite(grad_sumsq(pol->grads, P)) ? 0 : NF_GRAD);
-            double shard_sq = zero_reduce(&zs, pol->grads); /* ZeRO-1: this rank's shard of the mean */
-            double v[2] = {l, (double)nc};
-            dist_allreduce_sum_f64(v, 2);
-            double ul = ntok[j] > 0 ? v[0] / ntok[j] : 0.0;
-            loss += ul / nupd;
-            clipped += v[1] / ntok_all / rc->epochs;
-            norm = sqrt(dist_sum_double(shard_sq));
-            if (!nf && (!isfinite(ul) || !isfinite(norm))) nf = NF_AVERAGED; /* a sum overflowed, alike everywhere */
-            if ((refused = step_check_nonfinite(nf, pol->params, P, where, sizeof where))) break;
-            zero_update(&zs, &pol->table, pol->params, pol->grads, &ac, lr, (long)(step * nupd + u + 1),
-                        clip_scale(norm, cfg->optim.grad_clip));
-        }
-        t_update = run_now_s() - t_update;
-        if (refused) {
-            if (rank == 0) fprintf(stderr, "griffin rlhf: non-finite loss or gradient at iteration %lld %s; the update is "
-                                   "refused on all %d rank(s)\n", (long long)step + 1, where, world);
-            status = 4;
-            break;
-        }
-        /* metrics over the global batch */
-        double m[8] = {0};
-        for (int i = 0; i < S; i++) {
-            m[0] += (double)b.reward[i];
-            m[1] += (double)b.score[i];
-            m[2] += (double)b.klsum[i];
-            m[3] += b.ro.len[i];
-            m[4] += b.ro.stopped[i] && b.ro.last[i] == b.eot;
-        }
-        m[5] = b.entropy;
-        dist_allreduce_sum_f64(m, 6);
-        double ns = (double)S * world;
-        /* max over ranks: every rank fills its own slot of a sum */
-        double *md = callocCheck((size_t)world, sizeof(double)), maxdiff = 0;
-        md[rank] = b.maxdiff;
-        dist_allreduce_sum_f64(md, (size_t)world);
-        for (int r = 0; r < world; r++) maxdiff = md[r] > maxdiff ? md[r] : maxdiff;
-        free(md);
-        step++;
-        double dt = run_now_s() - t0;
-        if (ts->log_every > 0 && (step % ts->log_every == 0 || step == total)) {
-            double eta = (run_now_s() - t_start) / (double)(step - step0) * (double)(total - step);
-            run_say(&out, "iter %5lld/%lld | reward %+.4f | rm %+.4f | kl %.4f | ent %.3f | len %.1f | ended %.2f | clip %.3f | "
-                          "dlogp %.1e | norm %.3f | %.0f ms (sample %.0f, score %.0f, update %.0f) | eta %.0fs\n",
-                    (long long)step, (long long)total, m[0] / ns, m[1] / ns, m[2] / ns, m[5] / ntok_all, m[3] / ns, m[4] / ns,
-                    clipped, maxdiff, norm, 1e3 * dt, 1e3 * b.sample_s, 1e3 * b.score_s, 1e3 * t_update, eta);
-            run_metric(&out, "{\"step\":%lld,\"reward\":%.9g,\"rm_score\":%.9g,\"kl\":%.9g,\"kl_estimator\":\"%s\","
-                             "\"entropy\":%.9g,\"response_length\":%.9g,\"ended_fraction\":%.9g,\"clip_fraction\":%.9g,"
-                             "\"logprob_max_diff\":%.9g,\"loss\":%.9g,\"grad_norm\":%.9g,\"lr\":%.6g,\"ms\":%.1f,"
-                             "\"sample_ms\":%.1f,\"score_ms\":%.1f,\"update_ms\":%.1f}",
-                       (long long)step, m[0] / ns, m[1] / ns, m[2] / ns, kind == RLHF_KL_K3 ? "k3" : "k1", m[5] / ntok_all,
-                       m[3] / ns, m[4] / ns, clipped, maxdiff, loss, norm, (double)lr, 1e3 * dt, 1e3 * b.sample_s,
-                       1e3 * b.score_s, 1e3 * t_update);
-        }
-    }
-
-    batch_free(&b);
-    batch_free(&e);
-    free(pbuf);
-    free(ntok);
-    free(vids);
-    doc_order_free(&order);
-    corpus_close(pc);
-    if (vc) corpus_close(vc);
-    tokenizer_free(tok);
-    free(tok_bytes);
-    zero_free(&zs);
-    griffin_free(pol);
-    griffin_free(ref);
-    griffin_free(rm);
-    run_out_close(&out);
-    free(cfg);
-    dist_finalize();
-    return status;
 }
+
+/* rollout prompts (a seeded per-epoch order over those that leave room for the reply) and the
+ * held-out ones */
+static void open_prompts(RlhfStage *s, const TrainConfig *cfg, const char *init) {
+    const RlhfSection *rc = &cfg->rlhf;
+    int T = cfg->train.seq_len;
+    s->pc = corpus_open(rc->prompts, CORPUS_ANY);
+    CHECK(corpus_kind(s->pc) == CORPUS_PROMPT || corpus_kind(s->pc) == CORPUS_PREFERENCE,
+          "rlhf.prompts = %s is a %s corpus; give a prompt or preference corpus", rc->prompts,
+          corpus_kind_name(corpus_kind(s->pc)));
+    corpus_check_tokenizer(s->pc, s->tok, init);
+    size_t *pids = eligible_prompts(s->pc, T, rc->max_new_tokens, &s->np);
+    CHECK(s->np > 0, "rlhf: no prompt of %s leaves room for %d new tokens within seq_len %d", rc->prompts,
+          rc->max_new_tokens, T);
+    doc_order_init(&s->order, pids, s->np, (uint64_t)cfg->train.seed);
+    if (!rc->valid_prompts[0]) return;
+    s->vc = corpus_open(rc->valid_prompts, CORPUS_ANY);
+    corpus_check_tokenizer(s->vc, s->tok, init);
+    s->vids = eligible_prompts(s->vc, T, rc->max_new_tokens, &s->nv);
+    if (s->nv > (size_t)rc->valid_samples) s->nv = (size_t)rc->valid_samples;
+}
+
+static void *setup(Engine *e) {
+    const TrainConfig *cfg = e->cfg;
+    const TrainSection *ts = &cfg->train;
+    const RlhfSection *rc = &cfg->rlhf;
+    RlhfStage *s = callocCheck(1, sizeof *s);
+    s->G = ts->batch_size, s->k = rc->samples_per_prompt, s->S = s->G * s->k;
+    s->Sm = s->S / ts->grad_accum, s->nmb = rc->minibatches, s->Smb = s->S / s->nmb;
+    if (ts->precision != PRECISION_FP32) /* PPO's ratio compares the trainer with the fp32 sampler */
+        run_say(&e->out, "train.precision = %s is not used by rlhf: its ratios compare the trainer's log-probabilities "
+                "with the fp32 sampler's, so both compute in fp32\n", ts->precision == PRECISION_BF16 ? "bf16" : "bf16-emulated");
+    s->ntok = callocCheck((size_t)s->nmb, sizeof(double));
+    const char *init = policy_path(cfg), *refp = rc->reference[0] ? rc->reference : init;
+    load_policy(e, s->Sm);
+    s->tok = tokenizer_load_from_memory(e->tok_bytes, e->tok_len, init);
+    /* the reference gives log-probabilities only, the reward model scores hidden states: no [N,V] logits */
+    s->ref = frozen(refp, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "reference", GRIFFIN_CHUNKED_LOSS);
+    s->rm = frozen(rc->reward_model, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "reward model", GRIFFIN_CHUNKED_LOSS);
+    CHECK(s->rm->table.reward_w >= 0, "rlhf.reward_model = %s has no reward head (train it with griffin reward)",
+          rc->reward_model);
+    open_prompts(s, cfg, init);
+    run_say(&e->out, "policy: %zu parameters; %zu prompts (%zu held-out); %d prompts x %d samples per rank per iteration",
+            e->m->table.total, s->np, s->nv, s->G, s->k);
+    if (s->nmb > 1) run_say(&e->out, ", %d updates per epoch on minibatches of %d sequences", s->nmb, s->Smb);
+    run_say(&e->out, ts->grad_accum > 1 ? ", trained in %d micro-batches of %d\n" : "\n", ts->grad_accum, s->Sm);
+    batch_init(&s->b, cfg, e->m, s->ref, s->rm, s->tok, s->G, s->k, s->Sm);
+    batch_init(&s->e, cfg, e->m, s->ref, s->rm, s->tok, s->S, 1, s->Sm);
+    s->pbuf = callocCheck((size_t)s->G, sizeof(int *));
+    return s;
+}
+
+static void teardown(void *st) {
+    RlhfStage *s = st;
+    batch_free(&s->b);
+    batch_free(&s->e);
+    free(s->pbuf);
+    free(s->ntok);
+    free(s->vids);
+    doc_order_free(&s->order);
+    corpus_close(s->pc);
+    if (s->vc) corpus_close(s->vc);
+    tokenizer_free(s->tok);
+    griffin_free(s->ref);
+    griffin_free(s->rm);
+    free(s);
+}
+
+static void init(void *st, Engine *e) {
+    (void)st;
+    const RlhfSection *rc = &e->cfg->rlhf;
+    const char *p = policy_path(e->cfg);
+    run_say(&e->out, "policy from %s, reference %s, reward model %s\n", p, rc->reference[0] ? rc->reference : p,
+            rc->reward_model);
+}
+
+/* one integer: the pairs (prompts) consumed by every rank so far */
+static size_t cursor(void *st, uint64_t **values) {
+    *values = &((RlhfStage *)st)->cursor;
+    return 1;
+}
+
+static void evaluate(void *st, Engine *e) {
+    RlhfStage *s = st;
+    if (!s->vc || !s->nv) return;
+    EvalSums es;
+    eval_prompts(&s->e, e->cfg, s->vc, s->vids, s->nv, e->rank, e->world, &es, s->tok, &e->out, e->step);
+    run_say(&e->out, "step %6lld | eval rm_score %.4f | reward %.4f | kl %.4f | ended %.3f | length %.1f | %.0f prompts\n",
+            (long long)e->step, es.rm / es.n, es.reward / es.n, es.kl / es.n, es.ended / es.n, es.length / es.n, es.n);
+    run_metric(&e->out, "{\"step\":%lld,\"val_rm_score\":%.9g,\"val_reward\":%.9g,\"val_kl\":%.9g,"
+               "\"val_ended_fraction\":%.9g,\"val_response_length\":%.9g,\"val_prompts\":%.0f}", (long long)e->step,
+               es.rm / es.n, es.reward / es.n, es.kl / es.n, es.ended / es.n, es.length / es.n, es.n);
+}
+
+/* advantages (leave-one-out within each prompt's k samples, optionally whitened over the
+ * global batch) per reply token, and the reply tokens of each minibatch over all ranks */
+static void advantages(RlhfStage *s, const RlhfSection *rc, int world) {
+    Batch *b = &s->b;
+    rloo_advantages(b->adv, b->reward, s->G, s->k, 0);
+    if (rc->whiten) {
+        double m[2] = {0, 0};
+        for (int i = 0; i < s->S; i++) m[0] += (double)b->adv[i], m[1] += (double)b->adv[i] * (double)b->adv[i];
+        dist_allreduce_sum_f64(m, 2);
+        double n = (double)s->S * world, mean = m[0] / n, var = m[1] / n - mean * mean;
+        rloo_whiten(b->adv, (size_t)s->S, mean, sqrt(var > 0 ? var : 0));
+    }
+    int Tb = b->Tb;
+    size_t n = (size_t)s->S * Tb;
+    for (size_t x = 0; x < n; x++) b->adv_tok[x] = b->adv[x / (size_t)Tb];
+    for (int j = 0; j < s->nmb; j++) {
+        s->ntok[j] = 0;
+        for (size_t x = (size_t)j * s->Smb * Tb; x < (size_t)(j + 1) * s->Smb * Tb; x++) s->ntok[j] += b->mask[x];
+    }
+    dist_allreduce_sum_f64(s->ntok, (size_t)s->nmb);
+    s->ntok_all = 0;
+    for (int j = 0; j < s->nmb; j++) s->ntok_all += s->ntok[j];
+}
+
+/* an iteration's rollout phase: this rank's prompts, samples, scores, advantages; then
+ * rlhf.epochs x rlhf.minibatches updates of micro-batches of Sm sequences */
+static void plan(void *st, Engine *e, StepPlan *p) {
+    RlhfStage *s = st;
+    s->t0 = now_seconds();
+    for (int g = 0; g < s->G; g++) {
+        uint64_t slot = s->cursor + (uint64_t)e->rank * s->G + (uint64_t)g;
+        s->pbuf[g] = prompt_ints(s->pc, doc_order_at(&s->order, slot), &s->b.plen[g]);
+        s->b.prompts[g] = s->pbuf[g];
+        for (int j = 0; j < s->k; j++) s->b.streams[g * s->k + j] = slot * (uint64_t)s->k + (uint64_t)j;
+    }
+    s->cursor += (uint64_t)s->G * e->world;
+    batch_rollout(&s->b, e->cfg, (uint64_t)e->cfg->train.seed);
+    for (int g = 0; g < s->G; g++) free(s->pbuf[g]);
+    advantages(s, &e->cfg->rlhf, e->world);
+    s->loss = s->clipped = 0;
+    s->t_update = now_seconds();
+    p->updates = e->cfg->rlhf.epochs * s->nmb;
+    p->micro = s->Smb / s->Sm;
+}
+
+/* micro-batch a of update u (epoch u / nmb, minibatch u % nmb): the clipped policy loss */
+static double micro_step(void *st, Engine *e, int u, int a) {
+    RlhfStage *s = st;
+    Batch *b = &s->b;
+    int ep = u / s->nmb, j = u % s->nmb, Tb = b->Tb, Sm = s->Sm;
+    float clip = e->cfg->rlhf.clip;
+    if (a == 0) s->nc = 0;
+    size_t o = (size_t)(j * s->Smb + a * Sm) * Tb, nm = (size_t)Sm * Tb, c = 0;
+    /* one micro-batch: the rollout's policy forward is still in place for epoch 0, and its
+     * log-probabilities are log p_old */
+    if (ep > 0 || e->cfg->train.grad_accum > 1)
+        forward_logprobs(e->m, b->logp + o, b->tok + o, b->tgt + o, b->pos + o, b->mask + o, Sm, Tb, NULL, NULL, NULL);
+    else memcpy(b->logp + o, b->logp_old + o, nm * sizeof(float));
+    double l = policy_loss_forward(b->logp + o, b->logp_old + o, b->adv_tok + o, b->mask + o, clip, nm, &c);
+    s->nc += c;
+    /* mean over the minibatch's response tokens of every rank; ranks average gradients (x world) */
+    policy_loss_weights(b->w + o, b->logp + o, b->logp_old + o, b->adv_tok + o, b->mask + o, clip,
+                        s->ntok[j] > 0 ? (float)(e->world / s->ntok[j]) : 0.0f, nm);
+    griffin_backward_weighted(e->m, b->w + o);
+    return l;
+}
+
+static void after_update(void *st, Engine *e, const UpdateInfo *ui) {
+    RlhfStage *s = st;
+    int j = ui->u % s->nmb, nupd = e->cfg->rlhf.epochs * s->nmb;
+    double nc = dist_sum_double((double)s->nc);
+    s->loss += (s->ntok[j] > 0 ? ui->loss_sum / s->ntok[j] : 0.0) / nupd;
+    s->clipped += nc / s->ntok_all / e->cfg->rlhf.epochs;
+}
+
+static void end_step(void *st, Engine *e, const StepInfo *si) {
+    RlhfStage *s = st;
+    Batch *b = &s->b;
+    double t_update = now_seconds() - s->t_update, m[6] = {0};
+    for (int i = 0; i < s->S; i++) {
+        m[0] += (double)b->reward[i];
+        m[1] += (double)b->score[i];
+        m[2] += (double)b->klsum[i];
+        m[3] += b->ro.len[i];
+        m[4] += b->ro.stopped[i] && b->ro.last[i] == b->eot;
+    }
+    m[5] = b->entropy;
+    dist_allreduce_sum_f64(m, 6);
+    double ns = (double)s->S * e->world, maxdiff = dist_max_double(b->maxdiff);
+    if (!si->log) return;
+    double dt = now_seconds() - s->t0;
+    const char *kl = e->cfg->rlhf.kl_estimator == KL_K3 ? "k3" : "k1";
+    run_say(&e->out, "iter %5lld/%lld | reward %+.4f | rm %+.4f | kl %.4f | ent %.3f | len %.1f | ended %.2f | clip %.3f | "
+            "dlogp %.1e | norm %.3f | %.0f ms (sample %.0f, score %.0f, update %.0f) | eta %.0fs\n", (long long)si->step,
+            (long long)si->total, m[0] / ns, m[1] / ns, m[2] / ns, m[5] / s->ntok_all, m[3] / ns, m[4] / ns, s->clipped,
+            maxdiff, si->norm, 1e3 * dt, 1e3 * b->sample_s, 1e3 * b->score_s, 1e3 * t_update, si->eta);
+    run_metric(&e->out, "{\"step\":%lld,\"reward\":%.9g,\"rm_score\":%.9g,\"kl\":%.9g,\"kl_estimator\":\"%s\","
+               "\"entropy\":%.9g,\"response_length\":%.9g,\"ended_fraction\":%.9g,\"clip_fraction\":%.9g,"
+               "\"logprob_max_diff\":%.9g,\"loss\":%.9g,\"grad_norm\":%.9g,\"lr\":%.6g,\"ms\":%.1f,"
+               "\"sample_ms\":%.1f,\"score_ms\":%.1f,\"update_ms\":%.1f}", (long long)si->step, m[0] / ns, m[1] / ns,
+               m[2] / ns, kl, m[5] / s->ntok_all, m[3] / ns, m[4] / ns, s->clipped, maxdiff, s->loss, si->norm,
+               (double)si->lr, 1e3 * dt, 1e3 * b->sample_s, 1e3 * b->score_s, 1e3 * t_update);
+}
+
+static const StageDef rlhf_stage = {
+    .name = "rlhf",
+    .usage = "  [model] as the SFT model; train.init = the SFT checkpoint (policy start);\n"
+             "  [rlhf] reward_model, prompts, reference (default train.init), ...\n"
+             "  train.batch_size = prompts per rank per iteration, train.steps = iterations,\n"
+             "  train.grad_accum = micro-batches of the training passes (divides batch_size x samples_per_prompt),\n"
+             "  train.seq_len >= longest prompt + rlhf.max_new_tokens.\n",
+    .check = check,
+    .setup = setup,
+    .teardown = teardown,
+    .init = init,
+    .cursor = cursor,
+    .evaluate = evaluate,
+    .plan = plan,
+    .micro_step = micro_step,
+    .after_update = after_update,
+    .end_step = end_step,
+};
+
+int cmd_rlhf(int argc, char **argv) { return engine_main(&rlhf_stage, argc, argv); }

@@ -78,11 +78,6 @@ void *run_read_file(const char *path, size_t *len) {
     return buf;
 }
 
-double run_now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int run_resume_path(const char *resume, const char *out_dir, int report, char *path, size_t len) {
     path[0] = 0;

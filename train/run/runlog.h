@@ -25,7 +25,6 @@ void run_metric(RunOut *o, const char *fmt, ...) GRIFFIN_PRINTF(2, 3);
 void run_mkdirs(const char *path);
 /* malloc'd contents (+ a NUL), dies with the path on failure */
 void *run_read_file(const char *path, size_t *len);
-double run_now_s(void);
 /* The checkpoint a run resumes from (train.resume: "auto" = the newest valid one in out_dir,
  * damaged ones reported when report is set; "none" or "" = none; else that path).
  * Returns 1 and fills path, or 0. */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/check.h"
+#include "common/sys.h"
 #include "common/rng.h"
 #include <cblas.h>
 
@@ -22,13 +23,8 @@
 #include "train/commands.h"
 #include "train/config/config.h"
 #include "train/tools/perf.h"
-#include "train/run/zero.h"
+#include "optim/zero.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -43,9 +39,9 @@ static double gemm_rate(int ta, int tb, int M, int N, int K) {
     for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.1f - 0.2f;
     double best = 0.0;
     for (int rep = 0; rep < 3; rep++) {
-        double t0 = now_s();
+        double t0 = now_seconds();
         gemm(ta, tb, M, N, K, a, ta ? M : K, b, tb ? K : N, 0.0f, c, N);
-        double g = 2.0 * M * N * K / (now_s() - t0) / 1e9;
+        double g = 2.0 * M * N * K / (now_seconds() - t0) / 1e9;
         best = g > best ? g : best;
     }
     free(a);
@@ -79,6 +75,7 @@ static void bench_usage(void) {
     printf("usage: griffin bench train [CONFIG.ini] [--preset tiny|small|2b] [--family griffin|hawk|transformer]\n"
            "                           [--batch B] [--seq T] [--steps N] [--warmup N] [--threads N] [--json F]\n"
            "                           [--precision fp32|bf16|bf16-emulated] [--recompute on|off]\n"
+           "                           [--freeze PATTERN[,PATTERN...]]\n"
            "Times forward+backward+AdamW on random tokens (the model of CONFIG.ini, or a preset) and prints\n"
            "the median step, tokens/s, model FLOPs per token, achieved GFLOP/s, MFU against the sgemm peak\n"
            "measured in the same run, and where the time goes per layer kind. --precision (default: the\n"
@@ -86,12 +83,14 @@ static void bench_usage(void) {
            "without avx512_bf16. Other than fp32, the Linear products at the run's shape are timed in fp32 and\n"
            "in that precision first, and MFU is also given against that precision's measured rate.\n"
            "--recompute (default: the config's train.recompute, else off) keeps only each block's input and\n"
-           "recomputes its activations in backward (activation checkpointing); MFU counts model FLOPs only.\n");
+           "recomputes its activations in backward (activation checkpointing); MFU counts model FLOPs only.\n"
+           "--freeze (default: the config's train.freeze) trains all but the tensors matching the globs, as\n"
+           "train.freeze does: no weight gradients or AdamW moments for them.\n");
 }
 
 static int bench_train(int argc, char **argv) {
     const char *preset = "small";
-    const char *family = NULL, *json = NULL, *config = NULL, *precision = NULL, *recompute = NULL;
+    const char *family = NULL, *json = NULL, *config = NULL, *precision = NULL, *recompute = NULL, *freeze = "";
     int B = 8, T = 256, steps = 5, warmup = 1, threads = 0;
     dist_init(&argc, &argv);
     for (int i = 1; i < argc; i++) {
@@ -117,6 +116,7 @@ static int bench_train(int argc, char **argv) {
         else if (!strcmp(a, "--json")) json = v;
         else if (!strcmp(a, "--precision")) precision = v;
         else if (!strcmp(a, "--recompute")) recompute = v;
+        else if (!strcmp(a, "--freeze")) freeze = v;
         else DIE("griffin bench train: unknown option %s (see --help)", a);
         i++;
     }
@@ -139,6 +139,11 @@ static int bench_train(int argc, char **argv) {
         if (!precision) precision = tc->train.precision == PRECISION_BF16 ? "bf16"
                                     : tc->train.precision == PRECISION_BF16_EMULATED ? "bf16-emulated" : "fp32";
         if (!recompute) recompute = tc->train.recompute ? "on" : "off";
+        static char cfg_freeze[CFG_STR];
+        snprintf(cfg_freeze, sizeof cfg_freeze, "%s", tc->train.freeze);
+        int fset = 0;
+        for (int i = 1; i < argc; i++) fset |= !strcmp(argv[i], "--freeze");
+        if (!fset) freeze = cfg_freeze;
         free(tc);
     } else {
         CHECK(config_preset(preset, &cfg) == 0, "griffin bench train: unknown preset '%s' (tiny, small, 2b)", preset);
@@ -169,33 +174,34 @@ static int bench_train(int argc, char **argv) {
         pos[n] = n % T;
     }
     double *fwd = mallocCheck(sizeof(double) * steps), *tot = mallocCheck(sizeof(double) * steps);
-    size_t P = m->table.total;
-    ZeroShard zs; /* this rank's shard of the moments, as in training */
-    zero_init(&zs, P);
+    TrainableSet set;
+    char terr[1024];
+    CHECK(trainable_build(&set, &m->table, freeze, "", terr, sizeof terr) == 0, "griffin bench train: --freeze: %s", terr);
+    griffin_set_trainable(m, set.all ? NULL : set.on);
+    ZeroShard zs; /* this rank's shard of the moments over the trainable set, as in training */
+    zero_init(&zs, &set, &m->table);
     AdamWConfig ac = adamw_defaults();
     double opt_time = 0.0, comm_time = 0.0;
     int world = dist_size();
     dist_barrier();
     for (int s = -warmup; s < steps; s++) {
         if (s == 0) {
-            m->profile = 1;
+            griffin_set_profile(m, 1);
             memset(m->prof, 0, sizeof m->prof);
         }
-        double t0 = now_s();
+        double t0 = now_seconds();
         griffin_zero_grad(m);
         griffin_forward(m, tokens, targets, pos, NULL, B, T);
-        double t1 = now_s();
+        double t1 = now_seconds();
         griffin_backward(m);
-        double t2 = now_s();
-        double tr = t2; /* ZeRO-1 as in training: reduce-scatter, AdamW on this rank's shard, all-gather */
-        if (world > 1) {
-            dist_reduce_scatter_mean(m->grads, P);
-            tr = now_s();
-        }
-        adamw_update_range(&m->table, m->params, m->grads, zs.m, zs.v, &ac, 1e-4f, s + warmup + 1, 1.0f, zs.lo, zs.hi);
-        double tu = now_s();
-        if (world > 1) dist_allgather(m->params, P);
-        double t3 = now_s();
+        double t2 = now_seconds();
+        /* ZeRO-1 as in training: reduce-scatter, AdamW on this rank's shard, all-gather */
+        zero_reduce(&zs, m->grads);
+        double tr = now_seconds();
+        zero_update_shard(&zs, m->params, m->grads, &ac, 1e-4f, s + warmup + 1, 1.0f);
+        double tu = now_seconds();
+        zero_gather(&zs, m->params);
+        double t3 = now_seconds();
         if (s >= 0) {
             fwd[s] = t1 - t0;
             tot[s] = t3 - t0;
@@ -203,7 +209,7 @@ static int bench_train(int argc, char **argv) {
             comm_time += (tr - t2) + (t3 - tu);
         }
     }
-    m->profile = 0;
+    griffin_set_profile(m, 0);
     /* every rank measures its cores' sgemm rate at the same time; the machine's peak is the sum */
     double peak = dist_sum_double(sgemm_peak_gflops(B * T, cfg.width, cfg.mlp_width));
     struct rusage ru;
@@ -211,6 +217,7 @@ static int bench_train(int argc, char **argv) {
     double rss_mb = (double)ru.ru_maxrss * 1024.0 / 1e6;
     if (dist_rank() != 0) {
         zero_free(&zs);
+        trainable_free(&set);
         free(fwd), free(tot), free(tokens), free(targets), free(pos);
         griffin_free(m);
         dist_finalize();
@@ -265,7 +272,11 @@ static int bench_train(int argc, char **argv) {
         printf("wrote %s\n", json);
     }
     size_t shard = zs.hi - zs.lo;
+    if (!set.all)
+        printf("trainable    %zu of %zu parameters (%.1f%%), %d tensors frozen (--freeze %s)\n", set.n, set.P,
+               100.0 * (double)set.n / (double)set.P, trainable_frozen_tensors(&set), freeze);
     zero_free(&zs);
+    trainable_free(&set);
     printf("memory       parameters %.1f MB, gradients %.1f MB, AdamW moments %.1f MB%s, activations %.1f MB"
            " (%.0f KB per token%s); peak resident %.1f MB%s\n",
            m->table.total * 4.0 / 1e6, m->table.total * 4.0 / 1e6, (double)shard * 8.0 / 1e6,

@@ -9,15 +9,11 @@
 #include <time.h>
 
 #include "common/check.h"
+#include "common/sys.h"
 #include "common/rng.h"
 #include "model/decode.h"
 #include "train/commands.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int parse_list(const char *s, int *out, int max) {
     int n = 0;
@@ -113,13 +109,13 @@ int bench_sample(int argc, char **argv) {
             int *next = mallocCheck(sizeof(int) * (size_t)B);
             long done = 0;
             for (int li = 0; li < nl; li++) {
-                double t0 = now_s();
+                double t0 = now_seconds();
                 long seg = lens[li] - done;
                 for (long k = 0; k < seg; k++) {
                     for (int b = 0; b < B; b++) next[b] = (int)rng_below(&r, (uint64_t)cfg.vocab_size);
                     decode_step(s, next);
                 }
-                double dt = now_s() - t0;
+                double dt = now_seconds() - t0;
                 done = lens[li];
                 double tps = (double)seg * B / dt;
                 double bytes = state_bytes_used(&cfg, B, prompt + done);
@@ -144,9 +140,9 @@ int bench_sample(int argc, char **argv) {
                 pt[t] = (int)rng_below(&r, (uint64_t)cfg.vocab_size);
                 pp[t] = t;
             }
-            double t0 = now_s();
+            double t0 = now_seconds();
             griffin_forward(pm, pt, NULL, pp, NULL, 1, P);
-            double tps = P / (now_s() - t0);
+            double tps = P / (now_seconds() - t0);
             printf("%-11s %5s %7d %12.1f %14s   (prefill)\n", fname, "1", P, tps, "-");
             fprintf(csv, "prefill,%s,1,%d,%.3f,\n", fname, P, tps);
             free(pt);

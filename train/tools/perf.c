@@ -5,12 +5,8 @@
 #include <time.h>
 
 #include "common/check.h"
+#include "common/sys.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* best of a few repetitions of one M x K x N product */
 static double sgemm_rate(int M, int K, int N) {
@@ -20,9 +16,9 @@ static double sgemm_rate(int M, int K, int N) {
     for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.1f;
     double best = 0.0;
     for (int rep = 0; rep < 4; rep++) {
-        double t0 = now_s();
+        double t0 = now_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
-        double dt = now_s() - t0;
+        double dt = now_seconds() - t0;
         double g = 2.0 * M * N * K / dt / 1e9;
         best = g > best ? g : best;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../common/check.h"
+#include "vmath.h"
 
 /* a before b: larger probability first, ties by lower id (deterministic) */
 static int before(int a, int b, const float *p) { return p[a] > p[b] || (p[a] == p[b] && a < b); }
@@ -71,26 +72,28 @@ int sample_token(const float *logits, int V, const SamplerParams *p, Rng *rng, f
     return restrict_set ? idx[n - 1] : V - 1;
 }
 
-void generation_alloc(Generation *g, int B, int max_new) {
+void generation_alloc(Generation *g, int B, int max_new, int with_logp) {
+    size_t n = (size_t)B * (size_t)(max_new > 0 ? max_new : 1);
     g->B = B;
     g->max_new = max_new;
-    g->tokens = callocCheck((size_t)B * (size_t)(max_new > 0 ? max_new : 1), sizeof(int));
+    g->tokens = callocCheck(n, sizeof(int));
     g->len = callocCheck((size_t)B, sizeof(int));
     g->stopped = callocCheck((size_t)B, sizeof(int));
+    g->last = callocCheck((size_t)B, sizeof(int));
+    g->logp = with_logp ? callocCheck(n, sizeof(float)) : NULL;
 }
 
 void generation_free(Generation *g) {
     free(g->tokens);
     free(g->len);
     free(g->stopped);
+    free(g->last);
+    free(g->logp);
     memset(g, 0, sizeof *g);
 }
 
-void generate(GriffinModel *m, DecodeState *s, const int *const *prompts, const int *prompt_len, int max_new,
-              const SamplerParams *p, const int *stop_ids, int n_stop, uint64_t seed, uint64_t first_stream,
-              Generation *g) {
-    int B = s->B, V = m->cfg.vocab_size, P = 0;
-    CHECK(g->B == B && g->max_new >= max_new, "generate: output buffers too small");
+const float *prefill_prompts(GriffinModel *m, DecodeState *s, const int *const *prompts, const int *prompt_len) {
+    int B = s->B, P = 0;
     for (int b = 0; b < B; b++) {
         CHECK(prompt_len[b] > 0, "generate: empty prompt %d", b);
         P = prompt_len[b] > P ? prompt_len[b] : P;
@@ -105,11 +108,34 @@ void generate(GriffinModel *m, DecodeState *s, const int *const *prompts, const 
         }
     }
     const float *logits = decode_prefill(s, m, tok, pos, P);
+    free(tok);
+    free(pos);
+    return logits;
+}
+
+/* sequence b's next token from its logits row, recorded in g; 1 while it has not stopped */
+static int draw(Generation *g, int b, int step, const float *row, int V, const SamplerParams *p, Rng *rng,
+                float *scratch, int *idx, const int *stop_ids, int n_stop) {
+    int t = sample_token(row, V, p, rng, scratch, idx);
+    size_t x = (size_t)b * g->max_new + step;
+    g->tokens[x] = t;
+    if (g->logp) g->logp[x] = row[t] - vm_logsumexp(row, (size_t)V);
+    g->len[b] = step + 1;
+    g->last[b] = t;
+    for (int k = 0; k < n_stop; k++) g->stopped[b] |= t == stop_ids[k];
+    return !g->stopped[b];
+}
+
+void generate_from(DecodeState *s, const float *logits, int max_new, const SamplerParams *p, const int *stop_ids,
+                   int n_stop, uint64_t seed, const uint64_t *streams, Generation *g) {
+    int B = s->B, V = s->m->cfg.vocab_size;
+    CHECK(g->B >= B && g->max_new >= max_new, "generate: output buffers too small");
     Rng *rngs = mallocCheck(sizeof(Rng) * (size_t)B);
     for (int b = 0; b < B; b++) {
-        rng_seed(&rngs[b], seed, first_stream + (uint64_t)b);
+        rng_seed(&rngs[b], seed, streams[b]);
         g->len[b] = 0;
         g->stopped[b] = 0;
+        g->last[b] = -1;
     }
     float *scratch = mallocCheck(sizeof(float) * (size_t)V);
     int *idx = mallocCheck(sizeof(int) * (size_t)V), *next = mallocCheck(sizeof(int) * (size_t)B);
@@ -118,20 +144,25 @@ void generate(GriffinModel *m, DecodeState *s, const int *const *prompts, const 
         for (int b = 0; b < B; b++) {
             next[b] = 0;
             if (g->stopped[b]) continue;
-            int t = sample_token(logits + (size_t)b * V, V, p, &rngs[b], scratch, idx);
-            g->tokens[(size_t)b * g->max_new + step] = t;
-            g->len[b] = step + 1;
-            next[b] = t;
-            for (int k = 0; k < n_stop; k++) g->stopped[b] |= t == stop_ids[k];
-            active += !g->stopped[b];
+            active += draw(g, b, step, logits + (size_t)b * V, V, p, &rngs[b], scratch, idx, stop_ids, n_stop);
+            next[b] = g->tokens[(size_t)b * g->max_new + step];
         }
         if (!active || step + 1 == max_new) break;
         logits = decode_step(s, next);
     }
-    free(tok);
-    free(pos);
     free(rngs);
     free(scratch);
     free(idx);
     free(next);
+}
+
+void generate(GriffinModel *m, DecodeState *s, const int *const *prompts, const int *prompt_len, int max_new,
+              const SamplerParams *p, const int *stop_ids, int n_stop, uint64_t seed, uint64_t first_stream,
+              Generation *g) {
+    CHECK(g->B == s->B, "generate: output buffers too small");
+    const float *logits = prefill_prompts(m, s, prompts, prompt_len);
+    uint64_t *streams = mallocCheck(sizeof(uint64_t) * (size_t)s->B);
+    for (int b = 0; b < s->B; b++) streams[b] = first_stream + (uint64_t)b;
+    generate_from(s, logits, max_new, p, stop_ids, n_stop, seed, streams, g);
+    free(streams);
 }

@@ -67,7 +67,7 @@ static void test_generation(Family fam) {
     int lens[B] = {3, 6};
     DecodeState *s = decode_create(m, B);
     Generation g;
-    generation_alloc(&g, B, MAXNEW);
+    generation_alloc(&g, B, MAXNEW, 0);
     SamplerParams greedy = {0.0f, 0, 1.0f, 0}, top1 = {1.0f, 1, 1.0f, 0};
     generate(m, s, prompts, lens, MAXNEW, &greedy, NULL, 0, 0, 0, &g);
     /* reference: the full forward over prompt + generated, argmax at the last position */
@@ -91,7 +91,7 @@ static void test_generation(Family fam) {
            MAXNEW, worst_mismatch);
     EXPECT(worst_mismatch == 0, "greedy generation differs from the full forward");
     Generation g1;
-    generation_alloc(&g1, B, MAXNEW);
+    generation_alloc(&g1, B, MAXNEW, 0);
     generate(m, s, prompts, lens, MAXNEW, &top1, NULL, 0, 123, 0, &g1);
     EXPECT(!memcmp(g.tokens, g1.tokens, sizeof(int) * B * MAXNEW), "top-k 1 differs from greedy");
     /* stop: the 4th greedy token of sequence 0 as a stop id */

@@ -126,7 +126,7 @@ static void log_chat_samples(Engine *e, const LmStage *s, int n) {
     DecodeState *ds = decode_create(m, count);
     Generation g;
     enum { MAX_NEW = 48 };
-    generation_alloc(&g, count, MAX_NEW);
+    generation_alloc(&g, count, MAX_NEW, 0);
     SamplerParams greedy = {0.0f, 0, 1.0f, tokenizer_vocab_size(s->tok)};
     int stops[2] = {sp.eos, sp.end_of_turn};
     generate(m, ds, (const int *const *)prompts, lens, MAX_NEW, &greedy, stops, 2, 0, 0, &g);

@@ -34,165 +34,10 @@
 #include "rlhf/order.h"
 #include "rlhf/reward_model.h"
 #include "rlhf/rlhf.h"
-#include "rlhf/rollout.h"
+#include "rlhf/ppo.h"
 #include "train/run/engine.h"
 #include "train/commands.h"
 #include "train/tools/model_io.h"
-
-/* Everything one rollout batch needs, allocated once for S = G·k sequences of T tokens. The
- * training passes (reward model, reference, policy) run in micro-batches of Sm = S / accum
- * sequences: the models hold activations for Sm x T only. */
-typedef struct {
-    int G, k, S, T, max_new, Sm;
-    GriffinModel *pol, *ref, *rm;
-    DecodeState *ps, *st;        /* prompt state [G], sequence state [S] */
-    Rollout ro;
-    SamplerParams sp;
-    int stops[2], eot;
-    const int **prompts;         /* [G] borrowed */
-    int *plen;                   /* [G] */
-    uint64_t *streams;           /* [S] */
-    int *tok, *tgt, *pos, *rows; /* [S·T] x3, rows [S] */
-    int *mrows;                  /* [Sm]: rows of one micro-batch */
-    uint8_t *mask;               /* [S·T] response tokens */
-    float *logp_old, *logq, *logp_s, *logp, *kl, *w, *adv_tok; /* [S·T] */
-    float *score, *reward, *klsum, *adv; /* [S] */
-    int Tb;                      /* columns used by the current batch */
-    double entropy, maxdiff;     /* local sums / max */
-    double sample_s, score_s;    /* seconds of the last batch_rollout: sampling, scoring passes */
-} Batch;
-
-static void batch_init(Batch *b, const TrainConfig *cfg, GriffinModel *pol, GriffinModel *ref, GriffinModel *rm,
-                       const Tokenizer *tok, int G, int k, int Sm) {
-    memset(b, 0, sizeof *b);
-    b->G = G, b->k = k, b->S = G * k, b->T = cfg->train.seq_len, b->max_new = cfg->rlhf.max_new_tokens, b->Sm = Sm;
-    b->pol = pol, b->ref = ref, b->rm = rm;
-    b->ps = k > 1 ? decode_create(pol, G) : NULL;
-    b->st = decode_create(pol, b->S);
-    rollout_alloc(&b->ro, b->S, b->max_new);
-    b->sp = (SamplerParams){cfg->rlhf.temperature, 0, cfg->rlhf.top_p, tokenizer_vocab_size(tok)};
-    TokenizerSpecials sp = tokenizer_specials(tok);
-    CHECK(sp.end_of_turn >= 0, "rlhf: the tokenizer has no <end_of_turn>");
-    b->eot = sp.end_of_turn;
-    b->stops[0] = sp.end_of_turn;
-    b->stops[1] = sp.eos;
-    b->prompts = mallocCheck(sizeof(int *) * (size_t)G);
-    b->plen = mallocCheck(sizeof(int) * (size_t)G);
-    b->streams = mallocCheck(sizeof(uint64_t) * (size_t)b->S);
-    size_t n = (size_t)b->S * b->T;
-    b->tok = mallocCheck(sizeof(int) * n), b->tgt = mallocCheck(sizeof(int) * n), b->pos = mallocCheck(sizeof(int) * n);
-    b->rows = mallocCheck(sizeof(int) * (size_t)b->S);
-    b->mrows = mallocCheck(sizeof(int) * (size_t)Sm);
-    b->mask = mallocCheck(n);
-    float **f[] = {&b->logp_old, &b->logq, &b->logp_s, &b->logp, &b->kl, &b->w, &b->adv_tok};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) *f[i] = callocCheck(n, sizeof(float));
-    float **g[] = {&b->score, &b->reward, &b->klsum, &b->adv};
-    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) *g[i] = callocCheck((size_t)b->S, sizeof(float));
-}
-
-static void batch_free(Batch *b) {
-    decode_free(b->ps);
-    decode_free(b->st);
-    rollout_free(&b->ro);
-    void *p[] = {b->prompts, b->plen, b->streams, b->tok, b->tgt, b->pos, b->rows, b->mrows, b->mask, b->logp_old, b->logq,
-                 b->logp_s, b->logp, b->kl, b->w, b->adv_tok, b->score, b->reward, b->klsum, b->adv};
-    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
-}
-
-/* Per-token log-probabilities of the masked rows, read chunk by chunk during a forward with
- * targets (the models keep no [N,V] logits); with entropy set also the summed entropy and the
- * largest difference from the sampler's log-probabilities logp_s. */
-typedef struct {
-    float *out;
-    const int *tgt;
-    const uint8_t *mask;
-    double *entropy, *maxdiff; /* NULL: not wanted */
-    const float *logp_s;
-} LogpHook;
-
-static void logp_hook(void *ctx, const GriffinModel *m, const float *lg, int r0, int nr) {
-    const LogpHook *h = ctx;
-    int V = m->cfg.vocab_size;
-    for (int i = 0; i < nr; i++) {
-        int x = r0 + i;
-        const float *z = lg + (size_t)i * V;
-        h->out[x] = h->mask[x] ? z[h->tgt[x]] - m->lse[x] : 0.0f;
-        if (!h->entropy || !h->mask[x]) continue;
-        *h->entropy += softmax_entropy(z, m->lse[x], V);
-        double d = fabs((double)h->out[x] - (double)h->logp_s[x]);
-        *h->maxdiff = d > *h->maxdiff ? d : *h->maxdiff;
-    }
-}
-
-/* griffin_forward of rows tok … [S,T] with targets; out [S·T] = log p(target) of masked rows */
-static void forward_logprobs(GriffinModel *m, float *out, const int *tok, const int *tgt, const int *pos,
-                             const uint8_t *mask, int S, int T, double *entropy, double *maxdiff, const float *logp_s) {
-    LogpHook h = {out, tgt, mask, entropy, maxdiff, logp_s};
-    griffin_set_logits_hook(m, logp_hook, &h);
-    griffin_forward(m, tok, tgt, pos, mask, S, T);
-    griffin_set_logits_hook(m, NULL, NULL);
-}
-
-/* Sample, pack, and score a batch: fills logq, logp_old (+ entropy, max diff vs the sampler),
- * score, klsum, reward, micro-batch by micro-batch. With one micro-batch the policy's forward
- * is the last one, so its activations serve the first epoch's backward. */
-static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
-    int S = b->S, T = b->T, k = b->k;
-    double t0 = now_seconds();
-    rollout_sample(b->pol, b->ps, b->st, b->prompts, b->plen, b->G, k, b->max_new, &b->sp, b->stops, 2, seed,
-                   b->streams, &b->ro);
-    /* rows: prompt ++ response; row t predicts t+1; response token j sits at P + j */
-    int Tb = 1;
-    for (int i = 0; i < S; i++) {
-        int n = b->plen[i / k] + b->ro.len[i];
-        CHECK(n <= T, "rlhf: prompt + response (%d) exceeds train.seq_len (%d)", n, T);
-        Tb = n > Tb ? n : Tb;
-    }
-    b->Tb = Tb;
-    double t1 = now_seconds();
-    b->sample_s = t1 - t0;
-    for (int i = 0; i < S; i++) {
-        const int *p = b->prompts[i / k];
-        int P = b->plen[i / k], L = b->ro.len[i];
-        const int *r = b->ro.tokens + (size_t)i * b->ro.max_new;
-        for (int t = 0; t < Tb; t++) {
-            size_t x = (size_t)i * Tb + t;
-            int cur = t < P ? p[t] : t < P + L ? r[t - P] : 0;
-            int nxt = t + 1 < P ? p[t + 1] : t + 1 < P + L ? r[t + 1 - P] : 0;
-            b->tok[x] = cur;
-            b->pos[x] = t;
-            b->tgt[x] = nxt;
-            b->mask[x] = t >= P - 1 && t < P + L - 1;
-            b->logp_s[x] = b->mask[x] ? b->ro.logp[(size_t)i * b->ro.max_new + (t - P + 1)] : 0.0f;
-        }
-        b->rows[i] = i * Tb + P + L - 1;
-    }
-    size_t n = (size_t)S * Tb;
-    b->entropy = 0;
-    b->maxdiff = 0;
-    for (int s0 = 0; s0 < S; s0 += b->Sm) { /* micro-batches of Sm sequences */
-        size_t o = (size_t)s0 * Tb;
-        for (int i = 0; i < b->Sm; i++) b->mrows[i] = b->rows[s0 + i] - (int)o;
-        /* reward model on the last response token */
-        rm_score(b->rm, b->score + s0, b->tok + o, b->pos + o, b->mrows, b->Sm, Tb);
-        /* reference */
-        forward_logprobs(b->ref, b->logq + o, b->tok + o, b->tgt + o, b->pos + o, b->mask + o, b->Sm, Tb, NULL,
-                         NULL, NULL);
-        /* policy (log p_old), entropy, agreement with the sampler */
-        forward_logprobs(b->pol, b->logp_old + o, b->tok + o, b->tgt + o, b->pos + o, b->mask + o, b->Sm, Tb,
-                         &b->entropy, &b->maxdiff, b->logp_s + o);
-    }
-    /* KL and reward */
-    kl_forward(b->kl, b->logp_old, b->logq, cfg->rlhf.kl_estimator == KL_K3 ? RLHF_KL_K3 : RLHF_KL_K1, n);
-    for (int i = 0; i < S; i++) {
-        double s = 0;
-        for (int t = 0; t < Tb; t++) s += b->mask[(size_t)i * Tb + t] ? (double)b->kl[(size_t)i * Tb + t] : 0.0;
-        b->klsum[i] = (float)s;
-        int ended = b->ro.stopped[i] && b->ro.last[i] == b->eot;
-        b->reward[i] = b->score[i] - cfg->rlhf.beta * b->klsum[i] - (ended ? 0.0f : cfg->rlhf.eos_penalty);
-    }
-    b->score_s = now_seconds() - t1;
-}
 
 /* prompts of a prompt or preference corpus (field 0) that leave room for max_new tokens */
 static size_t *eligible_prompts(Corpus *c, int T, int max_new, size_t *n) {
@@ -218,7 +63,23 @@ typedef struct {
     double rm, reward, kl, ended, length, n;
 } EvalSums;
 
-static void eval_prompts(Batch *e, const TrainConfig *cfg, Corpus *vc, const size_t *vids, size_t nv, int rank, int world,
+/* prompt and reply of evaluation sequence i, on one line each (rank 0's log) */
+static void log_sample(RunOut *ro, const PpoBatch *e, int i, int n, const Tokenizer *tok, int64_t step) {
+    uint32_t *ids = mallocCheck(sizeof(uint32_t) * (size_t)(e->plen[i] + e->ro.len[i] + 1));
+    for (int t = 0; t < e->plen[i]; t++) ids[t] = (uint32_t)e->prompts[i][t];
+    char *q = tokenizer_decode(tok, ids, (size_t)e->plen[i], NULL);
+    for (int t = 0; t < e->ro.len[i]; t++) ids[t] = (uint32_t)e->ro.tokens[(size_t)i * e->ro.max_new + t];
+    char *a = tokenizer_decode(tok, ids, (size_t)e->ro.len[i], NULL);
+    for (char *c = q; *c; c++) if (*c == '\n') *c = ' ';
+    for (char *c = a; *c; c++) if (*c == '\n') *c = ' ';
+    run_say(ro, "step %6lld | sample %d | score %+.3f | %s-> %s%s\n", (long long)step, n, (double)e->score[i], q, a,
+            ppo_ended(e, i) ? " <end>" : " [...]");
+    free(q);
+    free(a);
+    free(ids);
+}
+
+static void eval_prompts(PpoBatch *e, const TrainConfig *cfg, Corpus *vc, const size_t *vids, size_t nv, int rank, int world,
                      EvalSums *out, const Tokenizer *tok, RunOut *ro, int64_t step) {
     memset(out, 0, sizeof *out);
     int S = e->S;
@@ -235,9 +96,9 @@ static void eval_prompts(Batch *e, const TrainConfig *cfg, Corpus *vc, const siz
             e->streams[i] = 0x76616c00ULL + (j < nv ? j : 0);
             nb += j < nv;
         }
-        batch_rollout(e, cfg, (uint64_t)cfg->train.seed ^ 0x5eedULL);
+        ppo_rollout(e, (uint64_t)cfg->train.seed ^ 0x5eedULL);
         for (int i = 0; i < nb; i++) {
-            int ended = e->ro.stopped[i] && e->ro.last[i] == e->eot;
+            int ended = ppo_ended(e, i);
             out->rm += (double)e->score[i];
             out->reward += (double)e->reward[i];
             out->kl += (double)e->klsum[i];
@@ -246,20 +107,7 @@ static void eval_prompts(Batch *e, const TrainConfig *cfg, Corpus *vc, const siz
             out->n += 1;
         }
         /* the first held-out answers, for the log (rank 0) */
-        for (int i = 0; i < nb && rank == 0 && printed < 3; i++, printed++) {
-            uint32_t *ids = mallocCheck(sizeof(uint32_t) * (size_t)(e->plen[i] + e->ro.len[i] + 1));
-            for (int t = 0; t < e->plen[i]; t++) ids[t] = (uint32_t)e->prompts[i][t];
-            char *q = tokenizer_decode(tok, ids, (size_t)e->plen[i], NULL);
-            for (int t = 0; t < e->ro.len[i]; t++) ids[t] = (uint32_t)e->ro.tokens[(size_t)i * e->ro.max_new + t];
-            char *a = tokenizer_decode(tok, ids, (size_t)e->ro.len[i], NULL);
-            for (char *c = q; *c; c++) if (*c == '\n') *c = ' ';
-            for (char *c = a; *c; c++) if (*c == '\n') *c = ' ';
-            run_say(ro, "step %6lld | sample %d | score %+.3f | %s-> %s%s\n", (long long)step, printed + 1,
-                    (double)e->score[i], q, a, e->ro.stopped[i] && e->ro.last[i] == e->eot ? " <end>" : " [...]");
-            free(q);
-            free(a);
-            free(ids);
-        }
+        for (int i = 0; i < nb && rank == 0 && printed < 3; i++, printed++) log_sample(ro, e, i, printed + 1, tok, step);
         for (int i = 0; i < S; i++) free(bufs[i]);
     }
     double v[6] = {out->rm, out->reward, out->kl, out->ended, out->length, out->n};
@@ -291,7 +139,7 @@ typedef struct {
     size_t np, nv, *vids;
     DocOrder order;
     uint64_t cursor;         /* prompts consumed, all ranks */
-    Batch b, e;              /* the rollout batch, the evaluation batch */
+    PpoBatch b, e;           /* the rollout batch, the evaluation batch */
     int **pbuf;              /* [G] this step's prompts */
     int G, k, S, Sm, nmb, Smb;
     double *ntok, ntok_all;  /* reply tokens per minibatch / in all, all ranks */
@@ -386,16 +234,22 @@ static void *setup(Engine *e) {
             e->m->table.total, s->np, s->nv, s->G, s->k);
     if (s->nmb > 1) run_say(&e->out, ", %d updates per epoch on minibatches of %d sequences", s->nmb, s->Smb);
     run_say(&e->out, ts->grad_accum > 1 ? ", trained in %d micro-batches of %d\n" : "\n", ts->grad_accum, s->Sm);
-    batch_init(&s->b, cfg, e->m, s->ref, s->rm, s->tok, s->G, s->k, s->Sm);
-    batch_init(&s->e, cfg, e->m, s->ref, s->rm, s->tok, s->S, 1, s->Sm);
+    TokenizerSpecials sp = tokenizer_specials(s->tok);
+    CHECK(sp.end_of_turn >= 0, "rlhf: the tokenizer of %s has no <end_of_turn>", init);
+    PpoParams pp = {.seq_len = ts->seq_len, .max_new = rc->max_new_tokens,
+                    .sp = {rc->temperature, 0, rc->top_p, tokenizer_vocab_size(s->tok)}, .eot = sp.end_of_turn,
+                    .eos = sp.eos, .beta = rc->beta, .eos_penalty = rc->eos_penalty, .clip = rc->clip,
+                    .kl = rc->kl_estimator == KL_K3 ? RLHF_KL_K3 : RLHF_KL_K1};
+    ppo_batch_init(&s->b, &pp, e->m, s->ref, s->rm, s->G, s->k, s->Sm);
+    ppo_batch_init(&s->e, &pp, e->m, s->ref, s->rm, s->S, 1, s->Sm);
     s->pbuf = callocCheck((size_t)s->G, sizeof(int *));
     return s;
 }
 
 static void teardown(void *st) {
     RlhfStage *s = st;
-    batch_free(&s->b);
-    batch_free(&s->e);
+    ppo_batch_free(&s->b);
+    ppo_batch_free(&s->e);
     free(s->pbuf);
     free(s->ntok);
     free(s->vids);
@@ -437,22 +291,10 @@ static void evaluate(void *st, Engine *e) {
 /* advantages (leave-one-out within each prompt's k samples, optionally whitened over the
  * global batch) per reply token, and the reply tokens of each minibatch over all ranks */
 static void advantages(RlhfStage *s, const RlhfSection *rc, int world) {
-    Batch *b = &s->b;
-    rloo_advantages(b->adv, b->reward, s->G, s->k, 0);
-    if (rc->whiten) {
-        double m[2] = {0, 0};
-        for (int i = 0; i < s->S; i++) m[0] += (double)b->adv[i], m[1] += (double)b->adv[i] * (double)b->adv[i];
-        dist_allreduce_sum_f64(m, 2);
-        double n = (double)s->S * world, mean = m[0] / n, var = m[1] / n - mean * mean;
-        rloo_whiten(b->adv, (size_t)s->S, mean, sqrt(var > 0 ? var : 0));
-    }
-    int Tb = b->Tb;
-    size_t n = (size_t)s->S * Tb;
-    for (size_t x = 0; x < n; x++) b->adv_tok[x] = b->adv[x / (size_t)Tb];
-    for (int j = 0; j < s->nmb; j++) {
-        s->ntok[j] = 0;
-        for (size_t x = (size_t)j * s->Smb * Tb; x < (size_t)(j + 1) * s->Smb * Tb; x++) s->ntok[j] += b->mask[x];
-    }
+    double sums[2] = {0, 0};
+    ppo_advantages(&s->b, sums);
+    if (rc->whiten) dist_allreduce_sum_f64(sums, 2);
+    ppo_advantages_finish(&s->b, rc->whiten, sums, (double)s->S * world, s->nmb, s->ntok);
     dist_allreduce_sum_f64(s->ntok, (size_t)s->nmb);
     s->ntok_all = 0;
     for (int j = 0; j < s->nmb; j++) s->ntok_all += s->ntok[j];
@@ -470,7 +312,7 @@ static void plan(void *st, Engine *e, StepPlan *p) {
         for (int j = 0; j < s->k; j++) s->b.streams[g * s->k + j] = slot * (uint64_t)s->k + (uint64_t)j;
     }
     s->cursor += (uint64_t)s->G * e->world;
-    batch_rollout(&s->b, e->cfg, (uint64_t)e->cfg->train.seed);
+    ppo_rollout(&s->b, (uint64_t)e->cfg->train.seed);
     for (int g = 0; g < s->G; g++) free(s->pbuf[g]);
     advantages(s, &e->cfg->rlhf, e->world);
     s->loss = s->clipped = 0;
@@ -479,26 +321,17 @@ static void plan(void *st, Engine *e, StepPlan *p) {
     p->micro = s->Smb / s->Sm;
 }
 
-/* micro-batch a of update u (epoch u / nmb, minibatch u % nmb): the clipped policy loss */
+/* micro-batch a of update u (epoch u / nmb, minibatch u % nmb): the clipped policy loss, its
+ * mean over the minibatch's reply tokens of every rank (ranks average gradients: x world) */
 static double micro_step(void *st, Engine *e, int u, int a) {
     RlhfStage *s = st;
-    Batch *b = &s->b;
-    int ep = u / s->nmb, j = u % s->nmb, Tb = b->Tb, Sm = s->Sm;
-    float clip = e->cfg->rlhf.clip;
+    int ep = u / s->nmb, j = u % s->nmb;
     if (a == 0) s->nc = 0;
-    size_t o = (size_t)(j * s->Smb + a * Sm) * Tb, nm = (size_t)Sm * Tb, c = 0;
     /* one micro-batch: the rollout's policy forward is still in place for epoch 0, and its
      * log-probabilities are log p_old */
-    if (ep > 0 || e->cfg->train.grad_accum > 1)
-        forward_logprobs(e->m, b->logp + o, b->tok + o, b->tgt + o, b->pos + o, b->mask + o, Sm, Tb, NULL, NULL, NULL);
-    else memcpy(b->logp + o, b->logp_old + o, nm * sizeof(float));
-    double l = policy_loss_forward(b->logp + o, b->logp_old + o, b->adv_tok + o, b->mask + o, clip, nm, &c);
-    s->nc += c;
-    /* mean over the minibatch's response tokens of every rank; ranks average gradients (x world) */
-    policy_loss_weights(b->w + o, b->logp + o, b->logp_old + o, b->adv_tok + o, b->mask + o, clip,
-                        s->ntok[j] > 0 ? (float)(e->world / s->ntok[j]) : 0.0f, nm);
-    griffin_backward_weighted(e->m, b->w + o);
-    return l;
+    int reuse = ep == 0 && e->cfg->train.grad_accum == 1;
+    float scale = s->ntok[j] > 0 ? (float)(e->world / s->ntok[j]) : 0.0f;
+    return ppo_micro_step(&s->b, j * s->Smb + a * s->Sm, reuse, scale, &s->nc);
 }
 
 static void after_update(void *st, Engine *e, const UpdateInfo *ui) {
@@ -511,14 +344,14 @@ static void after_update(void *st, Engine *e, const UpdateInfo *ui) {
 
 static void end_step(void *st, Engine *e, const StepInfo *si) {
     RlhfStage *s = st;
-    Batch *b = &s->b;
+    PpoBatch *b = &s->b;
     double t_update = now_seconds() - s->t_update, m[6] = {0};
     for (int i = 0; i < s->S; i++) {
         m[0] += (double)b->reward[i];
         m[1] += (double)b->score[i];
         m[2] += (double)b->klsum[i];
         m[3] += b->ro.len[i];
-        m[4] += b->ro.stopped[i] && b->ro.last[i] == b->eot;
+        m[4] += ppo_ended(b, i);
     }
     m[5] = b->entropy;
     dist_allreduce_sum_f64(m, 6);

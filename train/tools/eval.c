@@ -142,7 +142,7 @@ static int eval_chat_endings(const char *ckpt, const char *path, long max_docs, 
         int nb = n - s0 < batch ? n - s0 : batch;
         DecodeState *s = decode_create(m, nb);
         Generation g;
-        generation_alloc(&g, nb, max_new);
+        generation_alloc(&g, nb, max_new, 0);
         generate(m, s, (const int *const *)(prompts + s0), lens + s0, max_new, &greedy, stops, 2, 0, 0, &g);
         for (int b = 0; b < nb; b++) {
             ended += g.stopped[b] && g.tokens[(size_t)b * max_new + g.len[b] - 1] == sp.end_of_turn;

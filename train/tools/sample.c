@@ -128,7 +128,7 @@ int cmd_sample(int argc, char **argv) {
         int nb = total - start < B ? total - start : B;
         DecodeState *s = decode_create(m, nb);
         Generation g;
-        generation_alloc(&g, nb, max_new);
+        generation_alloc(&g, nb, max_new, 0);
         generate(m, s, (const int *const *)(ids + start), lens + start, max_new, &sp, stops, n_stop,
                  seed, (uint64_t)start, &g);
         for (int b = 0; b < nb; b++) {

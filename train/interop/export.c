@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/check.h"
+#include "common/sys.h"
 #include "data/safetensors.h"
 #include "data/tokenizer.h"
 #include "model/params.h"
@@ -43,24 +44,18 @@ static void export_usage(FILE *f) {
 static int write_bytes(const char *path, const void *p, size_t n, char *err, size_t errlen) {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        set_error(err, errlen, "%s: cannot create: %s", path, strerror(errno));
         return -1;
     }
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
-            close(fd);
-            unlink(path);
-            return -1;
-        }
-        c += w;
-        n -= (size_t)w;
+    int e = write_all(fd, p, n, NULL);
+    if (e) {
+        set_error(err, errlen, "%s: write failed: %s", path, strerror(e));
+        close(fd);
+        unlink(path);
+        return -1;
     }
     if (fsync(fd) || close(fd)) {
-        snprintf(err, errlen, "%s: fsync/close failed: %s", path, strerror(errno));
+        set_error(err, errlen, "%s: fsync/close failed: %s", path, strerror(errno));
         unlink(path);
         return -1;
     }
@@ -92,277 +87,299 @@ typedef struct {
     char final[4200], tmp[4300];
 } OutFile;
 
-int cmd_export(int argc, char **argv) {
-    const char *ckpt = NULL, *format = NULL, *dtype_s = NULL, *out = NULL;
-    uint64_t max_shard = 5000000000ull;
-    int force = 0;
+/* one export: options, the checkpoint's model and weights, the output files */
+typedef struct {
+    const char *ckpt, *out;
+    Layout lay;
+    StDtype dt;
+    uint64_t max_shard;
+    int force;
+    CkptLoaded ld;
+    GriffinConfig cfg;
+    ParamTable pt;
+    float *params;
+    int pad, eos, bos, have_specials;
+    LayoutEntry *es;      /* [n] tensors in the layout's order */
+    int n, *shard_of, n_shards;
+    uint64_t total_bytes;
+    OutFile *files;       /* temporary and final names, switched once all are complete */
+    int n_out;
+    char err[4096];
+} Export;
+
+/* the options; returns 0, or the exit code (2 for a usage error, 0 after --help) + 1 */
+static int parse_args(Export *x, int argc, char **argv) {
+    const char *format = NULL, *dtype_s = "fp32";
+    x->max_shard = 5000000000ull;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             export_usage(stdout);
-            return 0;
+            return 1;
         }
         if (!strcmp(a, "--force")) {
-            force = 1;
+            x->force = 1;
             continue;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "griffin export: %s needs a value (see --help)\n", a);
-            return 2;
-        }
+        if (i + 1 >= argc) return fprintf(stderr, "griffin export: %s needs a value (see --help)\n", a), 3;
         const char *v = argv[++i];
-        if (!strcmp(a, "--checkpoint")) ckpt = v;
+        if (!strcmp(a, "--checkpoint")) x->ckpt = v;
         else if (!strcmp(a, "--format")) format = v;
         else if (!strcmp(a, "--dtype")) dtype_s = v;
-        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--out")) x->out = v;
         else if (!strcmp(a, "--max-shard-size")) {
-            max_shard = parse_size(v);
-            if (!max_shard) {
-                fprintf(stderr, "griffin export: --max-shard-size: '%s' is not a size\n", v);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "griffin export: unknown option %s (see --help)\n", a);
-            return 2;
-        }
+            if (!(x->max_shard = parse_size(v)))
+                return fprintf(stderr, "griffin export: --max-shard-size: '%s' is not a size\n", v), 3;
+        } else return fprintf(stderr, "griffin export: unknown option %s (see --help)\n", a), 3;
     }
-    if (!dtype_s) dtype_s = "fp32";
-    if (!ckpt || !format || !out) {
-        export_usage(stderr);
-        return 2;
-    }
-    Layout lay;
-    if (!strcmp(format, "official")) lay = LAYOUT_OFFICIAL;
-    else if (!strcmp(format, "hf")) lay = LAYOUT_HF;
-    else {
-        fprintf(stderr, "griffin export: --format must be official or hf (got '%s')\n", format);
-        return 2;
-    }
-    StDtype dt;
-    if (!strcmp(dtype_s, "fp32")) dt = ST_F32;
-    else if (!strcmp(dtype_s, "bf16")) dt = ST_BF16;
-    else {
-        fprintf(stderr, "griffin export: --dtype must be fp32 or bf16 (got '%s')\n", dtype_s);
-        return 2;
-    }
+    if (!x->ckpt || !format || !x->out) return export_usage(stderr), 3;
+    if (!strcmp(format, "official")) x->lay = LAYOUT_OFFICIAL;
+    else if (!strcmp(format, "hf")) x->lay = LAYOUT_HF;
+    else return fprintf(stderr, "griffin export: --format must be official or hf (got '%s')\n", format), 3;
+    if (!strcmp(dtype_s, "fp32")) x->dt = ST_F32;
+    else if (!strcmp(dtype_s, "bf16")) x->dt = ST_BF16;
+    else return fprintf(stderr, "griffin export: --dtype must be fp32 or bf16 (got '%s')\n", dtype_s), 3;
+    return 0;
+}
 
-    /* the checkpoint: config, tokenizer, weights */
-    char err[4096];
-    CkptLoaded ld;
-    if (ckpt_load(ckpt, NULL, NULL, NULL, NULL, &ld, err, sizeof err) != CKPT_OK) {
-        fprintf(stderr, "griffin export: %s: %s\n", ckpt, err);
-        return 1;
-    }
-    if (!ld.config || !ld.config[0]) {
-        fprintf(stderr, "griffin export: %s stores no config; it was not written by griffin\n", ckpt);
-        return 1;
-    }
+/* the checkpoint: config, weights, the tokenizer's special ids; 0 or -1 (message printed) */
+static int load_source(Export *x) {
+    if (ckpt_load(x->ckpt, NULL, NULL, NULL, NULL, &x->ld, x->err, sizeof x->err) != CKPT_OK)
+        return fprintf(stderr, "griffin export: %s: %s\n", x->ckpt, x->err), -1;
+    if (!x->ld.config || !x->ld.config[0])
+        return fprintf(stderr, "griffin export: %s stores no config; it was not written by griffin\n", x->ckpt), -1;
     TrainConfig *tc = callocCheck(1, sizeof *tc);
-    if (train_config_parse_string(tc, ld.config, ckpt, NULL, 0, NULL, err, sizeof err)) {
-        fprintf(stderr, "griffin export: %s: its stored config does not parse: %s\n", ckpt, err);
-        return 1;
-    }
-    GriffinConfig cfg = tc->griffin;
+    int bad = train_config_parse_string(tc, x->ld.config, x->ckpt, NULL, 0, NULL, x->err, sizeof x->err);
+    x->cfg = tc->griffin;
     free(tc);
-    if (lay == LAYOUT_HF && (!cfg.embed_scale || !(cfg.soft_cap > 0))) {
-        fprintf(stderr, "griffin export: the HF RecurrentGemma port always scales input embeddings by sqrt(width) and "
-                        "always soft-caps the logits; this model has embed_scale = %s and soft_cap = %g: use --format official\n",
-                cfg.embed_scale ? "true" : "false", (double)cfg.soft_cap);
-        return 1;
-    }
-    ParamTable pt;
-    param_table_build(&pt, &cfg);
-    float *params = alignedCallocCheck(pt.total * sizeof(float));
-    if (ckpt_load_weights(ckpt, &pt, params, err, sizeof err) != CKPT_OK) {
-        fprintf(stderr, "griffin export: %s: %s\n", ckpt, err);
-        return 1;
-    }
-    int pad = 0, eos = 1, bos = 2, have_specials = 0;
-    if (ld.tokenizer_len) {
-        Tokenizer *t = tokenizer_load_from_memory(ld.tokenizer, ld.tokenizer_len, ckpt);
+    if (bad) return fprintf(stderr, "griffin export: %s: its stored config does not parse: %s\n", x->ckpt, x->err), -1;
+    if (x->lay == LAYOUT_HF && (!x->cfg.embed_scale || !(x->cfg.soft_cap > 0)))
+        return fprintf(stderr, "griffin export: the HF RecurrentGemma port always scales input embeddings by sqrt(width) "
+                       "and always soft-caps the logits; this model has embed_scale = %s and soft_cap = %g: use --format "
+                       "official\n", x->cfg.embed_scale ? "true" : "false", (double)x->cfg.soft_cap), -1;
+    param_table_build(&x->pt, &x->cfg);
+    x->params = alignedCallocCheck(x->pt.total * sizeof(float));
+    if (ckpt_load_weights(x->ckpt, &x->pt, x->params, x->err, sizeof x->err) != CKPT_OK)
+        return fprintf(stderr, "griffin export: %s: %s\n", x->ckpt, x->err), -1;
+    x->pad = 0, x->eos = 1, x->bos = 2;
+    if (x->ld.tokenizer_len) {
+        Tokenizer *t = tokenizer_load_from_memory(x->ld.tokenizer, x->ld.tokenizer_len, x->ckpt);
         TokenizerSpecials sp = tokenizer_specials(t);
-        if (sp.pad >= 0) pad = sp.pad;
-        if (sp.eos >= 0) eos = sp.eos;
-        if (sp.bos >= 0) bos = sp.bos;
-        have_specials = sp.pad >= 0 && sp.eos >= 0 && sp.bos >= 0 && sp.unk >= 0;
+        if (sp.pad >= 0) x->pad = sp.pad;
+        if (sp.eos >= 0) x->eos = sp.eos;
+        if (sp.bos >= 0) x->bos = sp.bos;
+        x->have_specials = sp.pad >= 0 && sp.eos >= 0 && sp.bos >= 0 && sp.unk >= 0;
         tokenizer_free(t);
     }
+    return 0;
+}
 
-    /* the output folder */
+/* the output folder exists (created) and holds no earlier export unless --force */
+static int prepare_dir(const Export *x) {
     struct stat stt;
-    if (stat(out, &stt) == 0) {
-        if (!S_ISDIR(stt.st_mode)) {
-            fprintf(stderr, "griffin export: %s exists and is not a directory\n", out);
-            return 1;
-        }
-        DIR *d = opendir(out);
-        struct dirent *e;
-        int clash = 0;
-        while (d && (e = readdir(d)))
-            if (is_export_file(e->d_name)) clash = 1;
-        if (d) closedir(d);
-        if (clash && !force) {
-            fprintf(stderr, "griffin export: %s already holds an export (safetensors / config.json): pass --force to replace it\n", out);
-            return 1;
-        }
-    } else if (mkdir(out, 0777)) {
-        fprintf(stderr, "griffin export: cannot create %s: %s\n", out, strerror(errno));
-        return 1;
+    if (stat(x->out, &stt) != 0) {
+        if (mkdir(x->out, 0777)) return fprintf(stderr, "griffin export: cannot create %s: %s\n", x->out, strerror(errno)), -1;
+        return 0;
     }
+    if (!S_ISDIR(stt.st_mode)) return fprintf(stderr, "griffin export: %s exists and is not a directory\n", x->out), -1;
+    DIR *d = opendir(x->out);
+    struct dirent *e;
+    int clash = 0;
+    while (d && (e = readdir(d)))
+        if (is_export_file(e->d_name)) clash = 1;
+    if (d) closedir(d);
+    if (clash && !x->force)
+        return fprintf(stderr, "griffin export: %s already holds an export (safetensors / config.json): pass --force to "
+                       "replace it\n", x->out), -1;
+    return 0;
+}
 
-    /* shards: consecutive tensors up to max_shard bytes each */
-    LayoutEntry *es;
-    int n = interop_layout(&pt, lay, &es);
-    int *shard_of = mallocCheck(sizeof(int) * (size_t)n);
-    int n_shards = 0;
-    uint64_t cur = 0, total_bytes = 0;
-    for (int k = 0; k < n; k++) {
-        uint64_t b = (uint64_t)layout_entry_numel(&es[k]) * st_dtype_size(dt);
-        if (n_shards == 0 || (cur > 0 && cur + b > max_shard)) {
-            n_shards++;
+static void add_out(Export *x, const char *name) {
+    OutFile *f = &x->files[x->n_out++];
+    snprintf(f->final, sizeof f->final, "%s/%s", x->out, name);
+    snprintf(f->tmp, sizeof f->tmp, "%s/.%s.tmp%d", x->out, name, (int)getpid());
+}
+
+/* shards: consecutive tensors up to max_shard bytes each, one output file per shard */
+static int plan_shards(Export *x) {
+    x->n = interop_layout(&x->pt, x->lay, &x->es);
+    x->shard_of = mallocCheck(sizeof(int) * (size_t)x->n);
+    uint64_t cur = 0;
+    for (int k = 0; k < x->n; k++) {
+        uint64_t b = (uint64_t)layout_entry_numel(&x->es[k]) * st_dtype_size(x->dt);
+        if (x->n_shards == 0 || (cur > 0 && cur + b > x->max_shard)) {
+            x->n_shards++;
             cur = 0;
         }
-        shard_of[k] = n_shards - 1;
+        x->shard_of[k] = x->n_shards - 1;
         cur += b;
-        total_bytes += b;
+        x->total_bytes += b;
     }
-    if (n_shards > MAX_OUT_FILES - 8) {
-        fprintf(stderr, "griffin export: %d shards: raise --max-shard-size\n", n_shards);
-        return 1;
-    }
-    OutFile *files = callocCheck(MAX_OUT_FILES, sizeof(OutFile));
-    int n_out = 0;
-#define ADD_OUT(name)                                                                         \
-    do {                                                                                      \
-        snprintf(files[n_out].final, sizeof files[n_out].final, "%s/%s", out, name);          \
-        snprintf(files[n_out].tmp, sizeof files[n_out].tmp, "%s/.%s.tmp%d", out, name, (int)getpid()); \
-        n_out++;                                                                              \
-    } while (0)
+    if (x->n_shards > MAX_OUT_FILES - 8)
+        return fprintf(stderr, "griffin export: %d shards: raise --max-shard-size\n", x->n_shards), -1;
+    x->files = callocCheck(MAX_OUT_FILES, sizeof(OutFile));
     char name[256];
-    for (int s = 0; s < n_shards; s++) {
-        if (n_shards == 1) snprintf(name, sizeof name, "model.safetensors");
-        else snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", s + 1, n_shards);
-        ADD_OUT(name);
+    for (int s = 0; s < x->n_shards; s++) {
+        if (x->n_shards == 1) snprintf(name, sizeof name, "model.safetensors");
+        else snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", s + 1, x->n_shards);
+        add_out(x, name);
     }
+    return 0;
+}
 
-    int rc = 0;
+/* shard s's tensors (first .. first+count-1) into its temporary file */
+static int write_shard(Export *x, int s, int first, int count, float **buf, size_t *cap) {
     const char *mk[1] = {"format"}, *mv[1] = {"pt"};
+    StSpec *specs = callocCheck((size_t)count, sizeof(StSpec));
+    for (int j = 0; j < count; j++) {
+        const LayoutEntry *e = &x->es[first + j];
+        specs[j].name = e->name;
+        specs[j].dtype = x->dt;
+        specs[j].ndim = e->ndim;
+        for (int d = 0; d < e->ndim; d++) specs[j].shape[d] = e->shape[d];
+    }
+    StWriter *w = st_writer_open(x->files[s].tmp, specs, count, mk, mv, 1, x->err, sizeof x->err);
+    int rc = w ? 0 : -1;
+    for (int j = 0; j < count && !rc; j++) {
+        const LayoutEntry *e = &x->es[first + j];
+        const float *src = x->params + x->pt.t[e->param].offset;
+        if (e->xf != XF_COPY) {
+            size_t m = layout_entry_numel(e);
+            if (m > *cap) {
+                free(*buf);
+                *buf = mallocCheck(sizeof(float) * m);
+                *cap = m;
+            }
+            interop_export_tensor(&x->pt, x->params, e, *buf);
+            src = *buf;
+        }
+        rc = st_writer_put(w, src, x->err, sizeof x->err);
+    }
+    if (w) {
+        if (rc) st_writer_abort(w);
+        else rc = st_writer_close(w, x->err, sizeof x->err);
+    }
+    free(specs);
+    return rc;
+}
+
+static int write_shards(Export *x) {
     float *buf = NULL;
-    size_t buf_cap = 0;
-    for (int s = 0; s < n_shards && !rc; s++) {
+    size_t cap = 0;
+    int rc = 0;
+    for (int s = 0; s < x->n_shards && !rc; s++) {
         int first = -1, count = 0;
-        for (int k = 0; k < n; k++)
-            if (shard_of[k] == s) {
+        for (int k = 0; k < x->n; k++)
+            if (x->shard_of[k] == s) {
                 if (first < 0) first = k;
                 count++;
             }
-        StSpec *specs = callocCheck((size_t)count, sizeof(StSpec));
-        for (int j = 0; j < count; j++) {
-            const LayoutEntry *e = &es[first + j];
-            specs[j].name = e->name;
-            specs[j].dtype = dt;
-            specs[j].ndim = e->ndim;
-            for (int d = 0; d < e->ndim; d++) specs[j].shape[d] = e->shape[d];
-        }
-        StWriter *w = st_writer_open(files[s].tmp, specs, count, mk, mv, 1, err, sizeof err);
-        if (!w) rc = -1;
-        for (int j = 0; j < count && !rc; j++) {
-            const LayoutEntry *e = &es[first + j];
-            const float *src;
-            if (e->xf == XF_COPY) {
-                src = params + pt.t[e->param].offset;
-            } else {
-                size_t m = layout_entry_numel(e);
-                if (m > buf_cap) {
-                    free(buf);
-                    buf = mallocCheck(sizeof(float) * m);
-                    buf_cap = m;
-                }
-                interop_export_tensor(&pt, params, e, buf);
-                src = buf;
-            }
-            rc = st_writer_put(w, src, err, sizeof err);
-        }
-        if (w) {
-            if (rc) st_writer_abort(w);
-            else rc = st_writer_close(w, err, sizeof err);
-        }
-        free(specs);
+        rc = write_shard(x, s, first, count, &buf, &cap);
     }
     free(buf);
+    return rc;
+}
 
-    /* the index, config.json, tokenizer */
-    if (!rc && n_shards > 1) {
+/* a side file (index, config.json, tokenizer) under its temporary name */
+static int write_side(Export *x, const char *name, const void *bytes, size_t n) {
+    add_out(x, name);
+    return write_bytes(x->files[x->n_out - 1].tmp, bytes, n, x->err, sizeof x->err);
+}
+
+/* the index (several shards), config.json, the tokenizer (and HF's tokenizer_config.json) */
+static int write_side_files(Export *x) {
+    int rc = 0;
+    if (x->n_shards > 1) {
         json_t *root = json_object(), *meta = json_object(), *map = json_object();
-        json_object_set_new(meta, "total_size", json_integer((json_int_t)total_bytes));
+        json_object_set_new(meta, "total_size", json_integer((json_int_t)x->total_bytes));
         json_object_set_new(root, "metadata", meta);
-        for (int k = 0; k < n; k++) json_object_set_new(map, es[k].name, json_string(strrchr(files[shard_of[k]].final, '/') + 1));
+        for (int k = 0; k < x->n; k++)
+            json_object_set_new(map, x->es[k].name, json_string(strrchr(x->files[x->shard_of[k]].final, '/') + 1));
         json_object_set_new(root, "weight_map", map);
         char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(root);
-        ADD_OUT("model.safetensors.index.json");
-        rc = write_bytes(files[n_out - 1].tmp, text, strlen(text), err, sizeof err);
+        rc = write_side(x, "model.safetensors.index.json", text, strlen(text));
         free(text);
     }
     if (!rc) {
-        char *cj = interop_config_json(&cfg, lay, dt == ST_F32 ? "float32" : "bfloat16", pad, eos, bos);
-        ADD_OUT("config.json");
-        rc = write_bytes(files[n_out - 1].tmp, cj, strlen(cj), err, sizeof err);
+        char *cj = interop_config_json(&x->cfg, x->lay, x->dt == ST_F32 ? "float32" : "bfloat16", x->pad, x->eos, x->bos);
+        rc = write_side(x, "config.json", cj, strlen(cj));
         free(cj);
     }
-    if (!rc && ld.tokenizer_len) {
-        ADD_OUT("tokenizer.model");
-        rc = write_bytes(files[n_out - 1].tmp, ld.tokenizer, ld.tokenizer_len, err, sizeof err);
-        if (!rc && lay == LAYOUT_HF && have_specials) {
+    if (!rc && x->ld.tokenizer_len) {
+        rc = write_side(x, "tokenizer.model", x->ld.tokenizer, x->ld.tokenizer_len);
+        if (!rc && x->lay == LAYOUT_HF && x->have_specials) {
             const char *tcj = "{\n  \"tokenizer_class\": \"GemmaTokenizer\",\n  \"bos_token\": \"<bos>\",\n"
                               "  \"eos_token\": \"<eos>\",\n  \"pad_token\": \"<pad>\",\n  \"unk_token\": \"<unk>\",\n"
                               "  \"add_bos_token\": true,\n  \"add_eos_token\": false\n}\n";
-            ADD_OUT("tokenizer_config.json");
-            rc = write_bytes(files[n_out - 1].tmp, tcj, strlen(tcj), err, sizeof err);
+            rc = write_side(x, "tokenizer_config.json", tcj, strlen(tcj));
         }
     }
-#undef ADD_OUT
-    if (rc) {
-        for (int i = 0; i < n_out; i++) unlink(files[i].tmp);
-        fprintf(stderr, "griffin export: %s (nothing written to %s)\n", err, out);
-        return 1;
-    }
-    /* switch names: first remove what an earlier export left that this one does not replace */
-    DIR *d = opendir(out);
+    return rc;
+}
+
+/* switch names: first remove what an earlier export left that this one does not replace */
+static int switch_names(Export *x) {
+    DIR *d = opendir(x->out);
     struct dirent *e;
     while (d && (e = readdir(d))) {
         if (!is_export_file(e->d_name)) continue;
         int mine = 0;
-        for (int i = 0; i < n_out && !mine; i++) mine = !strcmp(strrchr(files[i].final, '/') + 1, e->d_name);
+        for (int i = 0; i < x->n_out && !mine; i++) mine = !strcmp(strrchr(x->files[i].final, '/') + 1, e->d_name);
         if (!mine) {
             char p[4400];
-            snprintf(p, sizeof p, "%s/%s", out, e->d_name);
+            snprintf(p, sizeof p, "%s/%s", x->out, e->d_name);
             unlink(p);
         }
     }
     if (d) closedir(d);
-    for (int i = 0; i < n_out; i++)
-        if (rename(files[i].tmp, files[i].final)) {
-            fprintf(stderr, "griffin export: rename %s -> %s failed: %s\n", files[i].tmp, files[i].final, strerror(errno));
-            for (int j = i; j < n_out; j++) unlink(files[j].tmp);
-            return 1;
+    for (int i = 0; i < x->n_out; i++)
+        if (rename(x->files[i].tmp, x->files[i].final)) {
+            fprintf(stderr, "griffin export: rename %s -> %s failed: %s\n", x->files[i].tmp, x->files[i].final,
+                    strerror(errno));
+            for (int j = i; j < x->n_out; j++) unlink(x->files[j].tmp);
+            return -1;
         }
-    int dfd = open(out, O_RDONLY | O_DIRECTORY);
+    int dfd = open(x->out, O_RDONLY | O_DIRECTORY);
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);
     }
-    printf("exported %s -> %s: %s layout, %s, %d tensors in %d file%s (%.1f MB)%s\n", ckpt, out, layout_name(lay),
-           dt == ST_F32 ? "F32" : "BF16", n, n_shards, n_shards == 1 ? "" : "s", (double)total_bytes / 1e6,
-           ld.tokenizer_len ? ", tokenizer.model" : ", no tokenizer (the checkpoint carries none)");
-    if (lay == LAYOUT_HF)
-        printf("note: the HF port's parallel pass has no sliding window; its outputs match this model's only for "
-               "sequences of at most %d tokens (the window)\n", cfg.window);
-    free(files);
-    free(shard_of);
-    free(es);
-    free(params);
-    param_table_free(&pt);
-    ckpt_loaded_free(&ld);
     return 0;
+}
+
+static void export_free(Export *x) {
+    free(x->files);
+    free(x->shard_of);
+    free(x->es);
+    free(x->params);
+    param_table_free(&x->pt);
+    ckpt_loaded_free(&x->ld);
+}
+
+int cmd_export(int argc, char **argv) {
+    Export *x = callocCheck(1, sizeof *x);
+    int rc = parse_args(x, argc, argv);
+    if (rc) {
+        free(x);
+        return rc - 1;
+    }
+    rc = load_source(x) || prepare_dir(x) || plan_shards(x) ? 1 : 0;
+    if (!rc && (write_shards(x) || write_side_files(x))) {
+        for (int i = 0; i < x->n_out; i++) unlink(x->files[i].tmp);
+        fprintf(stderr, "griffin export: %s (nothing written to %s)\n", x->err, x->out);
+        rc = 1;
+    }
+    if (!rc && switch_names(x)) rc = 1;
+    if (!rc) {
+        printf("exported %s -> %s: %s layout, %s, %d tensors in %d file%s (%.1f MB)%s\n", x->ckpt, x->out,
+               layout_name(x->lay), x->dt == ST_F32 ? "F32" : "BF16", x->n, x->n_shards, x->n_shards == 1 ? "" : "s",
+               (double)x->total_bytes / 1e6, x->ld.tokenizer_len ? ", tokenizer.model" : ", no tokenizer (the checkpoint carries none)");
+        if (x->lay == LAYOUT_HF)
+            printf("note: the HF port's parallel pass has no sliding window; its outputs match this model's only for "
+                   "sequences of at most %d tokens (the window)\n", x->cfg.window);
+    }
+    export_free(x);
+    free(x);
+    return rc;
 }

@@ -88,207 +88,243 @@ static void bench_usage(void) {
            "train.freeze does: no weight gradients or AdamW moments for them.\n");
 }
 
-static int bench_train(int argc, char **argv) {
-    const char *preset = "small";
-    const char *family = NULL, *json = NULL, *config = NULL, *precision = NULL, *recompute = NULL, *freeze = "";
-    int B = 8, T = 256, steps = 5, warmup = 1, threads = 0;
-    dist_init(&argc, &argv);
+/* one `bench train` run: options, the model, the timings */
+typedef struct {
+    const char *preset, *family, *json, *config, *precision, *recompute, *freeze;
+    int B, T, steps, warmup, threads, rec, world;
+    GriffinConfig cfg;
+    GemmPrecision prec;
+    double prec_peak, peak, rss_mb, opt_time, comm_time, med, medf;
+    char cfg_freeze[CFG_STR];
+    GriffinModel *m;
+    TrainableSet set;
+    size_t shard; /* this rank's moments, floats of each of m and v */
+} BenchRun;
+
+/* the options; 0, or 1 after --help */
+static int bench_options(BenchRun *r, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (a[0] != '-' && !config) {
-            config = a;
+        if (a[0] != '-' && !r->config) {
+            r->config = a;
             continue;
         }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            bench_usage();
-            dist_finalize();
-            return 0;
-        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return bench_usage(), 1;
         CHECK(v, "griffin bench train: option %s needs a value", a);
-        if (!strcmp(a, "--preset")) preset = v;
-        else if (!strcmp(a, "--family")) family = v;
-        else if (!strcmp(a, "--batch")) B = atoi(v);
-        else if (!strcmp(a, "--seq")) T = atoi(v);
-        else if (!strcmp(a, "--steps")) steps = atoi(v);
-        else if (!strcmp(a, "--warmup")) warmup = atoi(v);
-        else if (!strcmp(a, "--threads")) threads = atoi(v);
-        else if (!strcmp(a, "--json")) json = v;
-        else if (!strcmp(a, "--precision")) precision = v;
-        else if (!strcmp(a, "--recompute")) recompute = v;
-        else if (!strcmp(a, "--freeze")) freeze = v;
+        if (!strcmp(a, "--preset")) r->preset = v;
+        else if (!strcmp(a, "--family")) r->family = v;
+        else if (!strcmp(a, "--batch")) r->B = atoi(v);
+        else if (!strcmp(a, "--seq")) r->T = atoi(v);
+        else if (!strcmp(a, "--steps")) r->steps = atoi(v);
+        else if (!strcmp(a, "--warmup")) r->warmup = atoi(v);
+        else if (!strcmp(a, "--threads")) r->threads = atoi(v);
+        else if (!strcmp(a, "--json")) r->json = v;
+        else if (!strcmp(a, "--precision")) r->precision = v;
+        else if (!strcmp(a, "--recompute")) r->recompute = v;
+        else if (!strcmp(a, "--freeze")) r->freeze = v;
         else DIE("griffin bench train: unknown option %s (see --help)", a);
         i++;
     }
-    CHECK(B > 0 && T > 1 && steps > 0 && warmup >= 0, "griffin bench train: batch, seq and steps must be positive");
-    if (threads > 0) omp_set_num_threads(threads);
-    GriffinConfig cfg;
-    if (config) {
+    CHECK(r->B > 0 && r->T > 1 && r->steps > 0 && r->warmup >= 0, "griffin bench train: batch, seq and steps must be positive");
+    return 0;
+}
+
+/* the model of CONFIG.ini (its batch, seq_len, precision, recompute and freeze unless given)
+ * or of a preset, and the family override */
+static void bench_model_config(BenchRun *r, int argc, char **argv) {
+    if (r->config) {
         TrainConfig *tc = callocCheck(1, sizeof *tc);
         char err[2048];
-        CHECK(train_config_load(tc, config, 0, NULL, err, sizeof err) == 0, "griffin bench train: %s", err);
-        cfg = tc->griffin;
-        preset = config;
-        int bset = 0, tset = 0;
+        CHECK(train_config_load(tc, r->config, 0, NULL, err, sizeof err) == 0, "griffin bench train: %s", err);
+        r->cfg = tc->griffin;
+        r->preset = r->config;
+        int bset = 0, tset = 0, fset = 0;
         for (int i = 1; i < argc; i++) {
             bset |= !strcmp(argv[i], "--batch");
             tset |= !strcmp(argv[i], "--seq");
+            fset |= !strcmp(argv[i], "--freeze");
         }
-        if (!bset) B = tc->train.batch_size;
-        if (!tset) T = tc->train.seq_len;
-        if (!precision) precision = tc->train.precision == PRECISION_BF16 ? "bf16"
-                                    : tc->train.precision == PRECISION_BF16_EMULATED ? "bf16-emulated" : "fp32";
-        if (!recompute) recompute = tc->train.recompute ? "on" : "off";
-        static char cfg_freeze[CFG_STR];
-        snprintf(cfg_freeze, sizeof cfg_freeze, "%s", tc->train.freeze);
-        int fset = 0;
-        for (int i = 1; i < argc; i++) fset |= !strcmp(argv[i], "--freeze");
-        if (!fset) freeze = cfg_freeze;
+        if (!bset) r->B = tc->train.batch_size;
+        if (!tset) r->T = tc->train.seq_len;
+        if (!r->precision) r->precision = tc->train.precision == PRECISION_BF16 ? "bf16"
+                                          : tc->train.precision == PRECISION_BF16_EMULATED ? "bf16-emulated" : "fp32";
+        if (!r->recompute) r->recompute = tc->train.recompute ? "on" : "off";
+        snprintf(r->cfg_freeze, sizeof r->cfg_freeze, "%s", tc->train.freeze);
+        if (!fset) r->freeze = r->cfg_freeze;
         free(tc);
     } else {
-        CHECK(config_preset(preset, &cfg) == 0, "griffin bench train: unknown preset '%s' (tiny, small, 2b)", preset);
+        CHECK(config_preset(r->preset, &r->cfg) == 0, "griffin bench train: unknown preset '%s' (tiny, small, 2b)", r->preset);
     }
-    if (family) {
-        CHECK(family_parse(family, &cfg.family) == 0, "griffin bench train: unknown family '%s'", family);
-        const char *err = config_finalize(&cfg);
+    if (r->family) {
+        CHECK(family_parse(r->family, &r->cfg.family) == 0, "griffin bench train: unknown family '%s'", r->family);
+        const char *err = config_finalize(&r->cfg);
         CHECK(!err, "griffin bench train: %s", err);
     }
+}
+
+static void bench_precision(BenchRun *r) {
+    const char *p = r->precision;
     GemmPrecision want = GEMM_FP32;
-    if (precision && !strcmp(precision, "bf16")) want = GEMM_BF16;
-    else if (precision && !strcmp(precision, "bf16-emulated")) want = GEMM_BF16_EMULATED;
-    else CHECK(!precision || !strcmp(precision, "fp32"), "griffin bench train: --precision %s is not fp32|bf16|bf16-emulated", precision);
-    GemmPrecision prec = gemm_set_precision(want);
-    if (prec != want && dist_rank() == 0) printf("precision    bf16 asked for, but this CPU has no avx512_bf16: fp32\n");
-    double prec_peak = prec != GEMM_FP32 ? gemm_ab(prec, B * T, cfg.width, cfg.mlp_width) : 0.0;
-    CHECK(!recompute || !strcmp(recompute, "on") || !strcmp(recompute, "off"),
-          "griffin bench train: --recompute %s is not on|off", recompute);
-    int rec = recompute && !strcmp(recompute, "on");
-    GriffinModel *m = griffin_create_ex(&cfg, B, T, 1, rec ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
-    int N = B * T;
+    if (p && !strcmp(p, "bf16")) want = GEMM_BF16;
+    else if (p && !strcmp(p, "bf16-emulated")) want = GEMM_BF16_EMULATED;
+    else CHECK(!p || !strcmp(p, "fp32"), "griffin bench train: --precision %s is not fp32|bf16|bf16-emulated", p);
+    r->prec = gemm_set_precision(want);
+    if (r->prec != want && dist_rank() == 0) printf("precision    bf16 asked for, but this CPU has no avx512_bf16: fp32\n");
+    r->prec_peak = r->prec != GEMM_FP32 ? gemm_ab(r->prec, r->B * r->T, r->cfg.width, r->cfg.mlp_width) : 0.0;
+    CHECK(!r->recompute || !strcmp(r->recompute, "on") || !strcmp(r->recompute, "off"),
+          "griffin bench train: --recompute %s is not on|off", r->recompute);
+    r->rec = r->recompute && !strcmp(r->recompute, "on");
+}
+
+/* warmup + timed steps on random tokens: forward, backward, ZeRO-1 as in training
+ * (reduce-scatter, AdamW on this rank's shard, all-gather); fwd/tot [steps] seconds */
+static void bench_steps(BenchRun *r, double *fwd, double *tot) {
+    GriffinModel *m = r->m;
+    int N = r->B * r->T;
     int *tokens = mallocCheck(sizeof(int) * N), *targets = mallocCheck(sizeof(int) * N), *pos = mallocCheck(sizeof(int) * N);
-    Rng r;
-    rng_seed(&r, 5, 0);
+    Rng g;
+    rng_seed(&g, 5, 0);
     for (int n = 0; n < N; n++) {
-        tokens[n] = (int)rng_below(&r, (uint64_t)cfg.vocab_size);
-        targets[n] = (int)rng_below(&r, (uint64_t)cfg.vocab_size);
-        pos[n] = n % T;
+        tokens[n] = (int)rng_below(&g, (uint64_t)r->cfg.vocab_size);
+        targets[n] = (int)rng_below(&g, (uint64_t)r->cfg.vocab_size);
+        pos[n] = n % r->T;
     }
-    double *fwd = mallocCheck(sizeof(double) * steps), *tot = mallocCheck(sizeof(double) * steps);
-    TrainableSet set;
-    char terr[1024];
-    CHECK(trainable_build(&set, &m->table, freeze, "", terr, sizeof terr) == 0, "griffin bench train: --freeze: %s", terr);
-    griffin_set_trainable(m, set.all ? NULL : set.on);
     ZeroShard zs; /* this rank's shard of the moments over the trainable set, as in training */
-    zero_init(&zs, &set, &m->table);
+    zero_init(&zs, &r->set, &m->table);
+    r->shard = zs.hi - zs.lo;
     AdamWConfig ac = adamw_defaults();
-    double opt_time = 0.0, comm_time = 0.0;
-    int world = dist_size();
     dist_barrier();
-    for (int s = -warmup; s < steps; s++) {
+    for (int s = -r->warmup; s < r->steps; s++) {
         if (s == 0) {
             griffin_set_profile(m, 1);
             memset(m->prof, 0, sizeof m->prof);
         }
         double t0 = now_seconds();
         griffin_zero_grad(m);
-        griffin_forward(m, tokens, targets, pos, NULL, B, T);
+        griffin_forward(m, tokens, targets, pos, NULL, r->B, r->T);
         double t1 = now_seconds();
         griffin_backward(m);
         double t2 = now_seconds();
-        /* ZeRO-1 as in training: reduce-scatter, AdamW on this rank's shard, all-gather */
         zero_reduce(&zs, m->grads);
         double tr = now_seconds();
-        zero_update_shard(&zs, m->params, m->grads, &ac, 1e-4f, s + warmup + 1, 1.0f);
+        zero_update_shard(&zs, m->params, m->grads, &ac, 1e-4f, s + r->warmup + 1, 1.0f);
         double tu = now_seconds();
         zero_gather(&zs, m->params);
         double t3 = now_seconds();
-        if (s >= 0) {
-            fwd[s] = t1 - t0;
-            tot[s] = t3 - t0;
-            opt_time += tu - tr;
-            comm_time += (tr - t2) + (t3 - tu);
-        }
+        if (s < 0) continue;
+        fwd[s] = t1 - t0;
+        tot[s] = t3 - t0;
+        r->opt_time += tu - tr;
+        r->comm_time += (tr - t2) + (t3 - tu);
     }
     griffin_set_profile(m, 0);
-    /* every rank measures its cores' sgemm rate at the same time; the machine's peak is the sum */
-    double peak = dist_sum_double(sgemm_peak_gflops(B * T, cfg.width, cfg.mlp_width));
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double rss_mb = (double)ru.ru_maxrss * 1024.0 / 1e6;
-    if (dist_rank() != 0) {
-        zero_free(&zs);
-        trainable_free(&set);
-        free(fwd), free(tot), free(tokens), free(targets), free(pos);
-        griffin_free(m);
-        dist_finalize();
-        return 0;
-    }
-    qsort(fwd, (size_t)steps, sizeof(double), cmp_double);
-    qsort(tot, (size_t)steps, sizeof(double), cmp_double);
-    double med = tot[steps / 2], medf = fwd[steps / 2];
-    double flops = griffin_flops_per_token(&m->cfg, T);
-    printf("model        %s %s: D=%d E=%d F=%d H=%d L=%d A=%d V=%d, %zu parameters\n", preset,
+    zero_free(&zs);
+    free(tokens), free(targets), free(pos);
+}
+
+static void bench_report(const BenchRun *r) {
+    const GriffinModel *m = r->m;
+    int N = r->B * r->T, world = r->world, steps = r->steps;
+    double flops = griffin_flops_per_token(&m->cfg, r->T);
+    printf("model        %s %s: D=%d E=%d F=%d H=%d L=%d A=%d V=%d, %zu parameters\n", r->preset,
            family_name(m->cfg.family), m->cfg.width, m->cfg.lru_width, m->cfg.mlp_width, m->cfg.num_heads,
            m->cfg.depth, m->cfg.window, m->cfg.vocab_size, m->table.total);
     printf("batch        B=%d T=%d (%d tokens) per rank, %d rank(s) × %d threads, %d timed steps, %s matrix products\n",
-           B, T, N, world, omp_get_max_threads(), steps, gemm_precision_name(prec));
-    printf("forward      %.1f ms (median)\n", 1e3 * medf);
-    printf("step         %.1f ms (median; forward+backward+AdamW)   %.0f tokens/s\n", 1e3 * med, (double)N * world / med);
-    double achieved = flops * N * world / med / 1e9;
+           r->B, r->T, N, world, omp_get_max_threads(), steps, gemm_precision_name(r->prec));
+    printf("forward      %.1f ms (median)\n", 1e3 * r->medf);
+    printf("step         %.1f ms (median; forward+backward+AdamW)   %.0f tokens/s\n", 1e3 * r->med, (double)N * world / r->med);
+    double achieved = flops * N * world / r->med / 1e9;
     printf("flops        %.1f MFLOP/token, %.1f GFLOP/s achieved; sgemm peak here %.1f GFLOP/s; MFU %.1f%%\n",
-           flops / 1e6, achieved, peak, 100.0 * achieved / peak);
-    if (prec != GEMM_FP32)
-        printf("             %s gemm peak here %.1f GFLOP/s; MFU against it %.1f%%\n", gemm_precision_name(prec),
-               prec_peak, 100.0 * achieved / prec_peak);
-    double prof_total = 0.0;
+           flops / 1e6, achieved, r->peak, 100.0 * achieved / r->peak);
+    if (r->prec != GEMM_FP32)
+        printf("             %s gemm peak here %.1f GFLOP/s; MFU against it %.1f%%\n", gemm_precision_name(r->prec),
+               r->prec_peak, 100.0 * achieved / r->prec_peak);
+    double prof_total = r->opt_time;
     for (int k = 0; k < PROF_NUM; k++) prof_total += m->prof[k][0] + m->prof[k][1];
-    prof_total += opt_time;
     printf("breakdown    per step, ms      forward  backward   share\n");
     for (int k = 0; k < PROF_NUM; k++)
         printf("  %-20s %12.2f %9.2f %6.1f%%\n", prof_kind_name[k], 1e3 * m->prof[k][0] / steps,
                1e3 * m->prof[k][1] / steps, 100.0 * (m->prof[k][0] + m->prof[k][1]) / prof_total);
-    printf("  %-20s %12s %9.2f %6.1f%%\n", "optimizer (AdamW)", "-", 1e3 * opt_time / steps, 100.0 * opt_time / prof_total);
+    printf("  %-20s %12s %9.2f %6.1f%%\n", "optimizer (AdamW)", "-", 1e3 * r->opt_time / steps, 100.0 * r->opt_time / prof_total);
     if (world > 1)
         printf("  %-20s %12s %9.2f %6.1f%%  (reduce-scatter + all-gather, %d ranks)\n", "all-reduce", "-",
-               1e3 * comm_time / steps, 100.0 * comm_time / prof_total, world);
+               1e3 * r->comm_time / steps, 100.0 * r->comm_time / prof_total, world);
     else
         printf("  %-20s %12s %9s %6s\n", "all-reduce", "-", "-", "(1 rank)");
-    if (json) {
-        FILE *f = fopenCheck(json, "w");
-        fprintf(f, "{\"model\":\"%s\",\"family\":\"%s\",\"parameters\":%zu,\"batch\":%d,\"seq\":%d,"
-                   "\"threads\":%d,\"precision\":\"%s\",\"step_ms\":%.3f,\"forward_ms\":%.3f,\"tokens_per_s\":%.1f,"
-                   "\"mflop_per_token\":%.3f,\"gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,\"mfu\":%.4f,\"breakdown_ms\":{",
-                preset, family_name(m->cfg.family), m->table.total, B, T, omp_get_max_threads(),
-                gemm_precision_name(prec), 1e3 * med,
-                1e3 * medf, N / med, flops / 1e6, achieved, peak, achieved / peak);
-        for (int k = 0; k < PROF_NUM; k++)
-            fprintf(f, "\"%s\":{\"forward\":%.3f,\"backward\":%.3f},", prof_kind_name[k],
-                    1e3 * m->prof[k][0] / steps, 1e3 * m->prof[k][1] / steps);
-        fprintf(f, "\"optimizer\":{\"forward\":0,\"backward\":%.3f},\"allreduce\":{\"forward\":0,\"backward\":%.3f}},"
-                   "\"ranks\":%d,\"peak_rss_mb\":%.1f,\"activation_bytes_per_token\":%.0f,\"recompute\":%s}\n",
-                1e3 * opt_time / steps, 1e3 * comm_time / steps, world, rss_mb, (double)griffin_activation_bytes(m) / N,
-                rec ? "true" : "false");
-        fclose(f);
-        printf("wrote %s\n", json);
-    }
-    size_t shard = zs.hi - zs.lo;
-    if (!set.all)
-        printf("trainable    %zu of %zu parameters (%.1f%%), %d tensors frozen (--freeze %s)\n", set.n, set.P,
-               100.0 * (double)set.n / (double)set.P, trainable_frozen_tensors(&set), freeze);
-    zero_free(&zs);
-    trainable_free(&set);
+}
+
+static void bench_json(const BenchRun *r) {
+    const GriffinModel *m = r->m;
+    int N = r->B * r->T;
+    double flops = griffin_flops_per_token(&m->cfg, r->T), achieved = flops * N * r->world / r->med / 1e9;
+    FILE *f = fopenCheck(r->json, "w");
+    fprintf(f, "{\"model\":\"%s\",\"family\":\"%s\",\"parameters\":%zu,\"trainable\":%zu,\"batch\":%d,\"seq\":%d,"
+               "\"threads\":%d,\"precision\":\"%s\",\"step_ms\":%.3f,\"forward_ms\":%.3f,\"tokens_per_s\":%.1f,"
+               "\"mflop_per_token\":%.3f,\"gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,\"mfu\":%.4f,\"breakdown_ms\":{",
+            r->preset, family_name(m->cfg.family), m->table.total, r->set.n, r->B, r->T, omp_get_max_threads(),
+            gemm_precision_name(r->prec), 1e3 * r->med, 1e3 * r->medf, N / r->med, flops / 1e6, achieved, r->peak,
+            achieved / r->peak);
+    for (int k = 0; k < PROF_NUM; k++)
+        fprintf(f, "\"%s\":{\"forward\":%.3f,\"backward\":%.3f},", prof_kind_name[k], 1e3 * m->prof[k][0] / r->steps,
+                1e3 * m->prof[k][1] / r->steps);
+    fprintf(f, "\"optimizer\":{\"forward\":0,\"backward\":%.3f},\"allreduce\":{\"forward\":0,\"backward\":%.3f}},"
+               "\"ranks\":%d,\"peak_rss_mb\":%.1f,\"activation_bytes_per_token\":%.0f,\"recompute\":%s,"
+               "\"adamw_moment_bytes\":%zu}\n",
+            1e3 * r->opt_time / r->steps, 1e3 * r->comm_time / r->steps, r->world, r->rss_mb,
+            (double)griffin_activation_bytes(m) / N, r->rec ? "true" : "false", r->shard * 2 * sizeof(float));
+    fclose(f);
+    printf("wrote %s\n", r->json);
+}
+
+static void bench_memory(const BenchRun *r) {
+    const GriffinModel *m = r->m;
+    int N = r->B * r->T;
+    if (!r->set.all)
+        printf("trainable    %zu of %zu parameters (%.1f%%), %d tensors frozen (--freeze %s)\n", r->set.n, r->set.P,
+               100.0 * (double)r->set.n / (double)r->set.P, trainable_frozen_tensors(&r->set), r->freeze);
     printf("memory       parameters %.1f MB, gradients %.1f MB, AdamW moments %.1f MB%s, activations %.1f MB"
            " (%.0f KB per token%s); peak resident %.1f MB%s\n",
-           m->table.total * 4.0 / 1e6, m->table.total * 4.0 / 1e6, (double)shard * 8.0 / 1e6,
-           world > 1 ? " (this rank's shard)" : "",
-           griffin_activation_bytes(m) / 1e6, griffin_activation_bytes(m) / 1e3 / N, rec ? ", recompute on" : "", rss_mb,
-           world > 1 ? " (rank 0)" : "");
+           m->table.total * 4.0 / 1e6, m->table.total * 4.0 / 1e6, (double)r->shard * 8.0 / 1e6,
+           r->world > 1 ? " (this rank's shard)" : "", griffin_activation_bytes(m) / 1e6,
+           griffin_activation_bytes(m) / 1e3 / N, r->rec ? ", recompute on" : "", r->rss_mb,
+           r->world > 1 ? " (rank 0)" : "");
+}
+
+static int bench_train(int argc, char **argv) {
+    BenchRun r = {.preset = "small", .freeze = "", .B = 8, .T = 256, .steps = 5, .warmup = 1};
+    dist_init(&argc, &argv);
+    if (bench_options(&r, argc, argv)) {
+        dist_finalize();
+        return 0;
+    }
+    if (r.threads > 0) omp_set_num_threads(r.threads);
+    bench_model_config(&r, argc, argv);
+    bench_precision(&r);
+    r.world = dist_size();
+    r.m = griffin_create_ex(&r.cfg, r.B, r.T, 1, r.rec ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
+    char err[1024];
+    CHECK(trainable_build(&r.set, &r.m->table, r.freeze, "", err, sizeof err) == 0, "griffin bench train: --freeze: %s", err);
+    griffin_set_trainable(r.m, r.set.all ? NULL : r.set.on);
+    double *fwd = mallocCheck(sizeof(double) * r.steps), *tot = mallocCheck(sizeof(double) * r.steps);
+    bench_steps(&r, fwd, tot);
+    /* every rank measures its cores' sgemm rate at the same time; the machine's peak is the sum */
+    r.peak = dist_sum_double(sgemm_peak_gflops(r.B * r.T, r.cfg.width, r.cfg.mlp_width));
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    r.rss_mb = (double)ru.ru_maxrss * 1024.0 / 1e6;
+    qsort(fwd, (size_t)r.steps, sizeof(double), cmp_double);
+    qsort(tot, (size_t)r.steps, sizeof(double), cmp_double);
+    r.med = tot[r.steps / 2], r.medf = fwd[r.steps / 2];
+    if (dist_rank() == 0) {
+        bench_report(&r);
+        if (r.json) bench_json(&r);
+        bench_memory(&r);
+    }
     free(fwd);
     free(tot);
-    free(tokens);
-    free(targets);
-    free(pos);
-    griffin_free(m);
+    trainable_free(&r.set);
+    griffin_free(r.m);
     dist_finalize();
     return 0;
 }

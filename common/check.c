@@ -6,6 +6,23 @@
 #include <string.h>
 
 void (*griffin_abort_hook)(int code) = NULL;
+void (*griffin_fail_hook)(void) = NULL;
+int griffin_fail_quiet = 0;
+
+void griffin_fail(const char *fmt, ...) {
+    fflush(stdout);
+    if (!griffin_fail_quiet) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("griffin: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+        fflush(stderr);
+    }
+    if (griffin_fail_hook) griffin_fail_hook();
+    exit(2);
+}
 
 void griffin_die(const char *file, int line, const char *fmt, ...) {
     va_list ap;

@@ -31,6 +31,20 @@ GRIFFIN_NORETURN void griffin_die(const char *file, int line, const char *fmt, .
 
 #define DIE(...) griffin_die(__FILE__, __LINE__, __VA_ARGS__)
 
+/* A user's mistake (a missing file, a value that does not fit): "griffin: message" in one line,
+ * no source location, exit code 2. Only on paths every rank runs with the same inputs (a
+ * command's set-up), so that every rank knows the error: under MPI the driver sets
+ * griffin_fail_hook, rank 0 alone prints, and every rank finalises MPI and exits 2 (no
+ * MPI_ABORT); mpirun still reports the exit code unless run with --quiet. Internal invariants
+ * keep using CHECK. */
+extern void (*griffin_fail_hook)(void);
+extern int griffin_fail_quiet; /* set on ranks other than 0 by the MPI driver */
+GRIFFIN_NORETURN void griffin_fail(const char *fmt, ...) GRIFFIN_PRINTF(1, 2);
+#define REQUIRE(cond, ...)                   \
+    do {                                     \
+        if (!(cond)) griffin_fail(__VA_ARGS__); \
+    } while (0)
+
 void *malloc_check(size_t size, const char *file, int line);
 void *calloc_check(size_t n, size_t size, const char *file, int line);
 FILE *fopen_check(const char *path, const char *mode, const char *file, int line);

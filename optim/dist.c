@@ -20,6 +20,10 @@ static int mpi_live(void) {
 }
 
 static void abort_hook(int code) { dist_abort(code); }
+/* a user's mistake every rank knows (common/check.h): every rank leaves MPI and exits 2 */
+static void fail_hook(void) {
+    if (mpi_live()) MPI_Finalize();
+}
 
 #define MPI_CHECK(call)                                                     \
     do {                                                                    \
@@ -43,11 +47,15 @@ void dist_init(int *argc, char ***argv) {
     MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &g_rank));
     MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &g_size));
     griffin_abort_hook = abort_hook;
+    griffin_fail_hook = fail_hook;
+    griffin_fail_quiet = g_rank != 0;
 }
 
 void dist_finalize(void) {
     if (mpi_live()) MPI_Finalize();
     if (griffin_abort_hook == abort_hook) griffin_abort_hook = NULL;
+    if (griffin_fail_hook == fail_hook) griffin_fail_hook = NULL;
+    griffin_fail_quiet = 0;
 }
 
 int dist_rank(void) { return g_rank; }

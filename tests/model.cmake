@@ -14,6 +14,10 @@ foreach(case griffin_packed griffin_plain griffin_deep hawk_packed transformer_p
     COMMAND bash -c "$<TARGET_FILE:parity_dump> ${case} parity_${case}.dump && ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/check_parity.py parity_${case}.dump")
   set_tests_properties(parity_${case} PROPERTIES LABELS "model;reference")
 endforeach()
+# the reference's own checks (tests/ref/selftest.py): gradcheck of the whole float64 model,
+# the documented facts it must follow, and the parity checker's round trip (about 90 s of CPU)
+add_test(NAME reference_selftest COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/selftest.py)
+set_tests_properties(reference_selftest PROPERTIES LABELS "model;reference" TIMEOUT 900)
 griffin_c_test(test_overfit "model" test_overfit.c)
 griffin_c_test(test_recompute "model" test_recompute.c)
 griffin_c_test(test_decode "model" test_decode.c)

@@ -109,4 +109,14 @@ lines = [l for l in p.stdout.splitlines() if l.strip()]
 print(f"a typo: exit {p.returncode}: {lines[0] if lines else ''}")
 if p.returncode != 2 or len(lines) != 1 or "'embeder.*'" not in lines[0] or os.path.exists(out):
     fail("a freeze pattern that matches nothing must be refused in one line, nothing written")
+out = fresh(f"{WORK}/missing_corpus")
+for ranks in (1, 2):
+    p = run(["sft", f"{WORK}/task_sft.ini", f"--train.out_dir={out}", f"--train.init={SFT}", "--data.chat=/nonexistent.h5"],
+            ranks, ok=False)
+    lines = [l for l in p.stdout.splitlines() if l.strip() and not l.startswith(("---", " ", "Primary", "a non-zero",
+             "mpirun", "the job", "  "))]
+    print(f"a missing corpus on {ranks} rank(s): exit {p.returncode}: {lines[0] if lines else ''}")
+    if p.returncode != 2 or len(lines) != 1 or "data.chat = /nonexistent.h5" not in lines[0] or ".c:" in lines[0] \
+            or os.path.exists(out):
+        fail("a missing corpus must be refused in one line in words (no source location), nothing written")
 print("ok")

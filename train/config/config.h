@@ -44,8 +44,6 @@
 #define CFG_MAX_MIX 32    /* entries of one stage's mix */
 #define CFG_MAX_KEYS 96   /* rows of the key table */
 
-/* the same values as GemmPrecision (model/griffin.h) */
-typedef enum { PRECISION_FP32 = 0, PRECISION_BF16 = 1, PRECISION_BF16_EMULATED = 2 } Precision;
 
 typedef struct {
     int family;        /* Family */
@@ -66,7 +64,7 @@ typedef struct {
     char init[CFG_STR];    /* "" or a checkpoint: weights only */
     char resume[CFG_STR];  /* "auto", "none" or a checkpoint path */
     int checkpoint_every, keep_checkpoints, eval_every, eval_batches, log_every, threads;
-    int precision;     /* Precision */
+    int precision;     /* GemmPrecision (model/griffin.h), in the order of the key's names */
     int recompute;     /* bool: activation checkpointing (GRIFFIN_RECOMPUTE) */
     char freeze[CFG_STR], trainable[CFG_STR]; /* the trainable set (optim/trainable.h) */
 } TrainSection;
@@ -81,7 +79,6 @@ typedef struct {
     int decay_shape;      /* DecayShape */
 } OptimSection;
 
-typedef enum { KL_K1 = 0, KL_K3 = 1 } KlEstimator;
 
 typedef struct {
     char policy[CFG_STR];       /* SFT checkpoint to start from ("" = train.init) */
@@ -90,7 +87,7 @@ typedef struct {
     char prompts[CFG_STR];      /* prompt (or preference) corpus of the rollouts */
     char valid_prompts[CFG_STR];/* held-out prompts for val_rm_score ("" = none) */
     float beta;                 /* KL penalty coefficient */
-    int kl_estimator;           /* KlEstimator */
+    int kl_estimator;           /* RlhfKl (rlhf/rlhf.h), in the order of the key's names k1|k3 */
     int samples_per_prompt;     /* group size for leave-one-out advantages */
     float clip;                 /* policy-ratio clip epsilon */
     int epochs;                 /* passes over each rollout batch */

@@ -3,6 +3,9 @@
  * start-up table, serialisation and the usage text all follow from this list. */
 #include "config_table.h"
 
+#include "model/griffin.h"
+#include "rlhf/rlhf.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -87,6 +90,9 @@ const CfgKey cfg_keys[] = {
     {"sample", "seed", CT_I64, OFF(sample.seed), "0", 0, 0, 4e18, 0, NULL, "sampling seed"},
     {"sample", "chat", CT_BOOL, OFF(sample.chat), "false", 0, 0, 0, 0, NULL, "wrap the prompt in the chat template"},
 };
+/* enum keys store the index of their name: train.precision is a GemmPrecision, rlhf.kl_estimator an RlhfKl */
+_Static_assert(GEMM_FP32 == 0 && GEMM_BF16 == 1 && GEMM_BF16_EMULATED == 2, "train.precision names: fp32|bf16|bf16-emulated");
+_Static_assert(RLHF_KL_K1 == 0 && RLHF_KL_K3 == 1, "rlhf.kl_estimator names: k1|k3");
 const int cfg_nkeys = (int)(sizeof cfg_keys / sizeof cfg_keys[0]);
 _Static_assert(sizeof cfg_keys / sizeof cfg_keys[0] <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS in config.h");
 

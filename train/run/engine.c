@@ -1,11 +1,13 @@
 /* The step engine (see engine.h). Rank 0 prints; every rank computes. */
 #include "train/run/engine.h"
 
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/check.h"
 #include "common/sys.h"
@@ -23,13 +25,19 @@ void engine_apply_precision(Engine *e) {
                 gemm_precision_name(got));
 }
 
+void engine_require_file(const char *key, const char *path) {
+    REQUIRE(access(path, R_OK) == 0, "%s = %s: %s", key, path, strerror(errno));
+}
+
 void engine_read_tokenizer(Engine *e) {
     const char *path = e->cfg->model.tokenizer;
-    if (path[0]) e->tok_bytes = run_read_file(path, &e->tok_len);
+    if (!path[0]) return;
+    engine_require_file("model.tokenizer", path);
+    e->tok_bytes = run_read_file(path, &e->tok_len);
 }
 
 void engine_check_tokenizer(const Engine *e, const CkptLoaded *ld, const char *what) {
-    CHECK(!e->tok_bytes || !ld->tokenizer_len ||
+    REQUIRE(!e->tok_bytes || !ld->tokenizer_len ||
               (ld->tokenizer_len == e->tok_len && !memcmp(ld->tokenizer, e->tok_bytes, e->tok_len)),
           "%s was trained with another tokenizer than model.tokenizer = %s; use the same tokenizer (and corpora "
           "made with it)", what, e->cfg->model.tokenizer);
@@ -46,6 +54,20 @@ static int check_trainable(const TrainConfig *cfg, char *err, size_t errlen) {
     return rc;
 }
 
+/* the files the config names that every stage reads: missing ones are a config error */
+static int check_files(const TrainConfig *cfg, char *err, size_t errlen) {
+    for (int i = 0; i < cfg->n_data; i++)
+        if (access(cfg->data[i].path, R_OK))
+            return set_error(err, errlen, "data.%s = %s: %s", cfg->data[i].name, cfg->data[i].path, strerror(errno));
+    for (int i = 0; i < cfg->n_valid; i++)
+        if (access(cfg->valid[i].path, R_OK))
+            return set_error(err, errlen, "data.valid%s%s = %s: %s", cfg->valid[i].name[0] ? "." : "", cfg->valid[i].name,
+                             cfg->valid[i].path, strerror(errno));
+    if (cfg->model.tokenizer[0] && access(cfg->model.tokenizer, R_OK))
+        return set_error(err, errlen, "model.tokenizer = %s: %s", cfg->model.tokenizer, strerror(errno));
+    return 0;
+}
+
 /* MPI, the config and the stage's own checks; a bad one is reported by rank 0 in one line,
  * MPI finalised, NULL returned (exit code 2) and nothing written */
 static TrainConfig *load_config(const StageDef *def, int *argc, char ***argv) {
@@ -55,6 +77,7 @@ static TrainConfig *load_config(const StageDef *def, int *argc, char ***argv) {
     int bad = train_config_load(cfg, (*argv)[1], *argc - 2, *argv + 2, err, sizeof err) != 0;
     if (!bad && def->check) bad = def->check(cfg, err, sizeof err) != 0;
     if (!bad) bad = check_trainable(cfg, err, sizeof err) != 0;
+    if (!bad) bad = check_files(cfg, err, sizeof err) != 0;
     if (!bad) return cfg;
     if (dist_rank() == 0) fprintf(stderr, "griffin %s: %s\n", def->name, err);
     free(cfg);
@@ -100,12 +123,12 @@ static void resume_or_init(Engine *e, void *st) {
     if (run_resume_path(ts->resume, ts->out_dir, e->rank == 0, ckpt, sizeof ckpt)) {
         CkptLoaded ld;
         int rc = zero_load(&e->zs, ckpt, e->m->params, &ld, err, sizeof err);
-        CHECK(rc == CKPT_OK, "resume from %s: %s", ckpt, err);
+        REQUIRE(rc == CKPT_OK, "resume from %s: %s", ckpt, err);
         snprintf(what, sizeof what, "resume from %s: it", ckpt);
         engine_check_tokenizer(e, &ld, what);
         uint64_t *cursor;
         size_t n = e->def->cursor(st, &cursor);
-        CHECK(ld.cursor_len == n, "resume from %s: its data cursor (%zu values) is not one of a %s run on these corpora "
+        REQUIRE(ld.cursor_len == n, "resume from %s: its data cursor (%zu values) is not one of a %s run on these corpora "
               "(%zu): a checkpoint of another stage or data?", ckpt, ld.cursor_len, e->def->name, n);
         memcpy(cursor, ld.cursors, n * sizeof(uint64_t));
         e->step = ld.step;

@@ -115,6 +115,8 @@ int engine_main(const StageDef *def, int argc, char **argv);
 
 /* train.precision for every matrix product of this process, saying in the log what runs */
 void engine_apply_precision(Engine *e);
+/* A file a key names must be readable: else one line "KEY = PATH: why" (REQUIRE, exit 2). */
+void engine_require_file(const char *key, const char *path);
 /* Reads the tokenizer bytes of model.tokenizer into e->tok_bytes (if set). */
 void engine_read_tokenizer(Engine *e);
 /* Dies with "NAME: what was trained with another tokenizer than model.tokenizer" unless the

@@ -155,7 +155,7 @@ static void *setup(Engine *e, int sft) {
     CorpusKind want = sft ? CORPUS_CHAT : CORPUS_TEXT;
     for (int i = 0; i < cfg->n_data; i++) {
         s->corpora[i] = corpus_open(cfg->data[i].path, want);
-        CHECK(corpus_vocab_size(s->corpora[i]) <= cfg->griffin.vocab_size,
+        REQUIRE(corpus_vocab_size(s->corpora[i]) <= cfg->griffin.vocab_size,
               "%s: corpus %s has vocabulary %d but model.vocab_size is %d", cfg->source, cfg->data[i].path,
               corpus_vocab_size(s->corpora[i]), cfg->griffin.vocab_size);
     }
@@ -200,10 +200,11 @@ static void init(void *st, Engine *e) {
     const char *path = e->cfg->train.init;
     if (!path[0]) return;
     char err[2048], what[CFG_STR + 32];
-    CHECK(ckpt_load_weights(path, &e->m->table, e->m->params, err, sizeof err) == CKPT_OK, "train.init = %s: %s", path,
-          err);
+    engine_require_file("train.init", path);
+    REQUIRE(ckpt_load_weights(path, &e->m->table, e->m->params, err, sizeof err) == CKPT_OK, "train.init = %s: %s", path,
+            err);
     CkptLoaded meta;
-    CHECK(ckpt_load(path, NULL, NULL, NULL, NULL, &meta, err, sizeof err) == CKPT_OK, "train.init = %s: %s", path, err);
+    REQUIRE(ckpt_load(path, NULL, NULL, NULL, NULL, &meta, err, sizeof err) == CKPT_OK, "train.init = %s: %s", path, err);
     snprintf(what, sizeof what, "train.init = %s", path);
     engine_check_tokenizer(e, &meta, what);
     ckpt_loaded_free(&meta);

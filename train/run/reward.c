@@ -37,11 +37,11 @@ static void init_from(GriffinModel *m, const char *path, RunOut *out) {
         param_table_build(&pt, &lm);
         rc = ckpt_load_weights(path, &pt, m->params, err, sizeof err); /* same offsets: a prefix */
         param_table_free(&pt);
-        CHECK(rc == CKPT_OK, "train.init = %s: %s", path, err);
+        REQUIRE(rc == CKPT_OK, "train.init = %s: %s", path, err);
         run_say(out, "initialised the backbone from %s (reward head: zero)\n", path);
         return;
     }
-    CHECK(rc == CKPT_OK, "train.init = %s: %s", path, err);
+    REQUIRE(rc == CKPT_OK, "train.init = %s: %s", path, err);
     run_say(out, "initialised from reward model %s\n", path);
 }
 
@@ -53,10 +53,10 @@ static char *tokenizer_bytes(const TrainConfig *cfg, int check_init, size_t *len
     if (!check_init || !cfg->train.init[0]) return b;
     CkptLoaded ld;
     char err[2048];
-    CHECK(ckpt_load(cfg->train.init, NULL, NULL, NULL, NULL, &ld, err, sizeof err) == CKPT_OK, "train.init = %s: %s",
+    REQUIRE(ckpt_load(cfg->train.init, NULL, NULL, NULL, NULL, &ld, err, sizeof err) == CKPT_OK, "train.init = %s: %s",
           cfg->train.init, err);
     if (b && ld.tokenizer_len)
-        CHECK(ld.tokenizer_len == *len && !memcmp(ld.tokenizer, b, *len),
+        REQUIRE(ld.tokenizer_len == *len && !memcmp(ld.tokenizer, b, *len),
               "train.init = %s was trained with another tokenizer than model.tokenizer = %s", cfg->train.init,
               cfg->model.tokenizer);
     if (!b && ld.tokenizer_len) {
@@ -98,7 +98,7 @@ static void open_pairs(RewardStage *s, const TrainConfig *cfg) {
     s->start[0] = 0;
     for (int i = 0; i < cfg->n_data; i++) {
         s->corpora[i] = corpus_open(cfg->data[i].path, CORPUS_PREFERENCE);
-        CHECK(corpus_vocab_size(s->corpora[i]) <= cfg->griffin.vocab_size,
+        REQUIRE(corpus_vocab_size(s->corpora[i]) <= cfg->griffin.vocab_size,
               "%s: corpus %s has vocabulary %d but model.vocab_size is %d", cfg->source, cfg->data[i].path,
               corpus_vocab_size(s->corpora[i]), cfg->griffin.vocab_size);
         s->start[i + 1] = s->start[i] + corpus_num_docs(s->corpora[i]);

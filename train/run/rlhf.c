@@ -18,10 +18,12 @@
  * score_ms, update_ms: rank 0's sampling, scoring passes, and updates); on held-out prompts
  * (rlhf.valid_prompts, one sample each with a fixed seed, so evaluations compare like with
  * like): val_rm_score, val_reward, val_kl, val_ended_fraction, val_response_length. */
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/check.h"
 #include "common/sys.h"
@@ -121,10 +123,10 @@ static GriffinModel *frozen(const char *path, int B, int T, const GriffinConfig 
     LoadedModel lm;
     load_model(path, 1, 1, &lm);
     if (lm.tok)
-        CHECK(tokenizer_checksum(lm.tok) == tokenizer_checksum(tok), "rlhf: %s %s was trained with another tokenizer",
+        REQUIRE(tokenizer_checksum(lm.tok) == tokenizer_checksum(tok), "rlhf: %s %s was trained with another tokenizer",
               what, path);
     if (want)
-        CHECK(lm.m->cfg.vocab_size == want->vocab_size, "rlhf: %s %s has vocabulary %d, the policy %d", what, path,
+        REQUIRE(lm.m->cfg.vocab_size == want->vocab_size, "rlhf: %s %s has vocabulary %d, the policy %d", what, path,
               lm.m->cfg.vocab_size, want->vocab_size);
     GriffinModel *m = griffin_create_ex(&lm.m->cfg, B, T, 0, GRIFFIN_INFERENCE | flags);
     memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
@@ -150,6 +152,17 @@ typedef struct {
 
 static const char *policy_path(const TrainConfig *cfg) { return cfg->rlhf.policy[0] ? cfg->rlhf.policy : cfg->train.init; }
 
+/* the checkpoints and corpora [rlhf] names must be readable */
+static int missing(const TrainConfig *cfg, char *err, size_t errlen) {
+    const RlhfSection *rc = &cfg->rlhf;
+    const char *key[] = {cfg->rlhf.policy[0] ? "rlhf.policy" : "train.init", "rlhf.reward_model", "rlhf.prompts",
+                         "rlhf.reference", "rlhf.valid_prompts"};
+    const char *path[] = {policy_path(cfg), rc->reward_model, rc->prompts, rc->reference, rc->valid_prompts};
+    for (int i = 0; i < 5; i++)
+        if (path[i][0] && access(path[i], R_OK)) return set_error(err, errlen, "%s = %s: %s", key[i], path[i], strerror(errno));
+    return 0;
+}
+
 static int check(const TrainConfig *cfg, char *err, size_t errlen) {
     const TrainSection *ts = &cfg->train;
     const RlhfSection *rc = &cfg->rlhf;
@@ -164,6 +177,7 @@ static int check(const TrainConfig *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: train.grad_accum (%d) must divide the %d sequences of a rank's iteration "
                  "(train.batch_size %d x rlhf.samples_per_prompt %d)", cfg->source, ts->grad_accum, S, ts->batch_size,
                  rc->samples_per_prompt);
+    else if (missing(cfg, err, errlen)) return -1;
     else if (ts->grad_accum % rc->minibatches)
         snprintf(err, errlen, "%s: rlhf.minibatches (%d) must divide train.grad_accum (%d): a minibatch is a whole "
                  "number of micro-batches (train.grad_accum = %d gives one micro-batch per minibatch)", cfg->source,
@@ -179,10 +193,10 @@ static void load_policy(Engine *e, int Sm) {
     char err[2048];
     e->m = griffin_create_ex(&e->cfg->griffin, Sm, ts->seq_len, (uint64_t)ts->seed,
                              ts->recompute ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
-    CHECK(ckpt_load_weights(init, &e->m->table, e->m->params, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
+    REQUIRE(ckpt_load_weights(init, &e->m->table, e->m->params, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
     CkptLoaded meta;
-    CHECK(ckpt_load(init, NULL, NULL, NULL, NULL, &meta, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
-    CHECK(meta.tokenizer_len > 0, "policy %s carries no tokenizer", init);
+    REQUIRE(ckpt_load(init, NULL, NULL, NULL, NULL, &meta, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
+    REQUIRE(meta.tokenizer_len > 0, "policy %s carries no tokenizer", init);
     e->tok_len = meta.tokenizer_len;
     e->tok_bytes = mallocCheck(e->tok_len);
     memcpy(e->tok_bytes, meta.tokenizer, e->tok_len);
@@ -195,12 +209,12 @@ static void open_prompts(RlhfStage *s, const TrainConfig *cfg, const char *init)
     const RlhfSection *rc = &cfg->rlhf;
     int T = cfg->train.seq_len;
     s->pc = corpus_open(rc->prompts, CORPUS_ANY);
-    CHECK(corpus_kind(s->pc) == CORPUS_PROMPT || corpus_kind(s->pc) == CORPUS_PREFERENCE,
+    REQUIRE(corpus_kind(s->pc) == CORPUS_PROMPT || corpus_kind(s->pc) == CORPUS_PREFERENCE,
           "rlhf.prompts = %s is a %s corpus; give a prompt or preference corpus", rc->prompts,
           corpus_kind_name(corpus_kind(s->pc)));
     corpus_check_tokenizer(s->pc, s->tok, init);
     size_t *pids = eligible_prompts(s->pc, T, rc->max_new_tokens, &s->np);
-    CHECK(s->np > 0, "rlhf: no prompt of %s leaves room for %d new tokens within seq_len %d", rc->prompts,
+    REQUIRE(s->np > 0, "rlhf: no prompt of %s leaves room for %d new tokens within seq_len %d", rc->prompts,
           rc->max_new_tokens, T);
     doc_order_init(&s->order, pids, s->np, (uint64_t)cfg->train.seed);
     if (!rc->valid_prompts[0]) return;
@@ -217,9 +231,9 @@ static void *setup(Engine *e) {
     RlhfStage *s = callocCheck(1, sizeof *s);
     s->G = ts->batch_size, s->k = rc->samples_per_prompt, s->S = s->G * s->k;
     s->Sm = s->S / ts->grad_accum, s->nmb = rc->minibatches, s->Smb = s->S / s->nmb;
-    if (ts->precision != PRECISION_FP32) /* PPO's ratio compares the trainer with the fp32 sampler */
+    if (ts->precision != GEMM_FP32) /* PPO's ratio compares the trainer with the fp32 sampler */
         run_say(&e->out, "train.precision = %s is not used by rlhf: its ratios compare the trainer's log-probabilities "
-                "with the fp32 sampler's, so both compute in fp32\n", ts->precision == PRECISION_BF16 ? "bf16" : "bf16-emulated");
+                "with the fp32 sampler's, so both compute in fp32\n", gemm_precision_name((GemmPrecision)ts->precision));
     s->ntok = callocCheck((size_t)s->nmb, sizeof(double));
     const char *init = policy_path(cfg), *refp = rc->reference[0] ? rc->reference : init;
     load_policy(e, s->Sm);
@@ -227,7 +241,7 @@ static void *setup(Engine *e) {
     /* the reference gives log-probabilities only, the reward model scores hidden states: no [N,V] logits */
     s->ref = frozen(refp, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "reference", GRIFFIN_CHUNKED_LOSS);
     s->rm = frozen(rc->reward_model, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "reward model", GRIFFIN_CHUNKED_LOSS);
-    CHECK(s->rm->table.reward_w >= 0, "rlhf.reward_model = %s has no reward head (train it with griffin reward)",
+    REQUIRE(s->rm->table.reward_w >= 0, "rlhf.reward_model = %s has no reward head (train it with griffin reward)",
           rc->reward_model);
     open_prompts(s, cfg, init);
     run_say(&e->out, "policy: %zu parameters; %zu prompts (%zu held-out); %d prompts x %d samples per rank per iteration",
@@ -235,11 +249,11 @@ static void *setup(Engine *e) {
     if (s->nmb > 1) run_say(&e->out, ", %d updates per epoch on minibatches of %d sequences", s->nmb, s->Smb);
     run_say(&e->out, ts->grad_accum > 1 ? ", trained in %d micro-batches of %d\n" : "\n", ts->grad_accum, s->Sm);
     TokenizerSpecials sp = tokenizer_specials(s->tok);
-    CHECK(sp.end_of_turn >= 0, "rlhf: the tokenizer of %s has no <end_of_turn>", init);
+    REQUIRE(sp.end_of_turn >= 0, "rlhf: the tokenizer of %s has no <end_of_turn>", init);
     PpoParams pp = {.seq_len = ts->seq_len, .max_new = rc->max_new_tokens,
                     .sp = {rc->temperature, 0, rc->top_p, tokenizer_vocab_size(s->tok)}, .eot = sp.end_of_turn,
                     .eos = sp.eos, .beta = rc->beta, .eos_penalty = rc->eos_penalty, .clip = rc->clip,
-                    .kl = rc->kl_estimator == KL_K3 ? RLHF_KL_K3 : RLHF_KL_K1};
+                    .kl = (RlhfKl)rc->kl_estimator};
     ppo_batch_init(&s->b, &pp, e->m, s->ref, s->rm, s->G, s->k, s->Sm);
     ppo_batch_init(&s->e, &pp, e->m, s->ref, s->rm, s->S, 1, s->Sm);
     s->pbuf = callocCheck((size_t)s->G, sizeof(int *));
@@ -358,7 +372,7 @@ static void end_step(void *st, Engine *e, const StepInfo *si) {
     double ns = (double)s->S * e->world, maxdiff = dist_max_double(b->maxdiff);
     if (!si->log) return;
     double dt = now_seconds() - s->t0;
-    const char *kl = e->cfg->rlhf.kl_estimator == KL_K3 ? "k3" : "k1";
+    const char *kl = e->cfg->rlhf.kl_estimator == RLHF_KL_K3 ? "k3" : "k1";
     run_say(&e->out, "iter %5lld/%lld | reward %+.4f | rm %+.4f | kl %.4f | ent %.3f | len %.1f | ended %.2f | clip %.3f | "
             "dlogp %.1e | norm %.3f | %.0f ms (sample %.0f, score %.0f, update %.0f) | eta %.0fs\n", (long long)si->step,
             (long long)si->total, m[0] / ns, m[1] / ns, m[2] / ns, m[5] / s->ntok_all, m[3] / ns, m[4] / ns, s->clipped,

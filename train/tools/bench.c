@@ -147,8 +147,7 @@ static void bench_model_config(BenchRun *r, int argc, char **argv) {
         }
         if (!bset) r->B = tc->train.batch_size;
         if (!tset) r->T = tc->train.seq_len;
-        if (!r->precision) r->precision = tc->train.precision == PRECISION_BF16 ? "bf16"
-                                          : tc->train.precision == PRECISION_BF16_EMULATED ? "bf16-emulated" : "fp32";
+        if (!r->precision) r->precision = gemm_precision_name((GemmPrecision)tc->train.precision);
         if (!r->recompute) r->recompute = tc->train.recompute ? "on" : "off";
         snprintf(r->cfg_freeze, sizeof r->cfg_freeze, "%s", tc->train.freeze);
         if (!fset) r->freeze = r->cfg_freeze;

@@ -1,4 +1,4 @@
-/* Chat template and loss masks (Gemma's turn format, see DESIGN.md "Chat format"):
+/* Chat template and loss masks (Gemma's turn format, see docs/design.md "Chat format"):
  *   <bos><start_of_turn>user\n{user}<end_of_turn>\n<start_of_turn>model\n{reply}<end_of_turn>\n
  * Control tokens are inserted as single ids. Each segment is encoded on its own — the header
  * "user\n" / "model\n", the content, the "\n" after <end_of_turn> — so a prompt renders to the

@@ -1,4 +1,4 @@
-/* Half-dim RoPE and local multi-query attention (ARCHITECTURE.md §8; reference:
+/* Half-dim RoPE and local multi-query attention (docs/architecture.md §8; reference:
  * recurrentgemma torch modules.LocalAttentionBlock and layers.apply_rope).
  * Semantics ports got wrong:
  * - RoPE rotates only the first K/2 dims of each head, pairs (i, i + K/4), θ_i =

@@ -1,4 +1,4 @@
-/* Model configuration: the fields of the official GriffinConfig (ARCHITECTURE.md §1) plus
+/* Model configuration: the fields of the official GriffinConfig (docs/architecture.md §1) plus
  * the family that picks the block pattern.
  *
  * Legend used in every kernel comment of model/ (after recurrentgemma's array_typing.py):

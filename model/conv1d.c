@@ -1,4 +1,4 @@
-/* Causal depthwise Conv1D, 4 taps, with bias, document-masked (ARCHITECTURE.md §7.1;
+/* Causal depthwise Conv1D, 4 taps, with bias, document-masked (docs/architecture.md §7.1;
  * reference: recurrentgemma torch layers.Conv1D).
  * Pitfall 4: row W-1 of w multiplies the current token, row 0 the token 3 steps back.
  * Pitfall 6: a tap never reaches across a document start (segment_pos == 0), forward and

@@ -1,5 +1,5 @@
 /* Fixed-size decoding state: prefill from the training forward, then one token per step
- * (ARCHITECTURE.md §9; reference: recurrentgemma torch griffin.Griffin with cache and the
+ * (docs/architecture.md §9; reference: recurrentgemma torch griffin.Griffin with cache and the
  * per-layer cache updates of modules/layers).
  * Pitfalls: the conv state holds linear_x OUTPUTS (pre-conv) and zeros the ones before a
  * document start inside the last 3 prompt positions (5); slots of the key/value ring come

@@ -1,4 +1,4 @@
-/* Generation with the fixed-size state (ARCHITECTURE.md §9): per recurrent layer the RG-LRU
+/* Generation with the fixed-size state (docs/architecture.md §9): per recurrent layer the RG-LRU
  * state [B,E] (float32) and the last 3 conv inputs [B,3,E]; per attention layer a ring of the
  * last A keys and values [B,A,K]; and the number of tokens seen per sequence. Its size
  * depends on the config and the batch only, never on how long generation runs.

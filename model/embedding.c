@@ -1,4 +1,4 @@
-/* Token embedding with the bf16-rounded sqrt(D) input scale (ARCHITECTURE.md §3;
+/* Token embedding with the bf16-rounded sqrt(D) input scale (docs/architecture.md §3;
  * reference: recurrentgemma torch modules.Embedder.encode). The tied unembedding lives in
  * griffin.c (one matrix product, no scale). */
 #include <string.h>

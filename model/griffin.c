@@ -1,5 +1,5 @@
 /* Model assembly: embedding → residual blocks → final norm → tied unembedding → soft cap,
- * and the backward pass in exact reverse (ARCHITECTURE.md §2, §5, §7, §8).
+ * and the backward pass in exact reverse (docs/architecture.md §2, §5, §7, §8).
  * Pitfall 19: the temporal block's output is added to the un-normalised input, and the MLP
  * normalises that sum. */
 #include "common/sys.h"

@@ -1,5 +1,5 @@
 /* The Griffin model: parameters, gradients and activations in flat buffers, and the whole
- * forward and backward pass (ARCHITECTURE.md §2, §5; reference: recurrentgemma torch
+ * forward and backward pass (docs/architecture.md §2, §5; reference: recurrentgemma torch
  * griffin.Griffin and modules.ResidualBlock). */
 #ifndef GRIFFIN_MODEL_H
 #define GRIFFIN_MODEL_H

@@ -1,6 +1,6 @@
 /* Forward/backward kernels of every layer, one pair per layer, side by side in its file.
  *
- * Conventions (STYLE.md):
+ * Conventions (docs/style.md):
  * - arguments: outputs, tensors saved for backward, inputs, weights, sizes;
  * - every backward ACCUMULATES (+=) into its outputs, parameter and input gradients alike;
  *   a NULL parameter-gradient pointer skips that gradient (a frozen tensor: the trainable set
@@ -9,7 +9,7 @@
  * - rows are tokens: N = B*T rows, row n = b*T + t;
  * - legend: B batch, T time, N rows, D width, E LRU width, H heads, K head dim,
  *   A attention window, F MLP width, V vocab; W = 4 conv taps.
- * - weights keep the official torch layouts (ARCHITECTURE.md §15.1). */
+ * - weights keep the official torch layouts (docs/architecture.md §15.1). */
 #ifndef GRIFFIN_LAYERS_H
 #define GRIFFIN_LAYERS_H
 
@@ -56,7 +56,7 @@ void conv1d_backward(float *dx, float *dw, float *db, const float *dout, const f
                      const float *w, int B, int T, int E);
 
 /* one decode step: out [B,E] from x [B,E] and the last 3 inputs state [B,3,E] (oldest
- * first, updated in place); no document mask in decode (ARCHITECTURE.md §7.1, §9) */
+ * first, updated in place); no document mask in decode (docs/architecture.md §7.1, §9) */
 void conv1d_step(float *out, float *state, const float *x, const float *w, const float *b, int B, int E);
 
 /* ---- rglru.c: Real-Gated Linear Recurrent Unit ---- */

@@ -1,4 +1,4 @@
-/* Logit soft cap and masked cross-entropy (ARCHITECTURE.md §3, §12).
+/* Logit soft cap and masked cross-entropy (docs/architecture.md §3, §12).
  * Pitfall 2: the cap c·tanh(z/c) comes before softmax, loss and sampling, and its derivative
  * is part of backward. Pitfall 21: the loss is the mean over unmasked targets. */
 

@@ -1,4 +1,4 @@
-/* Gated GeLU-tanh MLP (ARCHITECTURE.md §6; reference: recurrentgemma torch
+/* Gated GeLU-tanh MLP (docs/architecture.md §6; reference: recurrentgemma torch
  * modules.MLPBlock). Pitfall 16: GeLU on branch 0 (ffw_up.w[0]), which multiplies the linear
  * branch 1; ffw_up is stored (in, out) with bias b[c,0,0,:]; ffw_down is a torch Linear. */
 #include <string.h>

@@ -1,5 +1,5 @@
 /* The parameter table: one list of tensors drives sizes, offsets, names (the official torch
- * state_dict names of ARCHITECTURE.md §15.1), initialisation and optimizer groups.
+ * state_dict names of docs/architecture.md §15.1), initialisation and optimizer groups.
  * Parameters, gradients and optimizer moments are each one flat float buffer laid out by
  * this table, layer-major. */
 #ifndef GRIFFIN_PARAMS_H
@@ -66,7 +66,7 @@ typedef struct {
 } LayerPtrs;
 void layer_ptrs(const ParamTable *pt, float *buf, int layer, LayerPtrs *out);
 
-/* Official torch initialisation (ARCHITECTURE.md §13), deterministic in seed; each tensor
+/* Official torch initialisation (docs/architecture.md §13), deterministic in seed; each tensor
  * draws from its own stream (seed, tensor index). */
 void params_init(const ParamTable *pt, float *params, uint64_t seed);
 

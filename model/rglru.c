@@ -1,4 +1,4 @@
-/* RG-LRU, the Real-Gated Linear Recurrent Unit (ARCHITECTURE.md §7.2; reference:
+/* RG-LRU, the Real-Gated Linear Recurrent Unit (docs/architecture.md §7.2; reference:
  * recurrentgemma torch layers.RGLRU and its rnn_scan).
  * Semantics ports got wrong:
  * - the gates read the conv output c, are block-diagonal with H blocks stored (in, out);

@@ -1,4 +1,4 @@
-/* RMSNorm with the (1 + scale) gain, eps 1e-6 inside the rsqrt (ARCHITECTURE.md §4;
+/* RMSNorm with the (1 + scale) gain, eps 1e-6 inside the rsqrt (docs/architecture.md §4;
  * reference: recurrentgemma torch layers.RMSNorm). Pitfall 3: scale starts at 0 = gain 1. */
 #include <math.h>
 

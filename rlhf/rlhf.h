@@ -1,4 +1,4 @@
-/* Preference-learning kernels (DESIGN.md: rlhf/), forward/backward pairs in the style of
+/* Preference-learning kernels (docs/design.md: rlhf/), forward/backward pairs in the style of
  * model/: plain loops over flat arrays, outputs first, backward ACCUMULATES (+=).
  *
  * Legend (model/config.h) plus: M pairs or sequences, N = B*T rows of the model, G groups

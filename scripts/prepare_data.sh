@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares griffin.c's real data from Debian's archive (see ../shared/DATA.md and data/corpus.h):
+# Prepares griffin.c's real data from Debian's archive (see docs/data.md and data/corpus.h):
 #   1. apt-get download the source packages into data/cache/debs, unpack with dpkg-deb -x
 #   2. extract documents (scripts/data/prepare.py, Python standard library), apply the held-out
 #      rule, write JSONL per source and split
@@ -132,7 +132,7 @@ $PY scripts/data/check_heldout.py "$out/jsonl" --root "$CACHE/root"
   echo "Made by scripts/prepare_data.sh on $(date -u +%Y-%m-%d) in $(( $(date +%s) - start )) s;"
   echo "tokenizer: tokenizer.model ($vocab pieces, crc32 $($PY -c "import zlib,sys;print('%08x'%zlib.crc32(open(sys.argv[1],'rb').read()))" "$out/tokenizer.model"))."
   echo "Inputs: inputs.tsv (Debian package versions and sha256). <name>.train.h5 is trained on;"
-  echo "<name>.heldout.h5 never is (held-out rule of DATA.md). MB: UTF-8 text behind the tokens"
+  echo "<name>.heldout.h5 never is (held-out rule of docs/data.md). MB: UTF-8 text behind the tokens"
   echo "(chat: the model turns only; preference and prompt: the prompts). Extraction: extract.json."
   echo
   echo "| corpus | kind | documents | tokens | MB (UTF-8) |"

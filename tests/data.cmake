@@ -25,7 +25,7 @@ griffin_c_test(test_data_tokenize data test_data_tokenize.c)
 add_dependencies(test_data_tokenize griffin)
 set_tests_properties(test_data_tokenize PROPERTIES FIXTURES_REQUIRED data_tok ENVIRONMENT "${DATA_TEST_ENV}")
 
-# The held-out rule of DATA.md and its checker.
+# The held-out rule of docs/data.md and its checker.
 add_test(NAME test_data_heldout COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_data_heldout.py)
 set_tests_properties(test_data_heldout PROPERTIES LABELS data)
 

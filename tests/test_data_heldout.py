@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The held-out rule of DATA.md (scripts/data/heldout.py) and its checker
+"""The held-out rule of docs/data.md (scripts/data/heldout.py) and its checker
 (scripts/data/check_heldout.py): fixed bucket values, norm(), and a planted violation caught."""
 import hashlib
 import json
@@ -23,7 +23,7 @@ def expect(cond, msg):
         failures += 1
 
 
-def spec_bucket(key):  # the formula exactly as DATA.md writes it
+def spec_bucket(key):  # the formula exactly as docs/data.md writes it
     return int.from_bytes(hashlib.sha256(("slm-heldout-v1:" + key).encode()).digest()[:8], "big") % 10000
 
 

@@ -1,4 +1,4 @@
-"""Instruction (chat), preference and RLHF-prompt data of DATA.md. Only the one-line question
+"""Instruction (chat), preference and RLHF-prompt data of docs/data.md. Only the one-line question
 frames are ours; every answer is the source's own text (WordNet glosses, FOLDOC entries, man
 pages, FAQ answers)."""
 import glob

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Checks the held-out rule of DATA.md on prepared JSONL files:
+"""Checks the held-out rule of docs/data.md on prepared JSONL files:
   - every record of a train file has a key that is not held out, every record of a heldout file
     one that is (word-keyed: gcide, foldoc, wordnet_sft, foldoc_sft, preference, prompts;
     document-keyed: the rest, man_sft sharing the manpages key);

@@ -1,4 +1,4 @@
-"""The held-out rule of DATA.md (fixed; never trained on, in any stage).
+"""The held-out rule of docs/data.md (fixed; never trained on, in any stage).
 
 bucket(key) = int.from_bytes(sha256(("slm-heldout-v1:" + key).encode()).digest()[:8], "big") % 10000
 - word-keyed sources (gcide, wordnet, foldoc): held out iff bucket("word:" + norm(headword)) < 300

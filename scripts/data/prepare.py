@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Extracts the documents of DATA.md from unpacked Debian packages into JSONL files, split by
+"""Extracts the documents of docs/data.md from unpacked Debian packages into JSONL files, split by
 the held-out rule, plus the text the tokenizer is trained on. Called by scripts/prepare_data.sh.
 
   prepare.py --root data/cache/root --out data/prepared [--small] [--jobs N]

@@ -1,4 +1,4 @@
-"""Extractors for the pretraining sources of DATA.md. Each yields (doc_id, heldout_key, text):
+"""Extractors for the pretraining sources of docs/data.md. Each yields (doc_id, heldout_key, text):
 heldout_key is ("word", headword) for word-keyed sources and ("doc", doc_id) otherwise."""
 import glob
 import gzip

@@ -4,7 +4,7 @@
 usage: check_parity.py DUMPFILE [--tol-grad 1e-4] [--tol-loss 1e-5] [--tol-logits 1e-4]
 
 The dump holds the config, the float32 parameters, the inputs, and the C model's logits,
-loss and gradients. The reference (griffin_ref.py, written from ARCHITECTURE.md) is
+loss and gradients. The reference (griffin_ref.py, written from docs/architecture.md) is
 rebuilt in float64 from the same parameters; its forward, loss (plain mean over unmasked
 targets, section 12) and autograd gradients are compared tensor by tensor.
 

@@ -1,6 +1,6 @@
 """Independent float64 PyTorch reference of the Griffin / RecurrentGemma model.
 
-Written from /work/shared/ARCHITECTURE.md alone (section numbers below refer to it), not
+Written from docs/architecture.md alone (section numbers below refer to it), not
 from the C code in model/. It exists to check the C implementation: forward, loss and,
 through autograd, every parameter gradient.
 

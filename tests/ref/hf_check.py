@@ -16,7 +16,7 @@ Checks, all in float64:
    HF tensors directly (nn.functional.conv1d with groups = lru_width and padding K-1, the
    split gate/up projections, rotate_half RoPE on the first half of each head, a full causal
    mask: the HF parallel pass has no sliding window, hence T <= window here).
-3. The HF names mapped back to the official ones (ARCHITECTURE.md section 15.3, inverted)
+3. The HF names mapped back to the official ones (docs/architecture.md section 15.3, inverted)
    and run through the independent reference tests/ref/griffin_ref.py.
 Both must match the C logits to max|c - r| / max|r| <= tol. Exit 0 pass, 1 fail, 2 bad input.
 """

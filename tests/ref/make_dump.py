@@ -4,7 +4,7 @@
 usage: make_dump.py OUT [--seed S] [--family griffin|hawk|transformer] [sizes...]
                         [--perturb-grad NAME] [--drop-grad NAME] [--clip-channels N]
 
-Parameters follow the init of ARCHITECTURE.md section 13, except that every tensor the
+Parameters follow the init of docs/architecture.md section 13, except that every tensor the
 init leaves at zero (norm scales, biases) gets small random values so that it is
 exercised. Rows hold packed documents (segment_pos restarting at 0, T > window, one row
 starting mid-document), the loss mask is random. The parameters are rounded to float32,

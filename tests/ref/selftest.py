@@ -3,7 +3,7 @@
 
 usage: /usr/bin/python3 tests/ref/selftest.py      (exits non-zero on any failure)
 
-Checks, each against a fact of ARCHITECTURE.md rather than against the code itself:
+Checks, each against a fact of docs/architecture.md rather than against the code itself:
   1. bf16(sqrt(D)) embedding scales listed in section 3.
   2. ClippedSqrt: forward is sqrt(u); backward is 1/sqrt(max(4u, 1e-6)) (section 7.2),
      equal to the true derivative where the clip is inactive (gradcheck there).

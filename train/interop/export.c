@@ -1,5 +1,5 @@
 /* griffin export: a griffin checkpoint -> safetensors + config.json + tokenizer.model in the
- * official torch layout or the HuggingFace RecurrentGemmaForCausalLM layout (ARCHITECTURE.md
+ * official torch layout or the HuggingFace RecurrentGemmaForCausalLM layout (docs/architecture.md
  * §15). Every file is written under a temporary name; the names are switched only once all
  * of them are complete. */
 #define _GNU_SOURCE

@@ -1,6 +1,6 @@
 /* griffin import: a RecurrentGemma checkpoint in safetensors (official torch names or the
  * HuggingFace RecurrentGemmaForCausalLM names, one file or a sharded index) with its
- * config.json and tokenizer.model -> a weights-only griffin checkpoint (ARCHITECTURE.md §15). */
+ * config.json and tokenizer.model -> a weights-only griffin checkpoint (docs/architecture.md §15). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Interoperability with the reference RecurrentGemma checkpoint layouts (ARCHITECTURE.md §15):
+/* Interoperability with the reference RecurrentGemma checkpoint layouts (docs/architecture.md §15):
  * the official torch state_dict names (§15.1, our own names: a plain copy) and the
  * HuggingFace RecurrentGemmaForCausalLM names (§15.3), with their config.json files.
  *

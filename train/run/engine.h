@@ -1,4 +1,4 @@
-/* The step engine: the one training loop every stage runs on (DESIGN.md).
+/* The step engine: the one training loop every stage runs on (docs/design.md).
  *
  * The engine owns what every stage shares: MPI and the config, the output folder and its
  * logs, the trainable set (train.freeze / train.trainable) and the ZeRO-1 AdamW state over

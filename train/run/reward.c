@@ -1,5 +1,5 @@
 /* griffin reward: a reward model trained on preference corpora with the Bradley-Terry loss
- * −log σ(r_chosen − r_rejected − margin) (DESIGN.md: Reward). The model is the config's
+ * −log σ(r_chosen − r_rejected − margin) (docs/design.md: Reward). The model is the config's
  * backbone with model.reward_head = true; train.init (an SFT checkpoint, whose tensors are a
  * prefix of the reward model's) gives the backbone, the head starts at zero.
  *

@@ -5,3 +5,4 @@ list(APPEND GRIFFIN_SOURCES train/model_io.c train/cmd_sample.c train/cmd_eval.c
 list(APPEND GRIFFIN_SOURCES data/safetensors.c train/interop.c train/interop_config.c train/cmd_import.c train/cmd_export.c)
 list(APPEND GRIFFIN_SOURCES train/runlog.c train/cmd_reward.c train/cmd_rlhf.c)
 list(APPEND GRIFFIN_SOURCES train/perf.c train/zero.c)
+list(APPEND GRIFFIN_SOURCES train/eval_tasks.c train/task_score.c)

@@ -21,3 +21,13 @@ set_tests_properties(test_eval_tasks_unit PROPERTIES LABELS "data;model" FIXTURE
 add_test(NAME test_eval_tasks_cli COMMAND test_eval_tasks cli ${TASKS_TEST_DIR}/cli)
 set_tests_properties(test_eval_tasks_cli PROPERTIES LABELS "train" FIXTURES_REQUIRED tasks_tok
   ENVIRONMENT "${TASKS_TEST_ENV}")
+# The scores of a tiny random checkpoint on a task file of boundary cases (trailing space,
+# punctuation, a merge across the boundary, UTF-8, an empty context, a "\nAnswer: " delimiter,
+# partial scoring) against tests/ref/task_check.py, which rebuilds the requests from the file with
+# spm_encode and scores them with griffin_ref in float64 (1e-5); once with every context in the
+# parallel prefill, once with --max-length 8 so that the longer contexts continue by decode steps.
+set(TR ${TASKS_TEST_DIR}/ref)
+add_test(NAME eval_tasks_reference
+  COMMAND bash -c "rm -rf ${TR} && $<TARGET_FILE:test_eval_tasks> ref ${TR} >/dev/null && cd ${TR} && $<TARGET_FILE:griffin> export --checkpoint ref_ckpt/ckpt-0.h5 --format hf --dtype fp32 --out hf --force >export.log && for T in 0 8; do $<TARGET_FILE:griffin> eval --checkpoint ref_ckpt/ckpt-0.h5 --tasks ref_tasks.jsonl --max-length $T --per-example per$T.jsonl >eval$T.log && ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/task_check.py hf ref_tasks.jsonl per$T.jsonl ${TASKS_TEST_DIR}/tok.model eval$T.log || exit 1; done")
+set_tests_properties(eval_tasks_reference PROPERTIES LABELS "model;reference" FIXTURES_REQUIRED tasks_tok
+  ENVIRONMENT "${TASKS_TEST_ENV}")

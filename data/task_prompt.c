@@ -42,7 +42,7 @@ static void shot_parts(const TaskFile *t, const TaskExample *e, const char **ctx
                        const char **delim) {
     if (t->kind == TASK_GENERATE) {
         *ctx = e->prompt;
-        *target = e->answers[0];
+        *target = e->target ? e->target : e->answers[0];
         *delim = " ";
     } else {
         *ctx = task_context(e, e->label);

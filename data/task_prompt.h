@@ -11,8 +11,8 @@
  *
  * Few-shot (n > 0): n examples drawn without replacement from a shot file (seeded by the seed and
  * the example's index), never one whose context / prompt equals the example's own; each shot
- * reads context + target_delimiter + gold choice (generation: prompt + " " + answers[0]), and the
- * shots joined by "\n\n" and followed by "\n\n" come before the context.
+ * reads context + target_delimiter + gold choice (generation: prompt + " " + its "target", else
+ * answers[0]), and the shots joined by "\n\n" and followed by "\n\n" come before the context.
  *
  * Chat (instruction-tuned models): the prompt is the chat template's user turn (data/chat.h),
  * shots as earlier user/model turn pairs, and the continuation is encode(choice) with no delimiter

@@ -92,6 +92,7 @@ static void example_free(TaskExample *x) {
     free(x->delimiter);
     free(x->prompt);
     free_strings(x->answers, x->n_answers);
+    free(x->target);
     memset(x, 0, sizeof *x);
 }
 
@@ -136,6 +137,7 @@ static int parse_choice(json_t *o, const char *delim, TaskExample *x, int *parti
 static int parse_generate(json_t *o, TaskMatch match, TaskExample *x, LineErr *e) {
     if (get_string(o, "prompt", 0, &x->prompt, e)) return -1;
     if (get_strings(o, "answers", 1, &x->answers, &x->n_answers, e)) return -1;
+    if (json_object_get(o, "target") && get_string(o, "target", 0, &x->target, e)) return -1;
     x->match = match;
     json_t *m = json_object_get(o, "match");
     if (m) {

@@ -8,7 +8,9 @@
  *                     (WinoGrande): the same continuation after each context, the context
  *                     that makes it likeliest wins;
  *   generation        {"prompt": "...", "answers": ["...", ...]} with optional
- *                     "match": "exact" | "contains" | "number" (default exact).
+ *                     "match": "exact" | "contains" | "number" (default exact) and "target",
+ *                     the text that follows the prompt when the example is a few-shot shot
+ *                     (default answers[0]; GSM8K: the worked solution).
  *
  * An optional first line {"task": "name", ...} is a header: "fewshot" (int), "target_delimiter",
  * "match", "until" (list of stop strings), "max_new_tokens" (int) set the defaults of every
@@ -42,6 +44,7 @@ typedef struct {
     /* generation */
     char *prompt;
     char **answers;      /* [n_answers] */
+    char *target;        /* few-shot text after the prompt (NULL: answers[0]) */
     int n_answers;
     TaskMatch match;
 } TaskExample;

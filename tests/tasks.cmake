@@ -31,3 +31,9 @@ add_test(NAME eval_tasks_reference
   COMMAND bash -c "rm -rf ${TR} && $<TARGET_FILE:test_eval_tasks> ref ${TR} >/dev/null && cd ${TR} && $<TARGET_FILE:griffin> export --checkpoint ref_ckpt/ckpt-0.h5 --format hf --dtype fp32 --out hf --force >export.log && for T in 0 8; do $<TARGET_FILE:griffin> eval --checkpoint ref_ckpt/ckpt-0.h5 --tasks ref_tasks.jsonl --max-length $T --per-example per$T.jsonl >eval$T.log && ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/task_check.py hf ref_tasks.jsonl per$T.jsonl ${TASKS_TEST_DIR}/tok.model eval$T.log || exit 1; done")
 set_tests_properties(eval_tasks_reference PROPERTIES LABELS "model;reference" FIXTURES_REQUIRED tasks_tok
   ENVIRONMENT "${TASKS_TEST_ENV}")
+# scripts/tasks/convert.py: each benchmark's harness template on made-up records, and the files
+# accepted and scored by griffin eval --tasks.
+add_test(NAME eval_tasks_convert
+  COMMAND bash -c "$<TARGET_FILE:test_eval_tasks> ref ${TASKS_TEST_DIR}/convert >/dev/null && ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_task_convert.py $<TARGET_FILE:griffin> ${TASKS_TEST_DIR}/convert/ref_ckpt/ckpt-0.h5 ${TASKS_TEST_DIR}/convert")
+set_tests_properties(eval_tasks_convert PROPERTIES LABELS "data" FIXTURES_REQUIRED tasks_tok
+  ENVIRONMENT "${TASKS_TEST_ENV}")

@@ -288,6 +288,18 @@ static void test_fewshot(const Tokenizer *tok) {
     free(a);
     free(b);
     free(c);
+    /* generation shots read prompt + " " + the example's target (GSM8K: the worked solution) */
+    const char *g = "{\"prompt\": \"Q: 1+1?\\nA:\", \"answers\": [\"2\"], \"target\": \"1+1=2 #### 2\"}\n"
+                    "{\"prompt\": \"Q: 2+2?\\nA:\", \"answers\": [\"4\"]}\n";
+    TaskFile gt;
+    CHECK(task_file_parse("gen.jsonl", g, strlen(g), &gt, err, sizeof err) == 0, "%s", err);
+    o = (TaskPromptOptions){1, NULL, 1, 0};
+    char *g1 = task_fewshot_prefix(&gt, 1, &o, err, sizeof err), *g0 = task_fewshot_prefix(&gt, 0, &o, err, sizeof err);
+    EXPECT(g1 && !strcmp(g1, "Q: 1+1?\nA: 1+1=2 #### 2\n\n"), "generation shot with a target: '%s'", g1);
+    EXPECT(g0 && !strcmp(g0, "Q: 2+2?\nA: 4\n\n"), "generation shot without a target: '%s'", g0);
+    free(g1);
+    free(g0);
+    task_file_free(&gt);
     /* chat: shots as earlier turns, one <bos>, continuation without the delimiter */
     TaskTokens tt;
     o = (TaskPromptOptions){2, NULL, 1, 1};

@@ -77,16 +77,34 @@ static int gather_contexts(const TaskTokens *const *ex, int n, const uint32_t **
     return U;
 }
 
-/* adds the log-probabilities of step t's tokens to rows still inside their continuation */
-static void score_step(const float *lg, int V, int S, int t, const uint32_t *const *cont, const size_t *clen,
-                       double *score, int *greedy) {
+/* adds the log-probabilities of step t's tokens: state row i holds request row[i] */
+static void score_step(const float *lg, int V, int n, const int *row, int t, const uint32_t *const *cont,
+                       const size_t *clen, double *score, int *greedy) {
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < S; r++) {
+    for (int i = 0; i < n; i++) {
+        int r = row[i];
         if ((size_t)t >= clen[r]) continue;
         int is_max;
-        score[r] += row_logprob(lg + (size_t)r * V, V, (int)cont[r][t], &is_max);
+        score[r] += row_logprob(lg + (size_t)i * V, V, (int)cont[r][t], &is_max);
         greedy[r] &= is_max;
     }
+}
+
+/* Drops the rows whose continuation ends before step t + 1 once they are half the state or
+ * more: a smaller state with the rest (decode steps cost per row). Returns the state in use. */
+static DecodeState *compact_rows(DecodeState *s, int *row, int *n, size_t t, const size_t *clen) {
+    int live = 0;
+    for (int i = 0; i < *n; i++) live += clen[row[i]] > t + 1;
+    if (live == 0 || 2 * live > *n) return s;
+    DecodeState *c = decode_create(s->m, live);
+    for (int i = 0, k = 0; i < *n; i++)
+        if (clen[row[i]] > t + 1) {
+            decode_copy_row(c, k, s, i);
+            row[k++] = row[i];
+        }
+    decode_free(s);
+    *n = live;
+    return c;
 }
 
 void task_score_states(GriffinModel *m, int T, const TaskTokens *const *ex, int n, double *score, int *greedy) {
@@ -99,7 +117,7 @@ void task_score_states(GriffinModel *m, int T, const TaskTokens *const *ex, int 
     DecodeState *rs = decode_create(m, S);
     const uint32_t **cont = mallocCheck(sizeof(uint32_t *) * (size_t)S);
     size_t *clen = mallocCheck(sizeof(size_t) * (size_t)S), L = 0;
-    int *next = mallocCheck(sizeof(int) * (size_t)S);
+    int *next = mallocCheck(sizeof(int) * (size_t)S), *row = mallocCheck(sizeof(int) * (size_t)S), rows = S;
     for (int e = 0, r = 0; e < n; e++)
         for (int j = 0; j < ex[e]->n_req; j++, r++) {
             decode_copy_row(rs, r, cs, base[e] + ex[e]->ctx_of[j]); /* the context's state, once per choice */
@@ -108,19 +126,22 @@ void task_score_states(GriffinModel *m, int T, const TaskTokens *const *ex, int 
             L = clen[r] > L ? clen[r] : L;
             score[r] = 0.0;
             greedy[r] = 1;
+            row[r] = r;
         }
     decode_free(cs);
     const float *lg = rs->logits;
     for (size_t t = 0; t < L; t++) {
-        score_step(lg, V, S, (int)t, cont, clen, score, greedy);
+        score_step(lg, V, rows, row, (int)t, cont, clen, score, greedy);
         if (t + 1 == L) break;
-        for (int r = 0; r < S; r++) next[r] = t + 1 < clen[r] ? (int)cont[r][t] : 0; /* finished rows idle */
+        rs = compact_rows(rs, row, &rows, t, clen);
+        for (int i = 0; i < rows; i++) next[i] = t + 1 < clen[row[i]] ? (int)cont[row[i]][t] : 0; /* done: idle */
         lg = decode_step(rs, next);
     }
     decode_free(rs);
     free(cont);
     free(clen);
     free(next);
+    free(row);
     free(ctx);
     free(len);
     free(base);

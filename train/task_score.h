@@ -5,8 +5,9 @@
  * left-padded, through the parallel prefill (model/decode.h) — the first T tokens of a longer
  * context there, the rest by decode steps, so no context is too long — and each context's state
  * is copied to every choice that continues it (decode_copy_row, as rlhf copies prompt states to
- * samples). The choices then advance together one decode step per continuation token: a
- * 4-choice example costs one context pass plus four short continuations.
+ * samples). The choices then advance together one decode step per continuation token (rows
+ * whose continuation has ended are dropped once they are half the state): a 4-choice example
+ * costs one context pass plus four short continuations.
  * From scratch (task_score_scratch): every request <bos> ctx cont as its own row of the
  * parallel forward, the way a harness without state scores it; the reference for tests and the
  * speed-up.

@@ -298,12 +298,16 @@ static void run_choice_task(GriffinModel *m, GriffinModel *scratch, int T, const
     print_metric("acc_bytes", &mt[2]);
     printf("seconds: %.3f\nexamples_per_s: %.2f\n", secs, (double)t->n / (secs > 0 ? secs : 1e-9));
     if (scratch) {
-        double *s2 = mallocCheck(sizeof(double) * R), diff = 0;
+        double *s2 = mallocCheck(sizeof(double) * R), diff = 0, rel = 0;
         int *g2 = mallocCheck(sizeof(int) * R);
         double secs2 = score_task(scratch, T, t, a->batch, 1, s2, g2, off);
-        for (size_t r = 0; r < off[t->n]; r++) diff = fmax(diff, fabs(s2[r] - score[r]));
-        printf("from_scratch_seconds: %.3f\nfrom_scratch_examples_per_s: %.2f\nspeedup: %.2f\nmax_score_diff: %.3g\n",
-               secs2, (double)t->n / (secs2 > 0 ? secs2 : 1e-9), secs2 / (secs > 0 ? secs : 1e-9), diff);
+        for (size_t r = 0; r < off[t->n]; r++) {
+            diff = fmax(diff, fabs(s2[r] - score[r]));
+            rel = fmax(rel, fabs(s2[r] - score[r]) / fmax(1.0, fabs(s2[r])));
+        }
+        printf("from_scratch_seconds: %.3f\nfrom_scratch_examples_per_s: %.2f\nspeedup: %.2f\n"
+               "max_score_diff: %.3g (relative %.3g)\n", secs2, (double)t->n / (secs2 > 0 ? secs2 : 1e-9),
+               secs2 / (secs > 0 ? secs : 1e-9), diff, rel);
         free(s2);
         free(g2);
     }

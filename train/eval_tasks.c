@@ -57,8 +57,8 @@ static void tasks_usage(FILE *f) {
             "  --per-example F    one JSON line per example: scores of every choice, predictions, gold,\n"
             "                     greedy flags (generation: the reply and whether it matched)\n"
             "  --batch B          examples per batch (default 8); --max-length T context tokens per\n"
-            "                     parallel prefill row (default: the checkpoint's train.seq_len; a\n"
-            "                     longer context continues by decode steps: never refused)\n"
+            "                     parallel prefill row (default: the longest context, at most 8192;\n"
+            "                     a longer context continues by decode steps: never refused)\n"
             "  --limit N          the first N examples of each file\n"
             "  --compare-scratch  also score every choice from scratch: speed-up and largest difference\n");
 }
@@ -377,10 +377,32 @@ static int refuse(const char *msg) {
     return 1;
 }
 
-static void run_tasks(const TaskArgs *a, LoadedModel *lm, Task *tasks, int n_tasks, FILE *f) {
-    int T = a->max_len > 0 ? a->max_len : lm->cfg->train.seq_len, Tmax = 1;
-    GriffinModel *m = griffin_create_ex(&lm->m->cfg, a->batch, T, 0, GRIFFIN_INFERENCE | GRIFFIN_CHUNKED_LOSS);
+#define MAX_PREFILL 8192
+
+static int longest_context(const Task *tasks, int n_tasks) {
+    size_t L = 1;
+    for (int k = 0; k < n_tasks; k++)
+        for (size_t i = 0; i < tasks[k].n; i++)
+            for (int c = 0; c < tasks[k].tok[i].n_ctx; c++) L = tasks[k].tok[i].ctx_len[c] > L ? tasks[k].tok[i].ctx_len[c] : L;
+    return L < MAX_PREFILL ? (int)L : MAX_PREFILL;
+}
+
+/* The prefill model: T columns (--max-length, else the longest context up to MAX_PREFILL) and
+ * as many rows as keep rows × T within batch × train.seq_len tokens of activations (the
+ * prefill runs a batch's contexts in chunks of those rows). */
+static GriffinModel *prefill_model(const TaskArgs *a, const LoadedModel *lm, int longest, int *T) {
+    int seq = lm->cfg->train.seq_len > 0 ? lm->cfg->train.seq_len : 256;
+    *T = a->max_len > 0 ? a->max_len : longest > seq ? longest : seq;
+    long budget = (long)a->batch * (a->max_len > 0 ? a->max_len : seq), rows = budget / *T;
+    rows = rows < 1 ? 1 : rows > a->batch ? a->batch : rows;
+    GriffinModel *m = griffin_create_ex(&lm->m->cfg, (int)rows, *T, 0, GRIFFIN_INFERENCE | GRIFFIN_CHUNKED_LOSS);
     memcpy(m->params, lm->m->params, m->table.total * sizeof(float));
+    return m;
+}
+
+static void run_tasks(const TaskArgs *a, LoadedModel *lm, Task *tasks, int n_tasks, FILE *f) {
+    int T, Tmax = 1;
+    GriffinModel *m = prefill_model(a, lm, longest_context(tasks, n_tasks), &T);
     GriffinModel *scratch = NULL;
     if (a->compare) { /* rows as long as the longest request */
         for (int k = 0; k < n_tasks; k++)
@@ -393,7 +415,7 @@ static void run_tasks(const TaskArgs *a, LoadedModel *lm, Task *tasks, int n_tas
         scratch = griffin_create_ex(&lm->m->cfg, a->batch, Tmax, 0, GRIFFIN_INFERENCE);
         memcpy(scratch->params, lm->m->params, m->table.total * sizeof(float));
     }
-    printf("checkpoint: %s (step %lld)\nmax_length: %d\n", a->ckpt, (long long)lm->step, T);
+    printf("checkpoint: %s (step %lld)\nmax_length: %d\nprefill_rows: %d\n", a->ckpt, (long long)lm->step, T, m->max_B);
     for (int k = 0; k < n_tasks; k++) {
         const Task *t = &tasks[k];
         printf("task: %s\nfile: %s\nkind: %s\nexamples: %zu\nfewshot: %d\n", t->file.name, t->file.path,

@@ -92,6 +92,17 @@ for m in base:"$BASE" sft:"$TUNED" rlhf:"$POLICY"; do
   build/griffin eval --checkpoint "$ckpt" --preferences "$DATA/preference.heldout.h5" --max-length 128 --batch 16 \
     >> "$RUN/eval_$name.txt"
 done
+# the prepared evaluation tasks (griffin eval --tasks): plain prompts for every model, and in the
+# chat template for the instruction-tuned ones
+tasks="$DATA/tasks/wordnet_gloss.jsonl,$DATA/tasks/foldoc_term.jsonl,$DATA/tasks/wordnet_word.jsonl"
+if [ -f "$DATA/tasks/wordnet_gloss.jsonl" ]; then
+  for m in base:"$BASE" sft:"$TUNED" rlhf:"$POLICY"; do
+    name=${m%%:*} ckpt=${m#*:}
+    build/griffin eval --checkpoint "$ckpt" --tasks "$tasks" --batch 16 > "$RUN/tasks_$name.txt"
+    [ "$name" = base ] || build/griffin eval --checkpoint "$ckpt" --tasks "$tasks" --batch 16 --chat \
+      > "$RUN/tasks_${name}_chat.txt"
+  done
+fi
 /usr/bin/python3 scripts/demo_report.py prompts "$DATA" > "$RUN/prompts.txt"
 for m in base:"$BASE" sft:"$TUNED" rlhf:"$POLICY"; do
   name=${m%%:*} ckpt=${m#*:}

@@ -182,6 +182,43 @@ def parse_eval(path):
     return blocks
 
 
+def parse_tasks(path):
+    """{task: {key: value}} from `griffin eval --tasks` output"""
+    tasks, cur = {}, None
+    for line in open(path):
+        k, _, v = line.strip().partition(": ")
+        if k == "task":
+            cur = tasks.setdefault(v, {})
+        elif cur is not None:
+            cur[k] = v
+    return tasks
+
+
+def task_tables(run):
+    runs = [(m, os.path.join(run, f"tasks_{m}.txt")) for m in ("base", "sft", "sft_chat", "rlhf", "rlhf_chat")]
+    runs = [(m, parse_tasks(p)) for m, p in runs if os.path.exists(p)]
+    if not runs:
+        return []
+    out = ["## Evaluation tasks (griffin eval --tasks)", "",
+           "Held-out words only (scripts/data/tasksrc.py); scored as lm-evaluation-harness scores them: "
+           "acc (sum of the choice's log-probabilities), acc_norm (per character), exact_match for "
+           "generation; ± one standard error. `_chat`: prompts in the chat template.", "",
+           "| task | metric | chance | " + " | ".join(m for m, _ in runs) + " |",
+           "|---|---|---:|" + "---:|" * len(runs)]
+    for name, first in runs[0][1].items():
+        gen = first.get("kind") == "generation"
+        chance = "-" if gen else first.get("choices", "").split("chance ")[-1].rstrip(")")
+        for metric in (("exact_match",) if gen else ("acc", "acc_norm")):
+            row = [name, metric, chance]
+            for _, t in runs:
+                v = t.get(name, {}).get(metric, "-").replace(" (stderr ", " ± ").rstrip(")")
+                row.append(v)
+            out.append("| " + " | ".join(row) + " |")
+    out += ["", "Examples per second (" + runs[0][0] + "): " + ", ".join(
+        f"{n} {t['examples_per_s']}" for n, t in runs[0][1].items()), ""]
+    return out
+
+
 def report(run, data=None):
     out = [f"# griffin.c demo: {os.path.basename(os.path.abspath(run))}", ""]
     out.append(stage_table("Pretraining (two mixture stages)", os.path.join(run, "pretrain")))
@@ -213,6 +250,7 @@ def report(run, data=None):
                                f"held-out preference pairs by its own mean log-probability per token "
                                f"({float(b['policy_accuracy_total_logprob']):.1%} by total log-probability)")
         out.append("")
+    out += task_tables(run)
     prompts_path = os.path.join(run, "prompts.txt")
     if os.path.exists(prompts_path):
         qs = [l.rstrip("\n") for l in open(prompts_path) if l.strip()]

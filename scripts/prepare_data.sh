@@ -6,6 +6,7 @@
 #   3. train the SentencePiece tokenizer (scripts/data/train_tokenizer.sh) on the train splits
 #   4. `griffin tokenize` every JSONL file into a corpus .h5
 #   5. check the held-out rule and write SUMMARY.md (documents and tokens per source and split)
+#   The evaluation tasks of `griffin eval --tasks` (scripts/data/tasksrc.py) go to OUT/tasks/.
 #
 # usage: scripts/prepare_data.sh [--small] [--out DIR] [--vocab N] [--sources a,b,...]
 #   --small    a few-MB subset (7 text sources, sampled; chat/preference/prompts) for tests and
@@ -142,6 +143,16 @@ $PY scripts/data/check_heldout.py "$out/jsonl" --root "$CACHE/root"
       /^kind:/ {k=$2} /^documents:/ {d=$2} /^tokens:/ {t=$2} /^bytes:/ {b=$2}
       END {printf "| %s | %s | %d | %d | %.2f |\n", n, k, d, t, b/1e6}'
   done
+  echo
+  echo "Evaluation tasks (griffin eval --tasks tasks/NAME.jsonl; held-out words only; few-shot pools"
+  echo "from training words in tasks/NAME.fewshot.jsonl):"
+  echo
+  echo "| task | kind | examples | chance |"
+  echo "|---|---|---:|---:|"
+  $PY -c "
+import json, sys
+for name, (n, chance, kind) in sorted(json.load(open(sys.argv[1]))['tasks'].items()):
+    print('| %s | %s | %d | %s |' % (name, kind, n, '%.2f' % chance if chance else '-'))" "$out/extract.json"
 } > "$out/SUMMARY.md"
 cat "$out/SUMMARY.md"
 echo "prepare_data: done in $(( $(date +%s) - start )) s -> $out"

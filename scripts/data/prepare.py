@@ -18,6 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chatsrc  # noqa: E402
 import heldout  # noqa: E402
+import tasksrc  # noqa: E402
 import textsrc  # noqa: E402
 
 SMALL_KEEP = {  # in --small mode keep 1 in N documents (by a hash of the id)
@@ -225,6 +226,11 @@ def main():
     print("prepare: chat/preference/prompts in %.1f s" % (time.time() - t), flush=True)
     tok_file.close()
     drop_heldout_duplicates(args.jsonl, report)
+
+    # ---- evaluation tasks (griffin eval --tasks): held-out words only, plus few-shot pools
+    t = time.time()
+    report["tasks"] = tasksrc.write_tasks(wn, args.root, os.path.join(args.out, "tasks"), args.small)
+    print("prepare: tasks %s in %.1f s" % (json.dumps(report["tasks"]), time.time() - t), flush=True)
     report["_seconds"] = round(time.time() - t0, 1)
     with open(os.path.join(args.out, "extract.json"), "w") as f:
         json.dump(report, f, indent=1, sort_keys=True)

@@ -85,4 +85,13 @@ if kl > 10:
     fail("RLHF KL to the reference above 10 nats per reply")
 if dlogp > 1e-3:
     fail("sampler and trainer log-probabilities disagree")
+for model in ("base", "sft", "rlhf", "sft_chat", "rlhf_chat"):  # the prepared tasks (griffin eval --tasks)
+    text = open(os.path.join(RUN, f"tasks_{model}.txt")).read()
+    for name in ("wordnet_gloss", "foldoc_term", "wordnet_word"):
+        if f"task: {name}" not in text:
+            fail(f"tasks_{model}.txt has no {name}")
+    if text.count("acc_norm:") != 2 or text.count("exact_match:") != 1:
+        fail(f"tasks_{model}.txt lacks acc_norm or exact_match lines")
+if "## Evaluation tasks" not in open(os.path.join(RUN, "report.md")).read():
+    fail("report.md has no table of the evaluation tasks")
 print("ok")

@@ -1,6 +1,6 @@
-/* Small helpers the stage drivers share (the ideas of train/loop.c's static helpers, for the
- * drivers outside it): rank-0 output to the console and <out_dir>/log.txt plus a
- * metrics.jsonl beside it, directory creation, whole-file reads, a monotonic clock. */
+/* Small helpers of the step engine and the stages: rank-0 output to the console and
+ * <out_dir>/log.txt plus a metrics.jsonl beside it, directory creation, whole-file reads,
+ * the checkpoint a run resumes from. */
 #ifndef GRIFFIN_RUNLOG_H
 #define GRIFFIN_RUNLOG_H
 

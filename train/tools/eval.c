@@ -17,6 +17,7 @@
 #include "rlhf/reward_model.h"
 #include "train/commands.h"
 #include "train/tools/eval_policy.h"
+#include "train/tools/eval_tasks.h"
 #include "train/tools/model_io.h"
 
 static void eval_usage(FILE *f) {
@@ -40,7 +41,9 @@ static void eval_usage(FILE *f) {
                "  a reward model (griffin reward) on a preference corpus: prints pairs:, accuracy: (share of\n"
                "  pairs scored r_chosen > r_rejected), loss: (Bradley-Terry, margin 0), margin: (mean gap);\n"
                "  a language model instead prints policy_accuracy: (share of pairs whose chosen reply has the\n"
-               "  higher mean log-probability per token given the prompt) and the same by total log-probability\n");
+               "  higher mean log-probability per token given the prompt) and the same by total log-probability\n"
+               "       griffin eval --checkpoint CKPT.h5 --tasks FILE.jsonl[,FILE2...] [...]\n"
+               "  multiple-choice and generation tasks as lm-evaluation-harness scores them (griffin eval --tasks --help)\n");
 }
 
 /* -log softmax(row)[target] */
@@ -203,6 +206,8 @@ int cmd_eval(int argc, char **argv) {
     int max_new = 64;
     int n_corpora = 0, max_len = 0, batch = 8, by_pos = 0, bucket_w = 0;
     long max_docs = -1, min_len = 0;
+    for (int i = 1; i < argc; i++) /* task files: train/tools/eval_tasks.c parses its own options */
+        if (!strcmp(argv[i], "--tasks")) return cmd_eval_tasks(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

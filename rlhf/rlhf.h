@@ -28,6 +28,10 @@ void reward_head_forward(float *r, const float *hidden, const int *rows, const f
 void reward_head_backward(float *dhidden, float *dw, float *db, const float *dr, const float *hidden,
                           const int *rows, const float *w, int M, int D);
 
+/* log(1 + e^x) and σ(z) = 1/(1 + e^−z) without overflow (−log σ(z) = softplus(−z)) */
+double rlhf_softplus(double x);
+double rlhf_sigmoid(double z);
+
 /* Bradley-Terry with margin over M pairs: returns Σ_m −log σ(rc_m − rr_m − margin) (double);
  * *correct (if not NULL) = number of pairs with rc > rr. */
 double bt_loss_forward(const float *rc, const float *rr, float margin, int M, int *correct);

@@ -32,6 +32,7 @@
 #include "model/sampler.h"
 #include "optim/dist.h"
 #include "rlhf/order.h"
+#include "rlhf/logprobs.h"
 #include "rlhf/reward_model.h"
 #include "rlhf/rlhf.h"
 #include "rlhf/rollout.h"
@@ -97,40 +98,6 @@ static void batch_free(Batch *b) {
     void *p[] = {b->prompts, b->plen, b->streams, b->tok, b->tgt, b->pos, b->rows, b->mrows, b->mask, b->logp_old, b->logq,
                  b->logp_s, b->logp, b->kl, b->w, b->adv_tok, b->score, b->reward, b->klsum, b->adv};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
-}
-
-/* Per-token log-probabilities of the masked rows, read chunk by chunk during a forward with
- * targets (the models keep no [N,V] logits); with entropy set also the summed entropy and the
- * largest difference from the sampler's log-probabilities logp_s. */
-typedef struct {
-    float *out;
-    const int *tgt;
-    const uint8_t *mask;
-    double *entropy, *maxdiff; /* NULL: not wanted */
-    const float *logp_s;
-} LogpHook;
-
-static void logp_hook(void *ctx, const GriffinModel *m, const float *lg, int r0, int nr) {
-    const LogpHook *h = ctx;
-    int V = m->cfg.vocab_size;
-    for (int i = 0; i < nr; i++) {
-        int x = r0 + i;
-        const float *z = lg + (size_t)i * V;
-        h->out[x] = h->mask[x] ? z[h->tgt[x]] - m->lse[x] : 0.0f;
-        if (!h->entropy || !h->mask[x]) continue;
-        *h->entropy += softmax_entropy(z, m->lse[x], V);
-        double d = fabs((double)h->out[x] - (double)h->logp_s[x]);
-        *h->maxdiff = d > *h->maxdiff ? d : *h->maxdiff;
-    }
-}
-
-/* griffin_forward of rows tok … [S,T] with targets; out [S·T] = log p(target) of masked rows */
-static void forward_logprobs(GriffinModel *m, float *out, const int *tok, const int *tgt, const int *pos,
-                             const uint8_t *mask, int S, int T, double *entropy, double *maxdiff, const float *logp_s) {
-    LogpHook h = {out, tgt, mask, entropy, maxdiff, logp_s};
-    griffin_set_logits_hook(m, logp_hook, &h);
-    griffin_forward(m, tok, tgt, pos, mask, S, T);
-    griffin_set_logits_hook(m, NULL, NULL);
 }
 
 /* Sample, pack, and score a batch: fills logq, logp_old (+ entropy, max diff vs the sampler),
@@ -267,23 +234,6 @@ static void eval_prompts(Batch *e, const TrainConfig *cfg, Corpus *vc, const siz
     out->rm = v[0], out->reward = v[1], out->kl = v[2], out->ended = v[3], out->length = v[4], out->n = v[5];
 }
 
-/* an inference-only copy of a checkpoint's model for batches up to B x T */
-static GriffinModel *frozen(const char *path, int B, int T, const GriffinConfig *want, const Tokenizer *tok,
-                            const char *what, int flags) {
-    LoadedModel lm;
-    load_model(path, 1, 1, &lm);
-    if (lm.tok)
-        CHECK(tokenizer_checksum(lm.tok) == tokenizer_checksum(tok), "rlhf: %s %s was trained with another tokenizer",
-              what, path);
-    if (want)
-        CHECK(lm.m->cfg.vocab_size == want->vocab_size, "rlhf: %s %s has vocabulary %d, the policy %d", what, path,
-              lm.m->cfg.vocab_size, want->vocab_size);
-    GriffinModel *m = griffin_create_ex(&lm.m->cfg, B, T, 0, GRIFFIN_INFERENCE | flags);
-    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
-    loaded_model_free(&lm);
-    return m;
-}
-
 typedef struct {
     GriffinModel *ref, *rm;  /* frozen reference and reward model (the policy is the engine's) */
     Tokenizer *tok;
@@ -377,8 +327,9 @@ static void *setup(Engine *e) {
     load_policy(e, s->Sm);
     s->tok = tokenizer_load_from_memory(e->tok_bytes, e->tok_len, init);
     /* the reference gives log-probabilities only, the reward model scores hidden states: no [N,V] logits */
-    s->ref = frozen(refp, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "reference", GRIFFIN_CHUNKED_LOSS);
-    s->rm = frozen(rc->reward_model, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "reward model", GRIFFIN_CHUNKED_LOSS);
+    s->ref = load_frozen(refp, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "rlhf: reference", GRIFFIN_CHUNKED_LOSS);
+    s->rm = load_frozen(rc->reward_model, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "rlhf: reward model",
+                        GRIFFIN_CHUNKED_LOSS);
     CHECK(s->rm->table.reward_w >= 0, "rlhf.reward_model = %s has no reward head (train it with griffin reward)",
           rc->reward_model);
     open_prompts(s, cfg, init);

@@ -35,3 +35,19 @@ void loaded_model_free(LoadedModel *lm) {
     free(lm->cfg);
     memset(lm, 0, sizeof *lm);
 }
+
+GriffinModel *load_frozen(const char *path, int B, int T, const GriffinConfig *want, const Tokenizer *tok,
+                          const char *what, int flags) {
+    LoadedModel lm;
+    load_model(path, 1, 1, &lm);
+    if (lm.tok)
+        CHECK(tokenizer_checksum(lm.tok) == tokenizer_checksum(tok), "%s %s was trained with another tokenizer", what,
+              path);
+    if (want)
+        CHECK(lm.m->cfg.vocab_size == want->vocab_size, "%s %s has vocabulary %d, the policy %d", what, path,
+              lm.m->cfg.vocab_size, want->vocab_size);
+    GriffinModel *m = griffin_create_ex(&lm.m->cfg, B, T, 0, GRIFFIN_INFERENCE | flags);
+    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    loaded_model_free(&lm);
+    return m;
+}

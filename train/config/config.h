@@ -3,7 +3,7 @@
  * command-line overrides, validation, the start-up table, the INI serialisation stored in
  * checkpoints and the usage text.
  *
- *   [model] [train] [optim] [rlhf] [sample]   fixed keys (see train_config_usage)
+ *   [model] [train] [optim] [rlhf] [dpo] [sample]   fixed keys (see train_config_usage)
  *   [data]     <name> = PATH.h5               one line per training corpus
  *              valid = PATH.h5                validation corpus; more as valid.<group> = PATH
  *   [stage.N]  steps = N                      N = 1, 2, ... contiguous
@@ -104,6 +104,16 @@ typedef struct {
 } RlhfSection;
 
 typedef struct {
+    int loss;                   /* DpoKind (rlhf/dpo.h) */
+    float beta;                 /* β > 0: scale of the log-ratios */
+    float label_smoothing;      /* ε (sigmoid, robust, simpo) */
+    float gamma;                /* simpo's target margin */
+    float sft_weight;           /* λ: NLL of the chosen reply per token */
+    char reference[CFG_STR];    /* frozen reference ("" = train.init) */
+    int precompute_ref;         /* bool: score every pair under the reference once, then free it */
+} DpoSection;
+
+typedef struct {
     char checkpoint[CFG_STR];
     char prompt[CFG_STR];
     int max_tokens;
@@ -137,6 +147,7 @@ typedef struct {
     TrainSection train;
     OptimSection optim;
     RlhfSection rlhf;
+    DpoSection dpo;
     SampleSection sample;
     int n_data;
     DataEntry data[CFG_MAX_DATA];

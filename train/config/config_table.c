@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rlhf/dpo.h"
+
 #define OFF(field) offsetof(TrainConfig, field)
 #define BIG 1e12
 const CfgKey cfg_keys[] = {
@@ -77,6 +79,17 @@ const CfgKey cfg_keys[] = {
     {"rlhf", "top_p", CT_FLOAT, OFF(rlhf.top_p), "1", 0, 0, 1, R_MIN_OPEN, NULL, "rollout nucleus mass"},
     {"rlhf", "eos_penalty", CT_FLOAT, OFF(rlhf.eos_penalty), "1", 0, 0, 1e6, 0, NULL, "reward penalty of a response not closed by <end_of_turn>"},
     {"rlhf", "margin", CT_FLOAT, OFF(rlhf.margin), "0", 0, 0, 100, 0, NULL, "reward model: Bradley-Terry margin m in -log sigmoid(r_c - r_r - m)"},
+    /* [dpo] */
+    {"dpo", "loss", CT_ENUM, OFF(dpo.loss), "sigmoid", 0, 0, 0, 0, DPO_KIND_NAMES,
+     "sigmoid (DPO), robust, ipo, hinge, simpo (reference-free, length-averaged)"},
+    {"dpo", "beta", CT_FLOAT, OFF(dpo.beta), "0.1", 0, 0, 100, R_MIN_OPEN, NULL, "scale of the log-ratios (implicit reward = beta * log-ratio)"},
+    {"dpo", "label_smoothing", CT_FLOAT, OFF(dpo.label_smoothing), "0", 0, 0, 0.5, R_MAX_OPEN, NULL,
+     "share of flipped labels eps (sigmoid, robust, simpo)"},
+    {"dpo", "gamma", CT_FLOAT, OFF(dpo.gamma), "0.5", 0, 0, 100, 0, NULL, "simpo: target margin in -log sigmoid(beta * mean-logp gap - gamma)"},
+    {"dpo", "sft_weight", CT_FLOAT, OFF(dpo.sft_weight), "0", 0, 0, 100, 0, NULL, "weight of the chosen reply's per-token NLL (RPO)"},
+    {"dpo", "reference", CT_PATH, OFF(dpo.reference), "", 0, 0, 0, 0, NULL, "frozen reference checkpoint (\"\" = train.init)"},
+    {"dpo", "precompute_ref", CT_BOOL, OFF(dpo.precompute_ref), "true", 0, 0, 0, 0, NULL,
+     "score every pair under the reference once (cached in out_dir), then free it; false: keep it, score each batch"},
     /* [sample] */
     {"sample", "checkpoint", CT_PATH, OFF(sample.checkpoint), "", 0, 0, 0, 0, NULL, "checkpoint to sample from"},
     {"sample", "prompt", CT_STRING, OFF(sample.prompt), "", 0, 0, 0, 0, NULL, "prompt text"},
@@ -90,7 +103,7 @@ const CfgKey cfg_keys[] = {
 const int cfg_nkeys = (int)(sizeof cfg_keys / sizeof cfg_keys[0]);
 _Static_assert(sizeof cfg_keys / sizeof cfg_keys[0] <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS in config.h");
 
-const char *const cfg_sections[CFG_NSECTIONS] = {"model", "train", "optim", "rlhf", "sample", "data"};
+const char *const cfg_sections[CFG_NSECTIONS] = {"model", "train", "optim", "rlhf", "dpo", "sample", "data"};
 
 int cfg_section_index(const char *s) {
     for (int i = 0; i < CFG_NSECTIONS; i++)

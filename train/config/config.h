@@ -82,6 +82,7 @@ typedef struct {
 } OptimSection;
 
 typedef enum { KL_K1 = 0, KL_K3 = 1 } KlEstimator;
+typedef enum { ADV_RLOO = 0, ADV_GRPO = 1 } AdvantageKind;
 
 typedef struct {
     char policy[CFG_STR];       /* SFT checkpoint to start from ("" = train.init) */
@@ -91,7 +92,8 @@ typedef struct {
     char valid_prompts[CFG_STR];/* held-out prompts for val_rm_score ("" = none) */
     float beta;                 /* KL penalty coefficient */
     int kl_estimator;           /* KlEstimator */
-    int samples_per_prompt;     /* group size for leave-one-out advantages */
+    int samples_per_prompt;     /* group size of the advantages */
+    int advantage;              /* AdvantageKind */
     float clip;                 /* policy-ratio clip epsilon */
     int epochs;                 /* passes over each rollout batch */
     int minibatches;            /* updates per pass: the batch split in this many minibatches */

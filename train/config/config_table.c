@@ -70,6 +70,8 @@ const CfgKey cfg_keys[] = {
     {"rlhf", "kl_estimator", CT_ENUM, OFF(rlhf.kl_estimator), "k1", 0, 0, 0, 0, "k1|k3",
      "per-token KL estimate: k1 = log p - log q, k3 = q/p - 1 - log(q/p)"},
     {"rlhf", "samples_per_prompt", CT_INT, OFF(rlhf.samples_per_prompt), "4", 0, 2, 256, 0, NULL, "completions per prompt (leave-one-out baseline)"},
+    {"rlhf", "advantage", CT_ENUM, OFF(rlhf.advantage), "rloo", 0, 0, 0, 0, "rloo|grpo",
+     "rloo: R - mean of the group's others; grpo: (R - group mean) / (group std + 1e-4)"},
     {"rlhf", "clip", CT_FLOAT, OFF(rlhf.clip), "0.2", 0, 0, 10, R_MIN_OPEN, NULL, "policy-ratio clip epsilon"},
     {"rlhf", "epochs", CT_INT, OFF(rlhf.epochs), "1", 0, 1, 1000, 0, NULL, "passes over each rollout batch"},
     {"rlhf", "minibatches", CT_INT, OFF(rlhf.minibatches), "1", 0, 1, 4096, 0, NULL, "policy updates per pass: the batch split in this many minibatches (PPO)"},

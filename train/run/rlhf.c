@@ -8,8 +8,9 @@
  *      policy's is log p_old, compared with the sampler's: max |difference| is logged);
  *      the reward model scores prompt ++ response on its last token;
  *   3. reward = RM score − β·KL (k1 or k3 summed over the response) − eos_penalty when the
- *      response is not closed by <end_of_turn>; leave-one-out advantages over the k samples
- *      of a prompt, optionally whitened over the global batch;
+ *      response is not closed by <end_of_turn>; leave-one-out (rlhf.advantage = rloo) or
+ *      group-normalised (grpo) advantages over the k samples of a prompt, optionally whitened
+ *      over the global batch; the KL stays in the reward in both;
  *   4. rlhf.epochs clipped policy-gradient updates on the batch (loss = mean over all response
  *      tokens of all ranks), each: gradients accumulated over train.grad_accum micro-batches
  *      (which also split step 2), averaged over ranks, clipped, AdamW.
@@ -385,11 +386,12 @@ static void evaluate(void *st, Engine *e) {
                es.rm / es.n, es.reward / es.n, es.kl / es.n, es.ended / es.n, es.length / es.n, es.n);
 }
 
-/* advantages (leave-one-out within each prompt's k samples, optionally whitened over the
- * global batch) per reply token, and the reply tokens of each minibatch over all ranks */
+/* advantages (leave-one-out or GRPO within each prompt's k samples, optionally whitened over
+ * the global batch) per reply token, and the reply tokens of each minibatch over all ranks */
 static void advantages(RlhfStage *s, const RlhfSection *rc, int world) {
     Batch *b = &s->b;
-    rloo_advantages(b->adv, b->reward, s->G, s->k, 0);
+    if (rc->advantage == ADV_GRPO) grpo_advantages(b->adv, b->reward, s->G, s->k);
+    else rloo_advantages(b->adv, b->reward, s->G, s->k, 0);
     if (rc->whiten) {
         double m[2] = {0, 0};
         for (int i = 0; i < s->S; i++) m[0] += (double)b->adv[i], m[1] += (double)b->adv[i] * (double)b->adv[i];

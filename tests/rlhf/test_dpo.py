@@ -4,7 +4,8 @@ sft/ckpt-150.h5, pref.train.h5, pref.heldout.h5), where the reply naming gold is
 
   1. dpo.loss = sigmoid from the SFT model (reference = the SFT model): at step 0 h = 0 exactly
      (val_loss = log 2, val_accuracy = 0.5), and within 30 steps the held-out implicit-reward
-     accuracy reaches >= ACC_MIN; metrics carry every key;
+     accuracy reaches >= ACC_MIN; metrics carry every key; griffin eval --preferences
+     --reference reports the same accuracy for the checkpoint (and 0.5 for the SFT model);
   2. dpo.precompute_ref = false (reference in memory, scored per batch) gives bitwise the same
      metrics and parameters as the precomputed reference;
   3. resume: 15 steps, then resumed to 30, bitwise the uninterrupted run (metrics, h5diff of the
@@ -15,7 +16,7 @@ sft/ckpt-150.h5, pref.train.h5, pref.heldout.h5), where the reply naming gold is
      the key, exit code 2, nothing written.
 
 usage: test_dpo.py GRIFFIN_BIN TASK_WORK_DIR"""
-import json, math, os, shutil, subprocess, sys
+import json, math, os, re, shutil, subprocess, sys
 
 BIN, WORK = (os.path.abspath(a) for a in sys.argv[1:3])
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -78,6 +79,18 @@ if abs(ev[0]["val_loss"] - math.log(2)) > 1e-12 or a0 != 0.5 or ev[0]["val_margi
     fail("step 0 (policy = reference) is not h = 0 exactly (val_loss log 2, accuracy 0.5, margin 0)")
 if a1 < ACC_MIN:
     fail("DPO did not raise the held-out implicit-reward accuracy enough")
+
+# griffin eval --preferences --reference: the same held-out implicit-reward accuracy for any policy
+def implicit(ckpt):
+    p = subprocess.run([BIN, "eval", "--checkpoint", ckpt, "--preferences", f"{WORK}/pref.heldout.h5", "--reference",
+                        f"{WORK}/sft/ckpt-150.h5", "--batch", "16"], env=ENV, stdout=subprocess.PIPE, text=True, check=True)
+    return float(re.search(r"implicit_reward_accuracy: ([0-9.]+)", p.stdout).group(1))
+
+
+e_sft, e_dpo = implicit(f"{WORK}/sft/ckpt-150.h5"), implicit(f"{WORK}/dpo/ckpt-30.h5")
+print(f"griffin eval --reference: implicit-reward accuracy SFT {e_sft:.4f}, DPO {e_dpo:.4f}")
+if e_sft != 0.5 or abs(e_dpo - a1) > 1e-4:
+    fail("griffin eval --preferences --reference disagrees with the run's val_accuracy")
 
 # 2. the reference in memory = precomputed, bitwise
 run(f"--train.out_dir={WORK}/dpo_mem", "--dpo.precompute_ref=false")

@@ -1,4 +1,4 @@
-/* KL estimators, leave-one-out advantages, the clipped policy loss and entropy (see rlhf.h).
+/* KL estimators, leave-one-out and GRPO advantages, the clipped policy loss and entropy (see rlhf.h).
  * References: J. Schulman, "Approximating KL divergence" (k1, k3); Ahmadian et al. 2024,
  * "Back to basics: REINFORCE style optimization for RLHF" (RLOO); Schulman et al. 2017 (PPO
  * clipped ratio). Pitfalls: the KL in the reward is a constant for the update (no gradient
@@ -40,6 +40,19 @@ void rloo_advantages(float *adv, const float *rewards, int G, int k, int whiten)
     mean /= (double)n;
     for (size_t i = 0; i < n; i++) var += ((double)adv[i] - mean) * ((double)adv[i] - mean);
     rloo_whiten(adv, n, mean, sqrt(var / (double)n));
+}
+
+void grpo_advantages(float *adv, const float *rewards, int G, int k) {
+    /* adv, rewards [G*k]: A_i = (R_i − mean) / (std + 1e-4) within each group of k */
+    for (int g = 0; g < G; g++) {
+        const float *r = rewards + (size_t)g * k;
+        double mean = 0.0, var = 0.0;
+        for (int i = 0; i < k; i++) mean += (double)r[i];
+        mean /= k;
+        for (int i = 0; i < k; i++) var += ((double)r[i] - mean) * ((double)r[i] - mean);
+        double std = sqrt(var / (k - 1));
+        for (int i = 0; i < k; i++) adv[(size_t)g * k + i] = (float)(((double)r[i] - mean) / (std + 1e-4));
+    }
 }
 
 void rloo_whiten(float *adv, size_t n, double mean, double std) {

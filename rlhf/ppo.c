@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 #include "common/sys.h"
+#include "rlhf/logprobs.h"
 #include "rlhf/reward_model.h"
 #include "rlhf/rollout.h"
 
@@ -43,39 +44,6 @@ void ppo_batch_free(PpoBatch *b) {
 }
 
 int ppo_ended(const PpoBatch *b, int i) { return b->ro.stopped[i] && b->ro.last[i] == b->p.eot; }
-
-/* Per-token log-probabilities of the masked rows, read chunk by chunk during a forward with
- * targets; with entropy set also the summed entropy and the largest difference from the
- * sampler's log-probabilities logp_s. */
-typedef struct {
-    float *out;
-    const int *tgt;
-    const uint8_t *mask;
-    double *entropy, *maxdiff; /* NULL: not wanted */
-    const float *logp_s;
-} LogpHook;
-
-static void logp_hook(void *ctx, const GriffinModel *m, const float *lg, int r0, int nr) {
-    const LogpHook *h = ctx;
-    int V = m->cfg.vocab_size;
-    for (int i = 0; i < nr; i++) {
-        int x = r0 + i;
-        const float *z = lg + (size_t)i * V;
-        h->out[x] = h->mask[x] ? z[h->tgt[x]] - m->lse[x] : 0.0f;
-        if (!h->entropy || !h->mask[x]) continue;
-        *h->entropy += softmax_entropy(z, m->lse[x], V);
-        double d = fabs((double)h->out[x] - (double)h->logp_s[x]);
-        *h->maxdiff = d > *h->maxdiff ? d : *h->maxdiff;
-    }
-}
-
-void forward_logprobs(GriffinModel *m, float *out, const int *tok, const int *tgt, const int *pos,
-                      const uint8_t *mask, int S, int T, double *entropy, double *maxdiff, const float *logp_s) {
-    LogpHook h = {out, tgt, mask, entropy, maxdiff, logp_s};
-    griffin_set_logits_hook(m, logp_hook, &h);
-    griffin_forward(m, tok, tgt, pos, mask, S, T);
-    griffin_set_logits_hook(m, NULL, NULL);
-}
 
 /* rows [S, Tb]: prompt ++ reply; row t predicts t+1; reply token j sits at P + j; the mask
  * marks the rows whose target is a reply token */
@@ -147,8 +115,9 @@ void ppo_rollout(PpoBatch *b, uint64_t seed) {
     b->score_s = now_seconds() - t1;
 }
 
-void ppo_advantages(PpoBatch *b, double sums[2]) {
-    rloo_advantages(b->adv, b->reward, b->G, b->k, 0);
+void ppo_advantages(PpoBatch *b, int grpo, double sums[2]) {
+    if (grpo) grpo_advantages(b->adv, b->reward, b->G, b->k);
+    else rloo_advantages(b->adv, b->reward, b->G, b->k, 0);
     for (int i = 0; i < b->S; i++) sums[0] += (double)b->adv[i], sums[1] += (double)b->adv[i] * (double)b->adv[i];
 }
 

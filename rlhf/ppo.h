@@ -59,9 +59,10 @@ void ppo_rollout(PpoBatch *b, uint64_t seed);
 /* 1 when sequence i's reply was closed by <end_of_turn> */
 int ppo_ended(const PpoBatch *b, int i);
 
-/* leave-one-out advantages into b->adv; sums[2] += Σ adv, Σ adv² of this rank (for whitening
- * over ranks: add them over ranks, then ppo_advantages_finish) */
-void ppo_advantages(PpoBatch *b, double sums[2]);
+/* leave-one-out (or, grpo set, group-normalised) advantages into b->adv; sums[2] += Σ adv,
+ * Σ adv² of this rank (for whitening over ranks: add them over ranks, then
+ * ppo_advantages_finish) */
+void ppo_advantages(PpoBatch *b, int grpo, double sums[2]);
 /* whiten with the global sums of n sequences (whiten = 0: leave as is), then per-token
  * advantages; ntok[j] = reply tokens of minibatch j (nmb minibatches) of this rank */
 void ppo_advantages_finish(PpoBatch *b, int whiten, const double sums[2], double n, int nmb, double *ntok);
@@ -71,11 +72,5 @@ void ppo_advantages_finish(PpoBatch *b, int whiten, const double sums[2], double
  * weights scale per token, backward into the policy's gradients. Returns this rank's loss sum;
  * *clipped += tokens cut by the clip. */
 double ppo_micro_step(PpoBatch *b, int s0, int reuse, float scale, size_t *clipped);
-
-/* griffin_forward of rows tok … [S,T] with targets; out [S·T] = log p(target) of masked rows
- * (read chunk by chunk: no [N,V] logits kept); entropy / maxdiff (NULL: not wanted) get the
- * summed entropy and the largest difference from logp_s */
-void forward_logprobs(GriffinModel *m, float *out, const int *tok, const int *tgt, const int *pos,
-                      const uint8_t *mask, int S, int T, double *entropy, double *maxdiff, const float *logp_s);
 
 #endif

@@ -31,16 +31,15 @@ void reward_head_backward(float *dhidden, float *dw, float *db, const float *dr,
     }
 }
 
-/* −log σ(z) = softplus(−z), computed without overflow */
-static double softplus_neg(double z) { return z > 0 ? log1p(exp(-z)) : -z + log1p(exp(z)); }
-static double sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z)); }
+double rlhf_softplus(double x) { return x < 0 ? log1p(exp(x)) : x + log1p(exp(-x)); }
+double rlhf_sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z)); }
 
 double bt_loss_forward(const float *rc, const float *rr, float margin, int M, int *correct) {
     double total = 0.0;
     int ok = 0;
     for (int m = 0; m < M; m++) {
         double z = (double)rc[m] - (double)rr[m] - (double)margin;
-        total += softplus_neg(z);
+        total += rlhf_softplus(-z); /* −log σ(z) */
         ok += rc[m] > rr[m];
     }
     if (correct) *correct = ok;
@@ -51,7 +50,7 @@ void bt_loss_backward(float *drc, float *drr, const float *rc, const float *rr, 
     /* forward: ℓ_m = −log σ(z_m), z_m = rc_m − rr_m − margin; dℓ/dz = −σ(−z) */
     for (int m = 0; m < M; m++) {
         double z = (double)rc[m] - (double)rr[m] - (double)margin;
-        float g = (float)((double)scale * sigmoid(-z));
+        float g = (float)((double)scale * rlhf_sigmoid(-z));
         drc[m] -= g;
         drr[m] += g;
     }

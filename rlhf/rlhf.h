@@ -12,7 +12,8 @@
  *   log p_t (policy), log q_t (frozen reference), k1_t = log p_t − log q_t,
  *   k3_t = q_t/p_t − 1 − log(q_t/p_t) (Schulman's unbiased, non-negative estimator);
  *   KL_i = Σ_t k_t, reward_i = score_i − β·KL_i (− eos_penalty if not closed);
- *   A_i = R_i − mean_{j≠i} R_j over the k samples of a prompt (optionally whitened);
+ *   A_i = R_i − mean_{j≠i} R_j over the k samples of a prompt (RLOO, optionally whitened), or
+ *   A_i = (R_i − mean_j R_j) / (std_j R_j + 1e-4) (GRPO, rlhf.advantage = grpo);
  *   loss = −Σ_t min(ρ_t A, clip(ρ_t, 1−ε, 1+ε) A) / n,  ρ_t = exp(log p_t − log p_old,t).
  * Because log p_t = −nll_t, the gradient is the weighted NLL backward of the model:
  *   ∂loss/∂nll_t = ρ_t A / n where the unclipped term is the minimum (else 0). */
@@ -27,6 +28,10 @@ void reward_head_forward(float *r, const float *hidden, const int *rows, const f
  * dhidden [N,D] (only the rows listed are touched), dw [D], db [1], dr [M] */
 void reward_head_backward(float *dhidden, float *dw, float *db, const float *dr, const float *hidden,
                           const int *rows, const float *w, int M, int D);
+
+/* log(1 + e^x) and σ(z) = 1/(1 + e^−z) without overflow (−log σ(z) = softplus(−z)) */
+double rlhf_softplus(double x);
+double rlhf_sigmoid(double z);
 
 /* Bradley-Terry with margin over M pairs: returns Σ_m −log σ(rc_m − rr_m − margin) (double);
  * *correct (if not NULL) = number of pairs with rc > rr. */
@@ -45,6 +50,11 @@ void kl_backward(float *dlogp, const float *dkl, const float *logp, const float 
  * A_i = R_i − (Σ_{j in group} R_j − R_i)/(k−1). whiten: then (A − mean)/(std + 1e-8) over
  * all G*k (a single rank's batch; see rloo_whiten for the distributed version). */
 void rloo_advantages(float *adv, const float *rewards, int G, int k, int whiten);
+/* GRPO's group-normalised advantages (Shao et al. 2024, DeepSeekMath): adv [G*k] from
+ * rewards [G*k], groups of k consecutive samples, each with its own statistics:
+ * A_i = (R_i − mean_g) / (std_g + 1e-4), std_g the sample standard deviation of the group
+ * (k − 1 in the denominator, as TRL's GRPOTrainer). */
+void grpo_advantages(float *adv, const float *rewards, int G, int k);
 /* adv ← (adv − mean)/(std + 1e-8) with the mean and (population) std given */
 void rloo_whiten(float *adv, size_t n, double mean, double std);
 

@@ -22,3 +22,17 @@ add_test(NAME rlhf_freeze
   COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/rlhf/test_freeze.py $<TARGET_FILE:griffin>
           ${CMAKE_CURRENT_BINARY_DIR}/rlhf_work/task)
 set_tests_properties(rlhf_freeze PROPERTIES LABELS "rlhf;mpi" FIXTURES_REQUIRED rlhf_task_dir TIMEOUT 300)
+# rlhf/dpo.c: every DPO-family loss against finite differences (kernel and through a tiny
+# model), and against an independent PyTorch computation (tests/ref/check_dpo.py)
+griffin_c_test(test_dpo "rlhf;kernel" test_dpo.c)
+set_tests_properties(test_dpo PROPERTIES ENVIRONMENT OMP_NUM_THREADS=1)
+add_test(NAME dpo_reference
+  COMMAND bash -c "$<TARGET_FILE:test_dpo> --dump dpo_reference.json && ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/check_dpo.py dpo_reference.json")
+set_tests_properties(dpo_reference PROPERTIES LABELS "rlhf;reference")
+# griffin dpo on the constructed task: held-out implicit-reward accuracy 0.5 -> >= 0.95,
+# precomputed = in-memory reference and resume bitwise, 2 ranks and micro-batches, every loss,
+# refused configs
+add_test(NAME rlhf_dpo
+  COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/rlhf/test_dpo.py $<TARGET_FILE:griffin>
+          ${CMAKE_CURRENT_BINARY_DIR}/rlhf_work/task)
+set_tests_properties(rlhf_dpo PROPERTIES LABELS "rlhf;train" FIXTURES_REQUIRED rlhf_task_dir TIMEOUT 600)

@@ -151,6 +151,17 @@ static void test_rloo(void) {
     expect(fabs(m) < 1e-6 && fabs(sqrt(v / 8) - 1) < 1e-5, "RLOO whitened: mean 0, std 1", sqrt(v / 8), 1);
 }
 
+static void test_grpo(void) {
+    /* group 1: R = 1, 2, 3, 6: mean 3, sample std sqrt(14/3); group 2: constant -> A = 0 */
+    float r[8] = {1, 2, 3, 6, 5, 5, 5, 5}, a[8];
+    grpo_advantages(a, r, 2, 4);
+    double sd = sqrt(14.0 / 3.0), worst = 0;
+    double want[4] = {-2 / (sd + 1e-4), -1 / (sd + 1e-4), 0, 3 / (sd + 1e-4)};
+    for (int i = 0; i < 4; i++) worst = fmax(worst, fabs((double)a[i] - want[i]));
+    expect(worst < 1e-6, "GRPO: (R - group mean) / (group std + 1e-4) (hand values)", worst, 0);
+    expect(a[4] == 0 && a[5] == 0 && a[6] == 0 && a[7] == 0, "GRPO: a constant group has advantage 0", a[4], 0);
+}
+
 static void test_policy_loss(void) {
     /* ratios 1.5, 0.5, 0.5, 1.5, 1 with A = +1, +1, -1, -1, +2; clip 0.2 */
     float lo[5] = {0, 0, 0, 0, -1};
@@ -331,6 +342,7 @@ int main(void) {
     test_bradley_terry();
     test_kl();
     test_rloo();
+    test_grpo();
     test_policy_loss();
     test_through_model();
     printf(failures ? "FAILED: %d check(s)\n" : "all rlhf kernel checks passed\n", failures);

@@ -15,6 +15,7 @@ static const Command commands[] = {
     {"sft", cmd_sft, "instruction-tune a checkpoint on chat corpora (loss on model turns)"},
     {"reward", cmd_reward, "train a reward model on preference corpora (Bradley-Terry)"},
     {"rlhf", cmd_rlhf, "optimise a policy against a reward model under a KL penalty (RLOO, clipped)"},
+    {"dpo", cmd_dpo, "direct preference optimisation on preference pairs (DPO, robust, IPO, hinge, SimPO)"},
     {"sample", cmd_sample, "generate text from a checkpoint (plain or chat), fixed-size state"},
     {"eval", cmd_eval, "loss, perplexity and bits per byte of a checkpoint on corpora; reward-model accuracy"},
     {"bench", cmd_bench, "train throughput, FLOPs and memory (griffin bench train --help)"},

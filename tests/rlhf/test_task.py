@@ -12,7 +12,7 @@ preferred property is objective: a reply naming the colour "gold" is preferred.
      (k1, summed over the response) stays <= KL_MAX; sampler and trainer log-probabilities
      agree within 1e-3; metrics carry every key of the issue;
   5. resume: 10 iterations, then resumed to 20, give bitwise the same metrics as 20 in one go;
-  6. k3 + whitening run a few iterations (the options work);
+  6. k3 + whitening run a few iterations (the options work); so does rlhf.advantage = grpo;
   7. PPO minibatches (rlhf.minibatches = 4, one micro-batch each): the held-out score rises by
      >= RISE within 10 iterations, KL within the bound; a minibatch count that does not divide
      train.grad_accum is refused naming both keys;
@@ -125,6 +125,18 @@ run("rlhf", cfg, f"--train.out_dir={WORK}/rlhf_k3", "--train.steps=3", "--rlhf.k
 k3 = [m for m in metrics(f"{WORK}/rlhf_k3") if "reward" in m]
 if len(k3) != 3 or k3[0]["kl_estimator"] != "k3" or k3[0]["kl"] != 0.0:
     fail("k3 run: expected 3 iterations with KL 0 at the first")
+
+# 6b. GRPO advantages (rlhf.advantage = grpo) run; rloo (the default) is what every run above used
+run("rlhf", cfg, f"--train.out_dir={WORK}/rlhf_grpo", "--train.steps=3", "--rlhf.advantage=grpo", "--train.eval_every=0",
+    "--rlhf.valid_prompts=")
+gr = [m for m in metrics(f"{WORK}/rlhf_grpo") if "reward" in m]
+if len(gr) != 3 or gr[0]["kl"] != 0.0 or any(g["loss"] != g["loss"] for g in gr):
+    fail("grpo run: expected 3 iterations with KL 0 at the first and finite losses")
+if gr[0]["reward"] != it[0]["reward"]:
+    fail("grpo run: its first rollout differs from the rloo run's (the advantages come after it)")
+if gr[0]["loss"] == it[0]["loss"] and gr[0]["grad_norm"] == it[0]["grad_norm"]:
+    fail("grpo run: the first update is the same as rloo's")
+print(f"grpo: 3 iterations, first update loss {gr[0]['loss']:+.5f} (rloo {it[0]['loss']:+.5f})")
 
 # 7. PPO minibatches: 4 updates per epoch, each on a quarter of the batch (4 micro-batches)
 mb = f"{WORK}/rlhf_mb4"

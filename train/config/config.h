@@ -3,7 +3,7 @@
  * command-line overrides, validation, the start-up table, the INI serialisation stored in
  * checkpoints and the usage text.
  *
- *   [model] [train] [optim] [rlhf] [sample]   fixed keys (see train_config_usage)
+ *   [model] [train] [optim] [rlhf] [dpo] [sample]   fixed keys (see train_config_usage)
  *   [data]     <name> = PATH.h5               one line per training corpus
  *              valid = PATH.h5                validation corpus; more as valid.<group> = PATH
  *   [stage.N]  steps = N                      N = 1, 2, ... contiguous
@@ -79,6 +79,7 @@ typedef struct {
     int decay_shape;      /* DecayShape */
 } OptimSection;
 
+typedef enum { ADV_RLOO = 0, ADV_GRPO = 1 } AdvantageKind;
 
 typedef struct {
     char policy[CFG_STR];       /* SFT checkpoint to start from ("" = train.init) */
@@ -88,7 +89,8 @@ typedef struct {
     char valid_prompts[CFG_STR];/* held-out prompts for val_rm_score ("" = none) */
     float beta;                 /* KL penalty coefficient */
     int kl_estimator;           /* RlhfKl (rlhf/rlhf.h), in the order of the key's names k1|k3 */
-    int samples_per_prompt;     /* group size for leave-one-out advantages */
+    int samples_per_prompt;     /* group size of the advantages */
+    int advantage;              /* AdvantageKind */
     float clip;                 /* policy-ratio clip epsilon */
     int epochs;                 /* passes over each rollout batch */
     int minibatches;            /* updates per pass: the batch split in this many minibatches */
@@ -99,6 +101,16 @@ typedef struct {
     float margin;               /* reward model: Bradley-Terry margin */
     int valid_samples;          /* held-out prompts scored per evaluation */
 } RlhfSection;
+
+typedef struct {
+    int loss;                   /* DpoKind (rlhf/dpo.h) */
+    float beta;                 /* β > 0: scale of the log-ratios */
+    float label_smoothing;      /* ε (sigmoid, robust, simpo) */
+    float gamma;                /* simpo's target margin */
+    float sft_weight;           /* λ: NLL of the chosen reply per token */
+    char reference[CFG_STR];    /* frozen reference ("" = train.init) */
+    int precompute_ref;         /* bool: score every pair under the reference once, then free it */
+} DpoSection;
 
 typedef struct {
     char checkpoint[CFG_STR];
@@ -134,6 +146,7 @@ typedef struct {
     TrainSection train;
     OptimSection optim;
     RlhfSection rlhf;
+    DpoSection dpo;
     SampleSection sample;
     int n_data;
     DataEntry data[CFG_MAX_DATA];

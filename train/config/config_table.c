@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rlhf/dpo.h"
+
 #define OFF(field) offsetof(TrainConfig, field)
 #define BIG 1e12
 const CfgKey cfg_keys[] = {
@@ -71,6 +73,8 @@ const CfgKey cfg_keys[] = {
     {"rlhf", "kl_estimator", CT_ENUM, OFF(rlhf.kl_estimator), "k1", 0, 0, 0, 0, "k1|k3",
      "per-token KL estimate: k1 = log p - log q, k3 = q/p - 1 - log(q/p)"},
     {"rlhf", "samples_per_prompt", CT_INT, OFF(rlhf.samples_per_prompt), "4", 0, 2, 256, 0, NULL, "completions per prompt (leave-one-out baseline)"},
+    {"rlhf", "advantage", CT_ENUM, OFF(rlhf.advantage), "rloo", 0, 0, 0, 0, "rloo|grpo",
+     "rloo: R - mean of the group's others; grpo: (R - group mean) / (group std + 1e-4)"},
     {"rlhf", "clip", CT_FLOAT, OFF(rlhf.clip), "0.2", 0, 0, 10, R_MIN_OPEN, NULL, "policy-ratio clip epsilon"},
     {"rlhf", "epochs", CT_INT, OFF(rlhf.epochs), "1", 0, 1, 1000, 0, NULL, "passes over each rollout batch"},
     {"rlhf", "minibatches", CT_INT, OFF(rlhf.minibatches), "1", 0, 1, 4096, 0, NULL, "policy updates per pass: the batch split in this many minibatches (PPO)"},
@@ -80,6 +84,17 @@ const CfgKey cfg_keys[] = {
     {"rlhf", "top_p", CT_FLOAT, OFF(rlhf.top_p), "1", 0, 0, 1, R_MIN_OPEN, NULL, "rollout nucleus mass"},
     {"rlhf", "eos_penalty", CT_FLOAT, OFF(rlhf.eos_penalty), "1", 0, 0, 1e6, 0, NULL, "reward penalty of a response not closed by <end_of_turn>"},
     {"rlhf", "margin", CT_FLOAT, OFF(rlhf.margin), "0", 0, 0, 100, 0, NULL, "reward model: Bradley-Terry margin m in -log sigmoid(r_c - r_r - m)"},
+    /* [dpo] */
+    {"dpo", "loss", CT_ENUM, OFF(dpo.loss), "sigmoid", 0, 0, 0, 0, DPO_KIND_NAMES,
+     "sigmoid (DPO), robust, ipo, hinge, simpo (reference-free, length-averaged)"},
+    {"dpo", "beta", CT_FLOAT, OFF(dpo.beta), "0.1", 0, 0, 100, R_MIN_OPEN, NULL, "scale of the log-ratios (implicit reward = beta * log-ratio)"},
+    {"dpo", "label_smoothing", CT_FLOAT, OFF(dpo.label_smoothing), "0", 0, 0, 0.5, R_MAX_OPEN, NULL,
+     "share of flipped labels eps (sigmoid, robust, simpo)"},
+    {"dpo", "gamma", CT_FLOAT, OFF(dpo.gamma), "0.5", 0, 0, 100, 0, NULL, "simpo: target margin in -log sigmoid(beta * mean-logp gap - gamma)"},
+    {"dpo", "sft_weight", CT_FLOAT, OFF(dpo.sft_weight), "0", 0, 0, 100, 0, NULL, "weight of the chosen reply's per-token NLL (RPO)"},
+    {"dpo", "reference", CT_PATH, OFF(dpo.reference), "", 0, 0, 0, 0, NULL, "frozen reference checkpoint (\"\" = train.init)"},
+    {"dpo", "precompute_ref", CT_BOOL, OFF(dpo.precompute_ref), "true", 0, 0, 0, 0, NULL,
+     "score every pair under the reference once (cached in out_dir), then free it; false: keep it, score each batch"},
     /* [sample] */
     {"sample", "checkpoint", CT_PATH, OFF(sample.checkpoint), "", 0, 0, 0, 0, NULL, "checkpoint to sample from"},
     {"sample", "prompt", CT_STRING, OFF(sample.prompt), "", 0, 0, 0, 0, NULL, "prompt text"},
@@ -96,7 +111,7 @@ _Static_assert(RLHF_KL_K1 == 0 && RLHF_KL_K3 == 1, "rlhf.kl_estimator names: k1|
 const int cfg_nkeys = (int)(sizeof cfg_keys / sizeof cfg_keys[0]);
 _Static_assert(sizeof cfg_keys / sizeof cfg_keys[0] <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS in config.h");
 
-const char *const cfg_sections[CFG_NSECTIONS] = {"model", "train", "optim", "rlhf", "sample", "data"};
+const char *const cfg_sections[CFG_NSECTIONS] = {"model", "train", "optim", "rlhf", "dpo", "sample", "data"};
 
 int cfg_section_index(const char *s) {
     for (int i = 0; i < CFG_NSECTIONS; i++)

@@ -8,8 +8,9 @@
  *      policy's is log p_old, compared with the sampler's: max |difference| is logged);
  *      the reward model scores prompt ++ response on its last token;
  *   3. reward = RM score − β·KL (k1 or k3 summed over the response) − eos_penalty when the
- *      response is not closed by <end_of_turn>; leave-one-out advantages over the k samples
- *      of a prompt, optionally whitened over the global batch;
+ *      response is not closed by <end_of_turn>; leave-one-out (rlhf.advantage = rloo) or
+ *      group-normalised (grpo) advantages over the k samples of a prompt, optionally whitened
+ *      over the global batch; the KL stays in the reward in both;
  *   4. rlhf.epochs clipped policy-gradient updates on the batch (loss = mean over all response
  *      tokens of all ranks), each: gradients accumulated over train.grad_accum micro-batches
  *      (which also split step 2), averaged over ranks, clipped, AdamW.
@@ -34,6 +35,7 @@
 #include "model/sampler.h"
 #include "optim/dist.h"
 #include "rlhf/order.h"
+#include "rlhf/logprobs.h"
 #include "rlhf/reward_model.h"
 #include "rlhf/rlhf.h"
 #include "rlhf/ppo.h"
@@ -115,23 +117,6 @@ static void eval_prompts(PpoBatch *e, const TrainConfig *cfg, Corpus *vc, const 
     double v[6] = {out->rm, out->reward, out->kl, out->ended, out->length, out->n};
     dist_allreduce_sum_f64(v, 6);
     out->rm = v[0], out->reward = v[1], out->kl = v[2], out->ended = v[3], out->length = v[4], out->n = v[5];
-}
-
-/* an inference-only copy of a checkpoint's model for batches up to B x T */
-static GriffinModel *frozen(const char *path, int B, int T, const GriffinConfig *want, const Tokenizer *tok,
-                            const char *what, int flags) {
-    LoadedModel lm;
-    load_model(path, 1, 1, &lm);
-    if (lm.tok)
-        REQUIRE(tokenizer_checksum(lm.tok) == tokenizer_checksum(tok), "rlhf: %s %s was trained with another tokenizer",
-              what, path);
-    if (want)
-        REQUIRE(lm.m->cfg.vocab_size == want->vocab_size, "rlhf: %s %s has vocabulary %d, the policy %d", what, path,
-              lm.m->cfg.vocab_size, want->vocab_size);
-    GriffinModel *m = griffin_create_ex(&lm.m->cfg, B, T, 0, GRIFFIN_INFERENCE | flags);
-    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
-    loaded_model_free(&lm);
-    return m;
 }
 
 typedef struct {
@@ -239,8 +224,9 @@ static void *setup(Engine *e) {
     load_policy(e, s->Sm);
     s->tok = tokenizer_load_from_memory(e->tok_bytes, e->tok_len, init);
     /* the reference gives log-probabilities only, the reward model scores hidden states: no [N,V] logits */
-    s->ref = frozen(refp, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "reference", GRIFFIN_CHUNKED_LOSS);
-    s->rm = frozen(rc->reward_model, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "reward model", GRIFFIN_CHUNKED_LOSS);
+    s->ref = load_frozen(refp, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "rlhf: reference", GRIFFIN_CHUNKED_LOSS);
+    s->rm = load_frozen(rc->reward_model, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "rlhf: reward model",
+                        GRIFFIN_CHUNKED_LOSS);
     REQUIRE(s->rm->table.reward_w >= 0, "rlhf.reward_model = %s has no reward head (train it with griffin reward)",
           rc->reward_model);
     open_prompts(s, cfg, init);
@@ -302,11 +288,11 @@ static void evaluate(void *st, Engine *e) {
                es.rm / es.n, es.reward / es.n, es.kl / es.n, es.ended / es.n, es.length / es.n, es.n);
 }
 
-/* advantages (leave-one-out within each prompt's k samples, optionally whitened over the
- * global batch) per reply token, and the reply tokens of each minibatch over all ranks */
+/* advantages (leave-one-out or GRPO within each prompt's k samples, optionally whitened over
+ * the global batch) per reply token, and the reply tokens of each minibatch over all ranks */
 static void advantages(RlhfStage *s, const RlhfSection *rc, int world) {
     double sums[2] = {0, 0};
-    ppo_advantages(&s->b, sums);
+    ppo_advantages(&s->b, rc->advantage == ADV_GRPO, sums);
     if (rc->whiten) dist_allreduce_sum_f64(sums, 2);
     ppo_advantages_finish(&s->b, rc->whiten, sums, (double)s->S * world, s->nmb, s->ntok);
     dist_allreduce_sum_f64(s->ntok, (size_t)s->nmb);

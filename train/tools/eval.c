@@ -41,7 +41,9 @@ static void eval_usage(FILE *f) {
                "  a reward model (griffin reward) on a preference corpus: prints pairs:, accuracy: (share of\n"
                "  pairs scored r_chosen > r_rejected), loss: (Bradley-Terry, margin 0), margin: (mean gap);\n"
                "  a language model instead prints policy_accuracy: (share of pairs whose chosen reply has the\n"
-               "  higher mean log-probability per token given the prompt) and the same by total log-probability\n"
+               "  higher mean log-probability per token given the prompt) and the same by total log-probability;\n"
+               "  with --reference R.h5 also implicit_reward_accuracy: (DPO's: log-ratios to R summed per reply)\n"
+               "  and implicit_reward_margin: (their mean difference)\n"
                "       griffin eval --checkpoint CKPT.h5 --tasks FILE.jsonl[,FILE2...] [...]\n"
                "  multiple-choice and generation tasks as lm-evaluation-harness scores them (griffin eval --tasks --help)\n");
 }
@@ -168,13 +170,15 @@ static int eval_chat_endings(const char *ckpt, const char *path, long max_docs, 
 /* ---- reward models: held-out preference accuracy ---------------------------------- */
 
 /* accuracy, Bradley-Terry loss and mean score gap of a reward model on a preference corpus */
-static int eval_preferences(const char *ckpt, const char *path, long max_docs, int batch, int max_len) {
+static int eval_preferences(const char *ckpt, const char *path, long max_docs, int batch, int max_len,
+                            const char *reference) {
     LoadedModel lm;
     load_model(ckpt, 1, 1, &lm);
     if (lm.m->table.reward_w < 0) { /* a language model: its own preference by log-likelihood */
         loaded_model_free(&lm);
-        return eval_policy_preferences(ckpt, path, max_docs, batch, max_len);
+        return eval_policy_preferences(ckpt, path, max_docs, batch, max_len, reference);
     }
+    CHECK(!reference, "griffin eval: --reference is for a language model (a policy); %s is a reward model", ckpt);
     Corpus *cp = corpus_open(path, CORPUS_PREFERENCE);
     if (lm.tok) corpus_check_tokenizer(cp, lm.tok, ckpt);
     int T = max_len > 0 ? max_len : lm.cfg->train.seq_len;
@@ -202,7 +206,8 @@ static int eval_preferences(const char *ckpt, const char *path, long max_docs, i
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *corpora[64], *chat_prompts = NULL, *preferences = NULL, *per_doc = NULL;
+    const char *ckpt = NULL, *corpora[64], *chat_prompts = NULL, *preferences = NULL, *per_doc = NULL,
+               *reference = NULL;
     int max_new = 64;
     int n_corpora = 0, max_len = 0, batch = 8, by_pos = 0, bucket_w = 0;
     long max_docs = -1, min_len = 0;
@@ -237,10 +242,11 @@ int cmd_eval(int argc, char **argv) {
         } else if (!strcmp(a, "--chat-prompts")) chat_prompts = v;
         else if (!strcmp(a, "--per-document")) per_doc = v;
         else if (!strcmp(a, "--preferences")) preferences = v;
+        else if (!strcmp(a, "--reference")) reference = v;
         else if (!strcmp(a, "--max-new-tokens")) max_new = atoi(v);
         else DIE("griffin eval: unknown option %s (see --help)", a);
     }
-    if (ckpt && preferences) return eval_preferences(ckpt, preferences, max_docs, batch, max_len);
+    if (ckpt && preferences) return eval_preferences(ckpt, preferences, max_docs, batch, max_len, reference);
     if (ckpt && chat_prompts) return eval_chat_endings(ckpt, chat_prompts, max_docs, max_new, batch);
     if (ckpt && per_doc && n_corpora == 1) return eval_per_document(ckpt, corpora[0], per_doc, max_len, max_docs);
     CHECK(!per_doc, "griffin eval: --per-document takes exactly one --corpus");

@@ -21,4 +21,11 @@ typedef struct {
 void load_model(const char *path, int max_B, int max_T, LoadedModel *out);
 void loaded_model_free(LoadedModel *lm);
 
+/* An inference-only copy (GRIFFIN_INFERENCE | flags) of a checkpoint's model for batches up
+ * to B x T: a frozen reference or reward model. Dies with "WHAT PATH was trained with another
+ * tokenizer" unless the checkpoint's tokenizer (if it has one) is tok, and, with want set,
+ * unless its vocabulary is want's. */
+GriffinModel *load_frozen(const char *path, int B, int T, const GriffinConfig *want, const Tokenizer *tok,
+                          const char *what, int flags);
+
 #endif

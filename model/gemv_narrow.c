@@ -50,6 +50,15 @@ static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+/* software prefetch PF_AHEAD bytes ahead in each weight row, once per 64-byte line: the
+ * hardware prefetchers alone left one core's stream of narrow weights well short of what it
+ * can read (bench sample --weights), with fp32 weights moving twice the bytes per iteration */
+#define PF_AHEAD 4096
+#define PF_EVERY(fmt) ((fmt) == FMT_BF16 ? 32 : 64)
+static inline const char *wbyte(const void *w, size_t i, const int fmt) {
+    return (const char *)w + i * (fmt == FMT_BF16 ? 2 : 1);
+}
+
 /* 8 weights w[i … i+7] widened to fp32 */
 static inline __m256 load8(const void *w, size_t i, const int fmt) {
     if (fmt == FMT_BF16) {
@@ -82,6 +91,8 @@ static inline __attribute__((always_inline)) void narrow_tile(float *y, const fl
     int k = 0;
     for (; k + 8 <= NI; k += 8) {
         __m256 wv[4];
+        if ((k & (PF_EVERY(fmt) - 1)) == 0)
+            for (int r = 0; r < R; r++) _mm_prefetch(wbyte(w, base[r] + k, fmt) + PF_AHEAD, _MM_HINT_T0);
         for (int r = 0; r < R; r++) wv[r] = load8(w, base[r] + k, fmt);
         for (int i = 0; i < BT; i++) {
             __m256 xv = _mm256_loadu_ps(x + (size_t)i * NI + k);

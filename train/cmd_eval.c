@@ -18,17 +18,20 @@
 #include "train/commands.h"
 #include "train/eval_policy.h"
 #include "train/model_io.h"
+#include "train/weights_opt.h"
 
 static void eval_usage(FILE *f) {
     fprintf(f, "usage: griffin eval --checkpoint CKPT.h5 --corpus X.h5 [--corpus Y.h5 ...]\n"
                "                    [--max-length N] [--max-docs N] [--batch B] [--by-position]\n"
-               "                    [--bucket-width W] [--min-length N]\n"
+               "                    [--bucket-width W] [--min-length N] [--weights fp32|bf16|int8]\n"
                "  text and chat corpora (chat: the model's turns only); defaults: max-length = the\n"
                "  checkpoint's train.seq_len, all documents, batch 8.\n"
                "Prints per corpus: documents:, targets:, loss:, perplexity:, bits_per_byte:\n"
                "  --by-position adds the mean loss per target position bucket [0,1), [1,2), [2,4), ...;\n"
                "  --bucket-width W (implies --by-position) uses buckets of W targets [0,W), [W,2W), ...;\n"
                "  --min-length N evaluates only documents of at least N tokens (--max-docs counts those)\n"
+               "  --weights bf16|int8 holds the weights so for the evaluation (here, --per-document and\n"
+               "       --chat-prompts; default fp32; see griffin sample --help)\n"
                "       griffin eval --checkpoint CKPT.h5 --corpus X.h5 --per-document OUT.jsonl [--max-length N]\n"
                "  scores every document from its own start however long it is (beyond max-length the\n"
                "  fixed-size state carries on token by token): one line {\"doc\", \"tokens\", \"nll\"} each,\n"
@@ -54,12 +57,14 @@ static double row_nll(const float *row, int V, int target) {
 
 /* One line per document: its whole negative log-likelihood, the first max_len tokens through
  * the parallel forward, the rest through decode steps that carry the fixed-size state. */
-static int eval_per_document(const char *ckpt, const char *path, const char *out_path, int max_len, long max_docs) {
+static int eval_per_document(const char *ckpt, const char *path, const char *out_path, int max_len, long max_docs,
+                             WeightFormat wf) {
     LoadedModel lm;
     load_model(ckpt, 1, 1, &lm);
     int T = max_len > 0 ? max_len : lm.cfg->train.seq_len;
     GriffinModel *m = griffin_create_ex(&lm.m->cfg, 1, T, 0, 1);
     memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    weights_apply(m, wf, ckpt);
     Corpus *cp = corpus_open(path, CORPUS_ANY);
     CHECK(corpus_kind(cp) == CORPUS_TEXT || corpus_kind(cp) == CORPUS_CHAT,
           "griffin eval: %s is a %s corpus; --per-document takes text or chat", path, corpus_kind_name(corpus_kind(cp)));
@@ -112,7 +117,8 @@ static int eval_per_document(const char *ckpt, const char *path, const char *out
 }
 
 /* fraction of a chat corpus's prompts answered greedily with a closing <end_of_turn> */
-static int eval_chat_endings(const char *ckpt, const char *path, long max_docs, int max_new, int batch) {
+static int eval_chat_endings(const char *ckpt, const char *path, long max_docs, int max_new, int batch,
+                             WeightFormat wf) {
     LoadedModel lm;
     load_model(ckpt, 1, 1, &lm);
     CHECK(lm.tok, "checkpoint %s carries no tokenizer", ckpt);
@@ -135,6 +141,7 @@ static int eval_chat_endings(const char *ckpt, const char *path, long max_docs, 
     CHECK(n > 0, "griffin eval: %s has no chat prompts", path);
     GriffinModel *m = griffin_create_ex(&lm.m->cfg, batch, maxP, 0, 1);
     memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    weights_apply(m, wf, ckpt);
     SamplerParams greedy = {0.0f, 0, 1.0f, tokenizer_vocab_size(lm.tok)};
     int stops[2] = {sp.eos, sp.end_of_turn}, ended = 0;
     double length = 0;
@@ -203,6 +210,7 @@ int cmd_eval(int argc, char **argv) {
     int max_new = 64;
     int n_corpora = 0, max_len = 0, batch = 8, by_pos = 0, bucket_w = 0;
     long max_docs = -1, min_len = 0;
+    WeightFormat wf = WEIGHTS_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -233,11 +241,15 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--per-document")) per_doc = v;
         else if (!strcmp(a, "--preferences")) preferences = v;
         else if (!strcmp(a, "--max-new-tokens")) max_new = atoi(v);
+        else if (!strcmp(a, "--weights")) wf = weights_option("griffin eval", v);
         else DIE("griffin eval: unknown option %s (see --help)", a);
     }
+    CHECK(!preferences || wf == WEIGHTS_FP32, "griffin eval: --weights applies to corpora, --per-document and "
+          "--chat-prompts, not to --preferences");
     if (ckpt && preferences) return eval_preferences(ckpt, preferences, max_docs, batch, max_len);
-    if (ckpt && chat_prompts) return eval_chat_endings(ckpt, chat_prompts, max_docs, max_new, batch);
-    if (ckpt && per_doc && n_corpora == 1) return eval_per_document(ckpt, corpora[0], per_doc, max_len, max_docs);
+    if (ckpt && chat_prompts) return eval_chat_endings(ckpt, chat_prompts, max_docs, max_new, batch, wf);
+    if (ckpt && per_doc && n_corpora == 1)
+        return eval_per_document(ckpt, corpora[0], per_doc, max_len, max_docs, wf);
     CHECK(!per_doc, "griffin eval: --per-document takes exactly one --corpus");
     if (!ckpt || !n_corpora) {
         eval_usage(stderr);
@@ -249,7 +261,9 @@ int cmd_eval(int argc, char **argv) {
     int T = max_len > 0 ? max_len : lm.cfg->train.seq_len;
     GriffinModel *m = griffin_create(&lm.m->cfg, batch, T, 0);
     memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    weights_apply(m, wf, ckpt);
     printf("checkpoint: %s (step %lld)\nmax_length: %d\n", ckpt, (long long)lm.step, T);
+    if (wf != WEIGHTS_FP32) printf("weights: %s\n", weight_format_name(wf));
     if (min_len > 0) printf("min_length: %ld\n", min_len);
     /* position buckets: [0,1), [1,2), [2,4), ... (16 of them), or [0,W), [W,2W), ... */
     const int NB = bucket_w > 0 ? (T + bucket_w - 1) / bucket_w : 16;

@@ -17,6 +17,7 @@
 #include "rlhf/reward_model.h"
 #include "train/commands.h"
 #include "train/eval_policy.h"
+#include "train/eval_weights.h"
 #include "train/model_io.h"
 #include "train/weights_opt.h"
 
@@ -32,6 +33,9 @@ static void eval_usage(FILE *f) {
                "  --min-length N evaluates only documents of at least N tokens (--max-docs counts those)\n"
                "  --weights bf16|int8 holds the weights so for the evaluation (here, --per-document and\n"
                "       --chat-prompts; default fp32; see griffin sample --help)\n"
+               "       griffin eval --checkpoint CKPT.h5 --corpus X.h5 --compare-weights bf16,int8 [--max-docs N]\n"
+               "  per format against fp32: loss, loss_diff, top1_agreement (same argmax next token) and\n"
+               "  greedy_identical / greedy_common_prefix (32 greedy tokens after 64 prompts of 16 tokens)\n"
                "       griffin eval --checkpoint CKPT.h5 --corpus X.h5 --per-document OUT.jsonl [--max-length N]\n"
                "  scores every document from its own start however long it is (beyond max-length the\n"
                "  fixed-size state carries on token by token): one line {\"doc\", \"tokens\", \"nll\"} each,\n"
@@ -207,6 +211,7 @@ static int eval_preferences(const char *ckpt, const char *path, long max_docs, i
 
 int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *corpora[64], *chat_prompts = NULL, *preferences = NULL, *per_doc = NULL;
+    const char *compare = NULL;
     int max_new = 64;
     int n_corpora = 0, max_len = 0, batch = 8, by_pos = 0, bucket_w = 0;
     long max_docs = -1, min_len = 0;
@@ -242,11 +247,14 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--preferences")) preferences = v;
         else if (!strcmp(a, "--max-new-tokens")) max_new = atoi(v);
         else if (!strcmp(a, "--weights")) wf = weights_option("griffin eval", v);
+        else if (!strcmp(a, "--compare-weights")) compare = v;
         else DIE("griffin eval: unknown option %s (see --help)", a);
     }
     CHECK(!preferences || wf == WEIGHTS_FP32, "griffin eval: --weights applies to corpora, --per-document and "
           "--chat-prompts, not to --preferences");
     if (ckpt && preferences) return eval_preferences(ckpt, preferences, max_docs, batch, max_len);
+    if (ckpt && compare && n_corpora == 1) return eval_compare_weights(ckpt, corpora[0], compare, max_docs, max_len, batch);
+    CHECK(!compare, "griffin eval: --compare-weights takes exactly one --corpus");
     if (ckpt && chat_prompts) return eval_chat_endings(ckpt, chat_prompts, max_docs, max_new, batch, wf);
     if (ckpt && per_doc && n_corpora == 1)
         return eval_per_document(ckpt, corpora[0], per_doc, max_len, max_docs, wf);

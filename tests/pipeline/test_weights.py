@@ -7,7 +7,9 @@ usage: test_weights.py GRIFFIN_BIN WORK_DIR POISON_CKPT_BIN
   model; the README reports the small model's numbers);
 - eval --per-document with narrow weights: an 8-token parallel pass continued by decode steps
   (the narrow GEMV) gives the NLL of one parallel pass (the dequantised GEMM) to 1e-5;
-- griffin sample generates with each format; greedy bf16 text is mostly fp32's;
+- eval --compare-weights bf16,int8 reports the same losses, top-1 agreement >= 0.9 and the
+  greedy agreement;
+- griffin sample generates with each format;
 - `--weights int4` is refused in one line listing the choices, by sample, eval and bench sample;
 - a checkpoint with a NaN weight is refused by --weights int8, naming the tensor.
 """
@@ -67,6 +69,17 @@ if abs(loss["bf16"] / loss["fp32"] - 1) > 0.005 or abs(loss["int8"] / loss["fp32
     fail("narrow weights change the held-out loss too much")
 if loss["bf16"] == loss["fp32"] or loss["int8"] == loss["fp32"]:
     fail("the narrow formats give fp32's loss exactly: were they applied?")
+
+p = run("eval", "--checkpoint", ckpt, "--corpus", valid, "--max-docs", "16", "--compare-weights", "bf16,int8")
+blocks = p.stdout.split("weights: ")[1:]
+if len(blocks) != 2:
+    fail(f"eval --compare-weights bf16,int8: expected two blocks, got\n{p.stdout}")
+for name, blk in zip(("bf16", "int8"), blocks):
+    agree, same = field(blk, "  top1_agreement"), field(blk, "  greedy_identical")
+    lq = field(blk, "  loss")
+    print(f"--compare-weights {name}: loss {lq:.6f}, top-1 agreement {agree:.4f}, greedy identical {same:.3f}")
+    if abs(lq - loss[name]) > 1e-4 * loss[name] or not 0.9 <= agree <= 1.0 or not 0.0 <= same <= 1.0:
+        fail(f"--compare-weights {name}: implausible numbers\n{blk}")
 
 texts = {}
 for fmt in ("fp32", "bf16", "int8"):

@@ -44,6 +44,7 @@
 #include "train/model_io.h"
 #include "train/runlog.h"
 #include "train/step_check.h"
+#include "train/weights_opt.h"
 #include "train/zero.h"
 
 /* Everything one rollout batch needs, allocated once for S = G·k sequences of T tokens. The
@@ -52,6 +53,7 @@
 typedef struct {
     int G, k, S, T, max_new, Sm;
     GriffinModel *pol, *ref, *rm;
+    GriffinModel *smp;           /* the rollouts' sampler: pol, or its rlhf.sampler_weights copy */
     DecodeState *ps, *st;        /* prompt state [G], sequence state [S] */
     Rollout ro;
     SamplerParams sp;
@@ -74,8 +76,9 @@ static void batch_init(Batch *b, const TrainConfig *cfg, GriffinModel *pol, Grif
     memset(b, 0, sizeof *b);
     b->G = G, b->k = k, b->S = G * k, b->T = cfg->train.seq_len, b->max_new = cfg->rlhf.max_new_tokens, b->Sm = Sm;
     b->pol = pol, b->ref = ref, b->rm = rm;
-    b->ps = k > 1 ? decode_create(pol, G) : NULL;
-    b->st = decode_create(pol, b->S);
+    b->smp = weights_sampler(pol, (WeightFormat)cfg->rlhf.sampler_weights);
+    b->ps = k > 1 ? decode_create(b->smp, G) : NULL;
+    b->st = decode_create(b->smp, b->S);
     rollout_alloc(&b->ro, b->S, b->max_new);
     b->sp = (SamplerParams){cfg->rlhf.temperature, 0, cfg->rlhf.top_p, tokenizer_vocab_size(tok)};
     TokenizerSpecials sp = tokenizer_specials(tok);
@@ -100,6 +103,7 @@ static void batch_init(Batch *b, const TrainConfig *cfg, GriffinModel *pol, Grif
 static void batch_free(Batch *b) {
     decode_free(b->ps);
     decode_free(b->st);
+    weights_sampler_free(b->smp, b->pol);
     rollout_free(&b->ro);
     void *p[] = {b->prompts, b->plen, b->streams, b->tok, b->tgt, b->pos, b->rows, b->mrows, b->mask, b->logp_old, b->logq,
                  b->logp_s, b->logp, b->kl, b->w, b->adv_tok, b->score, b->reward, b->klsum, b->adv};
@@ -148,7 +152,8 @@ static void forward_logprobs(GriffinModel *m, float *out, const int *tok, const 
 static void batch_rollout(Batch *b, const TrainConfig *cfg, uint64_t seed) {
     int S = b->S, T = b->T, k = b->k;
     double t0 = run_now_s();
-    rollout_sample(b->pol, b->ps, b->st, b->prompts, b->plen, b->G, k, b->max_new, &b->sp, b->stops, 2, seed,
+    weights_sampler_refresh(b->smp, b->pol); /* the policy's current weights, in the sampler's format */
+    rollout_sample(b->smp, b->ps, b->st, b->prompts, b->plen, b->G, k, b->max_new, &b->sp, b->stops, 2, seed,
                    b->streams, &b->ro);
     /* rows: prompt ++ response; row t predicts t+1; response token j sits at P + j */
     int Tb = 1;

@@ -4,8 +4,8 @@
  * - top-1 agreement: the share of target positions where both models predict the same next
  *   token (argmax of the logits);
  * - greedy text agreement: 64 prompts (the first 16 tokens of the first documents that are
- *   longer), 32 greedy tokens each: the share of identical continuations and the mean number
- *   of leading tokens the two continuations share. */
+ *   longer), up to 32 greedy tokens each (<eos> stops one): the share of identical
+ *   continuations and the mean number of leading tokens the two continuations share. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,18 +94,21 @@ static void greedy(GriffinModel *m, int *const *prompts, const int *lens, int np
     }
 }
 
-/* share of identical continuations and mean common prefix of a and b */
-static void agreement(const Generation *a, const Generation *b, int np, double *identical, double *prefix) {
-    double same = 0, common = 0;
+/* share of identical continuations, mean common prefix of a and b, mean length of a */
+static void agreement(const Generation *a, const Generation *b, int np, double *identical, double *prefix,
+                      double *length) {
+    double same = 0, common = 0, len = 0;
     for (int i = 0; i < np; i++) {
         const int *x = a->tokens + (size_t)i * NEW_TOKENS, *y = b->tokens + (size_t)i * NEW_TOKENS;
         int n = a->len[i] < b->len[i] ? a->len[i] : b->len[i], k = 0;
         while (k < n && x[k] == y[k]) k++;
         common += k;
+        len += a->len[i];
         same += a->len[i] == b->len[i] && k == a->len[i];
     }
     *identical = np ? same / np : 0;
     *prefix = np ? common / np : 0;
+    *length = np ? len / np : 0;
 }
 
 /* the first PROMPTS documents longer than PROMPT_TOKENS, cut to their first PROMPT_TOKENS */
@@ -155,13 +158,14 @@ int eval_compare_weights(const char *ckpt, const char *path, const char *formats
     for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
         WeightFormat f = weights_option("griffin eval", name);
         weights_apply(q, f, ckpt);
-        double lr, lq, agree, identical, prefix;
+        double lr, lq, agree, identical, prefix, length;
         score(ref, q, cp, nd, &b, &lr, &lq, &agree);
         greedy(q, prompts, lens, np, batch, stop, &g_q);
-        agreement(&g_ref, &g_q, np, &identical, &prefix);
+        agreement(&g_ref, &g_q, np, &identical, &prefix, &length);
         printf("weights: %s\n  loss_fp32: %.6f\n  loss: %.6f\n  loss_diff: %+.6f (%+.4f%%)\n  top1_agreement: %.4f\n"
-               "  greedy_identical: %.4f\n  greedy_common_prefix: %.2f of %d tokens\n", name, lr, lq, lq - lr,
-               lr > 0 ? 100.0 * (lq - lr) / lr : 0.0, agree, identical, prefix, NEW_TOKENS);
+               "  greedy_identical: %.4f\n  greedy_common_prefix: %.2f tokens (fp32's continuations: %.2f on average, "
+               "at most %d)\n", name, lr, lq, lq - lr, lr > 0 ? 100.0 * (lq - lr) / lr : 0.0, agree, identical, prefix,
+               length, NEW_TOKENS);
         weights_apply(q, WEIGHTS_FP32, ckpt);
     }
     for (int i = 0; i < np; i++) free(prompts[i]);

@@ -20,6 +20,6 @@ set_tests_properties(rlhf_ranks PROPERTIES LABELS "rlhf;mpi" FIXTURES_REQUIRED r
 add_test(NAME rlhf_sampler_weights
   COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/rlhf/test_sampler_weights.py $<TARGET_FILE:griffin>
           ${CMAKE_CURRENT_BINARY_DIR}/rlhf_work/task)
-set_tests_properties(rlhf_sampler_weights PROPERTIES LABELS "rlhf;train" FIXTURES_REQUIRED rlhf_task_dir TIMEOUT 600)
+set_tests_properties(rlhf_sampler_weights PROPERTIES LABELS "rlhf" FIXTURES_REQUIRED rlhf_task_dir TIMEOUT 600)
 # On the small real data, reward model and RLHF run inside the end-to-end test demo_quick
 # (tests/pipeline/test_demo.py: scripts/demo.sh --quick).

@@ -137,7 +137,7 @@ void gemv_view(float *y, const float *x, const WeightView *w, int p, const float
 /* ---- narrow copies ---- */
 
 /* the tensors a narrow model converts: the big matrices and the embedding table */
-static int converts(const ParamTable *pt, int t) {
+int weight_converts(const ParamTable *pt, int t) {
     int s = pt->t[t].slot;
     return t == pt->embed || s == P_LIN_Y_W || s == P_LIN_X_W || s == P_LIN_OUT_W || s == P_Q_W || s == P_K_W ||
            s == P_V_W || s == P_FINAL_W || s == P_UP_W || s == P_DOWN_W;
@@ -196,7 +196,7 @@ NarrowWeights *narrow_weights_create(const ParamTable *pt, const float *params, 
     *bad = -1;
     for (int t = 0; t < pt->count && *bad < 0; t++) {
         WeightView src = weight_view_fp32(pt, params, t);
-        if (converts(pt, t) && !convertible(&src, f)) *bad = t;
+        if (weight_converts(pt, t) && !convertible(&src, f)) *bad = t;
     }
     if (*bad >= 0) return NULL;
     NarrowWeights *nw = callocCheck(1, sizeof *nw);
@@ -206,7 +206,7 @@ NarrowWeights *narrow_weights_create(const ParamTable *pt, const float *params, 
     size_t data = 0, rows = 0, most = 0;
     for (int t = 0; t < pt->count; t++) {
         WeightView v = weight_view_fp32(pt, params, t);
-        if (!converts(pt, t)) continue;
+        if (!weight_converts(pt, t)) continue;
         data += copy_bytes(&v, f);
         rows += (size_t)v.parts * v.rows;
         if (t != pt->embed && pt->t[t].numel > most) most = pt->t[t].numel;
@@ -220,7 +220,7 @@ NarrowWeights *narrow_weights_create(const ParamTable *pt, const float *params, 
     size_t at = 0, srow = 0;
     for (int t = 0; t < pt->count; t++) {
         WeightView src = weight_view_fp32(pt, params, t);
-        if (!converts(pt, t)) continue;
+        if (!weight_converts(pt, t)) continue;
         NarrowOut out = {0};
         if (f == WEIGHTS_BF16) out.bf16 = (uint16_t *)(void *)(nw->data + at);
         else {

@@ -64,6 +64,9 @@ void weight_embed(float *out, const int *tokens, const WeightView *w, float scal
  * by gemv_linear / gemv_io (fp32) or the narrow kernels of gemv_narrow.c */
 void gemv_view(float *y, const float *x, const WeightView *w, int p, const float *b, int B);
 
+/* 1 if tensor t is one of the matrices a narrow model converts (the rest stay fp32) */
+int weight_converts(const ParamTable *pt, int t);
+
 /* The narrow copies of a model's matrices. */
 typedef struct NarrowWeights NarrowWeights;
 

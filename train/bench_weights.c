@@ -80,6 +80,29 @@ static double decode_rate(GriffinModel *m, const DecodeState *one, int B, int st
     return tps;
 }
 
+/* seconds per pass of the decode products alone: every converted matrix once, B rows */
+static double products_time(const GriffinModel *m, int B, int passes) {
+    size_t most = 1;
+    for (int t = 0; t < m->table.count; t++) {
+        WeightView w = griffin_weight(m, t);
+        size_t n = (size_t)(w.rows > w.cols ? w.rows : w.cols);
+        most = n > most ? n : most;
+    }
+    float *x = alignedCallocCheck(sizeof(float) * most * B), *y = alignedCallocCheck(sizeof(float) * most * B);
+    for (size_t i = 0; i < most * B; i++) x[i] = 0.01f * (float)(i % 97);
+    double t0 = now_s();
+    for (int k = 0; k < passes; k++)
+        for (int t = 0; t < m->table.count; t++) {
+            if (!weight_converts(&m->table, t)) continue;
+            WeightView w = griffin_weight(m, t);
+            for (int p = 0; p < w.parts; p++) gemv_view(y, x, &w, p, NULL, B);
+        }
+    double dt = (now_s() - t0) / passes;
+    free(x);
+    free(y);
+    return dt;
+}
+
 typedef struct {
     const char *preset, *config;
     int nf, nb, prompt, steps, rounds, threads;
@@ -176,6 +199,7 @@ int bench_sample_weights(int argc, char **argv) {
     uint64_t *buf = alignedCallocCheck(nbuf * sizeof(uint64_t));
     for (size_t i = 0; i < nbuf; i++) buf[i] = i * 0x9E3779B97F4A7C15ull;
     double bw[MAX_ROUNDS], bwf[MAX_FMT][MAX_ROUNDS], tps[MAX_FMT][MAX_BATCH][MAX_ROUNDS], pre[MAX_FMT][MAX_ROUNDS];
+    double prod[MAX_FMT][MAX_BATCH][MAX_ROUNDS];
     for (int k = 0; k < wb.rounds; k++) {
         bw[k] = read_bandwidth(buf, nbuf);
         for (int f = 0; f < wb.nf; f++) {
@@ -184,7 +208,10 @@ int bench_sample_weights(int argc, char **argv) {
             double t0 = now_s();
             decode_prefill(one[f], m[f], tok, pos, wb.prompt);
             pre[f][k] = wb.prompt / (now_s() - t0);
-            for (int b = 0; b < wb.nb; b++) tps[f][b][k] = decode_rate(m[f], one[f], wb.batch[b], wb.steps, &r);
+            for (int b = 0; b < wb.nb; b++) {
+                tps[f][b][k] = decode_rate(m[f], one[f], wb.batch[b], wb.steps, &r);
+                prod[f][b][k] = products_time(m[f], wb.batch[b], wb.steps / 4 + 1);
+            }
         }
     }
     double bwm = median(bw, wb.rounds), bwmax = 0, base[MAX_BATCH] = {0}, base_pre = 0;
@@ -194,8 +221,8 @@ int bench_sample_weights(int argc, char **argv) {
            wb.prompt);
     printf("read bandwidth (streaming loop, this run) over 1 GiB: %.2f GB/s median, %.2f GB/s best\n", bwm / 1e9,
            bwmax / 1e9);
-    printf("%-6s %11s %9s %5s %11s %8s %11s %7s %13s\n", "format", "weights MB", "loop GB/s", "batch", "tokens/s",
-           "vs fp32", "read GB/s", "of loop", "prefill tok/s");
+    printf("%-6s %11s %9s %5s %11s %8s %11s %7s %9s %9s %13s\n", "format", "weights MB", "loop GB/s", "batch",
+           "tokens/s", "vs fp32", "read GB/s", "of loop", "step ms", "products", "prefill tok/s");
     for (int f = 0; f < wb.nf; f++) {
         double bytes = step_weight_bytes(m[f]), p = median(pre[f], wb.rounds), loop = median(bwf[f], wb.rounds);
         if (wb.fmt[f] == WEIGHTS_FP32) base_pre = p;
@@ -205,11 +232,14 @@ int bench_sample_weights(int argc, char **argv) {
             char vs[16] = "-", pv[24] = "";
             if (base[b] > 0) snprintf(vs, sizeof vs, "%.2fx", t / base[b]);
             if (b == 0) snprintf(pv, sizeof pv, "%.0f", p);
-            printf("%-6s %11.1f %9.2f %5d %11.1f %8s %11.2f %6.0f%% %13s\n", weight_format_name(wb.fmt[f]),
-                   bytes / 1e6, loop / 1e9, wb.batch[b], t, vs, bytes * steps_s / 1e9, 100.0 * bytes * steps_s / loop,
-                   pv);
+            double step_ms = 1e3 / steps_s, prod_ms = 1e3 * median(prod[f][b], wb.rounds);
+            printf("%-6s %11.1f %9.2f %5d %11.1f %8s %11.2f %6.0f%% %9.2f %8.0f%% %13s\n",
+                   weight_format_name(wb.fmt[f]), bytes / 1e6, loop / 1e9, wb.batch[b], t, vs, bytes * steps_s / 1e9,
+                   100.0 * bytes * steps_s / loop, step_ms, 100.0 * prod_ms / step_ms, pv);
         }
     }
+    printf("products: the share of a decode step the matrix products alone take (every converted matrix once,\n"
+           "timed separately); the rest is the RG-LRU, conv, attention, norms, embedding, soft cap, thread forks\n");
     if (base_pre > 0)
         for (int f = 0; f < wb.nf; f++)
             printf("prefill %s: %.0f tokens/s, %.0f%% of fp32's\n", weight_format_name(wb.fmt[f]),

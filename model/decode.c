@@ -8,9 +8,10 @@
  * the RG-LRU use the segment position; the LRU state is float32 (11). Unlike the official
  * decode, keys of an earlier document of the prompt are masked (seg_start), so a prompt
  * holding several documents decodes exactly as the parallel forward computes.
- * Every matrix product of a step (the MLP and unembedding included) goes through model/gemv.c,
- * which reads each weight once for the whole batch; the RG-LRU's small block-diagonal gates
- * stay in rglru_step. */
+ * Every matrix product of a step (the MLP and unembedding included) goes through gemv_view
+ * (model/gemv.c, gemv_narrow.c), which reads each weight once for the whole batch, in the
+ * format the model stores it (fp32, bf16, int8: model/weights.h); the RG-LRU's small
+ * block-diagonal gates stay in rglru_step. */
 #include "decode.h"
 
 #include <stdlib.h>
@@ -152,9 +153,10 @@ static void prefill_layer_row(DecodeState *s, const GriffinModel *m, int l, int 
 
 const float *decode_prefill(DecodeState *s, GriffinModel *m, const int *tokens, const int *pos, int T) {
     CHECK(m->params == s->m->params, "decode_prefill: the state belongs to another model");
+    CHECK(griffin_weight_format(m) == griffin_weight_format(s->m), "decode_prefill: the models store different weights");
     decode_reset(s);
     size_t D = m->cfg.width, V = m->cfg.vocab_size;
-    const float *table = m->params + m->table.t[m->table.embed].offset;
+    WeightView table = griffin_weight(m, m->table.embed);
     float *last = mallocCheck(sizeof(float) * D * (size_t)(s->B < m->max_B ? s->B : m->max_B));
     /* in chunks of the rows m holds activations for */
     for (int b0 = 0; b0 < s->B; b0 += m->max_B) {
@@ -165,7 +167,7 @@ const float *decode_prefill(DecodeState *s, GriffinModel *m, const int *tokens, 
             prefill_row(s, b, pos + (size_t)b * T, T);
             memcpy(last + (size_t)(b - b0) * D, h + ((size_t)(b - b0) * T + T - 1) * D, sizeof(float) * D);
         }
-        gemv_linear(s->logits + (size_t)b0 * V, last, table, NULL, nb, D, V);
+        gemv_view(s->logits + (size_t)b0 * V, last, &table, 0, NULL, nb);
         softcap_forward(s->logits + (size_t)b0 * V, m->cfg.soft_cap, (size_t)nb * V);
         for (int l = 0; l < m->cfg.depth; l++) {
             griffin_layer_activations(m, l); /* a recomputing model holds one layer's at a time */
@@ -197,15 +199,23 @@ void decode_copy_row(DecodeState *dst, int b_dst, const DecodeState *src, int b_
     memcpy(dst->logits + b_dst * V, src->logits + b_src * V, sizeof(float) * V);
 }
 
-/* mlp_forward (mlp.c) with the decode products: x [B,D]; w_up [2,D,F], b_up [2,F];
+/* y [B,NO] = x [B,NI] · wᵀ + b for layer l's weight slot (part p of it) as the model stores
+ * it: fp32, bf16 or int8 (gemv_view) */
+static void step_linear(const GriffinModel *m, float *y, const float *x, int l, ParamSlot slot, int p,
+                        const float *b, int B) {
+    WeightView w = griffin_weight(m, m->table.slot_index[l * P_NUM_SLOTS + slot]);
+    gemv_view(y, x, &w, p, b, B);
+}
+
+/* mlp_forward (mlp.c) with the decode products: x [B,D]; layer l's w_up [2,D,F], b_up [2,F];
  * w_down [D,F], b_down [D]; scratch gate, up [B,F]
  * out [B,D] = (gelu(x·w_up[0] + b_up[0]) ⊙ (x·w_up[1] + b_up[1])) · w_downᵀ + b_down */
-static void mlp_step(float *out, float *gate, float *up, const float *x, const float *w_up, const float *b_up,
-                     const float *w_down, const float *b_down, int B, int D, int F) {
-    gemv_io(gate, x, w_up, b_up, B, D, F, D, F);
-    gemv_io(up, x, w_up + (size_t)D * F, b_up + F, B, D, F, D, F);
+static void mlp_step(const GriffinModel *m, int l, float *out, float *gate, float *up, const float *x,
+                     const float *b_up, const float *b_down, int B, int F) {
+    step_linear(m, gate, x, l, P_UP_W, 0, b_up, B);
+    step_linear(m, up, x, l, P_UP_W, 1, b_up + F, B);
     vm_gelu_mul(gate, gate, up, (size_t)B * F); /* in place: each element read before it is written */
-    gemv_linear(out, gate, w_down, b_down, B, F, D);
+    step_linear(m, out, gate, l, P_DOWN_W, 0, b_down, B);
 }
 
 const float *decode_step(DecodeState *s, const int *tokens) {
@@ -214,41 +224,41 @@ const float *decode_step(DecodeState *s, const int *tokens) {
     const ParamTable *pt = &m->table;
     int B = s->B, D = c->width, E = c->lru_width, F = c->mlp_width, H = c->num_heads, K = D / H, V = c->vocab_size;
     size_t BD = (size_t)B * D, BE = (size_t)B * E;
-    const float *table = m->params + pt->t[pt->embed].offset;
+    WeightView table = griffin_weight(m, pt->embed);
     for (int b = 0; b < B; b++) {
         CHECK(tokens[b] >= 0 && tokens[b] < V, "decode_step: token %d outside the vocabulary", tokens[b]);
         s->pos[b] = s->next_pos[b];
     }
-    embedding_forward(s->x, tokens, table, c->embed_scale ? embed_scale_value(D) : 1.0f, B, D);
+    weight_embed(s->x, tokens, &table, c->embed_scale ? embed_scale_value(D) : 1.0f, B);
     for (int l = 0; l < c->depth; l++) {
         LayerPtrs w;
         layer_ptrs(pt, m->params, l, &w);
         rmsnorm_forward(s->tn, s->rstd, s->x, w.p[P_TEMPORAL_NORM], B, D);
         if (c->block_types[l] == BLOCK_RECURRENT) {
             float *y = s->s[0], *xb = s->s[1], *cv = s->s[2], *o = s->s[3];
-            gemv_linear(y, s->tn, w.p[P_LIN_Y_W], w.p[P_LIN_Y_B], B, D, E);
-            gemv_linear(xb, s->tn, w.p[P_LIN_X_W], w.p[P_LIN_X_B], B, D, E);
+            step_linear(m, y, s->tn, l, P_LIN_Y_W, 0, w.p[P_LIN_Y_B], B);
+            step_linear(m, xb, s->tn, l, P_LIN_X_W, 0, w.p[P_LIN_X_B], B);
             conv1d_step(cv, s->conv[l], xb, w.p[P_CONV_W], w.p[P_CONV_B], B, E);
             rglru_step(o, s->lru[l], s->s[4], s->s[5], cv, s->pos, w.p[P_A_PARAM], w.p[P_IGATE_W], w.p[P_IGATE_B],
                        w.p[P_AGATE_W], w.p[P_AGATE_B], B, E, H);
             vm_gelu_mul(o, y, o, BE);
-            gemv_linear(s->res, o, w.p[P_LIN_OUT_W], w.p[P_LIN_OUT_B], B, E, D);
+            step_linear(m, s->res, o, l, P_LIN_OUT_W, 0, w.p[P_LIN_OUT_B], B);
         } else {
-            gemv_linear(s->q, s->tn, w.p[P_Q_W], NULL, B, D, D);
-            gemv_linear(s->k, s->tn, w.p[P_K_W], NULL, B, D, K);
-            gemv_linear(s->v, s->tn, w.p[P_V_W], NULL, B, D, K);
+            step_linear(m, s->q, s->tn, l, P_Q_W, 0, NULL, B);
+            step_linear(m, s->k, s->tn, l, P_K_W, 0, NULL, B);
+            step_linear(m, s->v, s->tn, l, P_V_W, 0, NULL, B);
             rope_forward(s->q, s->pos, B, H, K);
             rope_forward(s->k, s->pos, B, 1, K);
             attention_step(s->att, s->kc[l], s->vc[l], s->q, s->k, s->v, s->n, s->seg_start, B, H, K, c->window);
-            gemv_linear(s->res, s->att, w.p[P_FINAL_W], w.p[P_FINAL_B], B, D, D);
+            step_linear(m, s->res, s->att, l, P_FINAL_W, 0, w.p[P_FINAL_B], B);
         }
         for (size_t i = 0; i < BD; i++) s->res[i] += s->x[i];
         rmsnorm_forward(s->tn, s->rstd, s->res, w.p[P_CHANNEL_NORM], B, D);
-        mlp_step(s->x, s->s[0], s->s[1], s->tn, w.p[P_UP_W], w.p[P_UP_B], w.p[P_DOWN_W], w.p[P_DOWN_B], B, D, F);
+        mlp_step(m, l, s->x, s->s[0], s->s[1], s->tn, w.p[P_UP_B], w.p[P_DOWN_B], B, F);
         for (size_t i = 0; i < BD; i++) s->x[i] += s->res[i];
     }
     rmsnorm_forward(s->tn, s->rstd, s->x, m->params + pt->t[pt->final_norm].offset, B, D);
-    gemv_linear(s->logits, s->tn, table, NULL, B, D, V);
+    gemv_view(s->logits, s->tn, &table, 0, NULL, B);
     softcap_forward(s->logits, c->soft_cap, (size_t)B * V);
     for (int b = 0; b < B; b++) {
         s->n[b]++;

@@ -6,6 +6,8 @@
 #ifndef GRIFFIN_GEMV_H
 #define GRIFFIN_GEMV_H
 
+#include <stdint.h>
+
 /* torch Linear: y [B,NO] = x [B,NI] · wᵀ + b, with w [NO,NI] and b [NO] or NULL */
 void gemv_linear(float *y, const float *x, const float *w, const float *b, int B, int NI, int NO);
 
@@ -15,5 +17,12 @@ void gemv_io(float *y, const float *x, const float *w, const float *b, int B, in
 
 /* Σ_i a[i]·b[i] over n floats (fixed order) */
 float gemv_dot(const float *a, const float *b, int n);
+
+/* Narrow weights (model/gemv_narrow.c, formats in model/weights.h), torch Linear layout:
+ * y [B,NO] = x [B,NI] · wᵀ + b with w [NO,NI] bf16, b [NO] or NULL */
+void gemv_linear_bf16(float *y, const float *x, const uint16_t *w, const float *b, int B, int NI, int NO);
+/* the same with w [NO,NI] int8 and its per-row scale [NO]: y[i,n] = s[n]·Σ_k x[i,k]·q[n,k] + b[n] */
+void gemv_linear_int8(float *y, const float *x, const int8_t *w, const float *scale, const float *b, int B, int NI,
+                      int NO);
 
 #endif

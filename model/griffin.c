@@ -155,6 +155,7 @@ GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, 
 
 void griffin_free(GriffinModel *m) {
     if (!m) return;
+    narrow_weights_free(m->narrow);
     param_table_free(&m->table);
     free(m->params);
     free(m->grads);
@@ -203,13 +204,34 @@ static void grad_ptrs(GriffinModel *m, int l, LayerPtrs *g) {
     }
 }
 
-static void recurrent_forward(GriffinModel *m, LayerActs *a, LayerPtrs *w, float *out) {
+int griffin_set_weights(GriffinModel *m, WeightFormat f) {
+    narrow_weights_free(m->narrow);
+    m->narrow = NULL;
+    if (f == WEIGHTS_FP32) return -1;
+    int bad;
+    m->narrow = narrow_weights_create(&m->table, m->params, f, &bad);
+    return m->narrow ? -1 : bad;
+}
+
+WeightFormat griffin_weight_format(const GriffinModel *m) { return narrow_weights_format(m->narrow); }
+
+WeightView griffin_weight(const GriffinModel *m, int t) { return narrow_weights_view(m->narrow, &m->table, m->params, t); }
+
+/* the fp32 matrix of layer l's slot s for a GEMM: the parameter w->p[s], or its narrow copy
+ * dequantised into the one scratch (valid until the next call) */
+static const float *layer_matrix(const GriffinModel *m, const LayerPtrs *w, int l, ParamSlot s) {
+    if (!m->narrow) return w->p[s];
+    WeightView v = griffin_weight(m, m->table.slot_index[l * P_NUM_SLOTS + s]);
+    return weight_f32(&v, narrow_weights_scratch(m->narrow));
+}
+
+static void recurrent_forward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *w, float *out) {
     const GriffinConfig *c = &m->cfg;
     int N = m->B * m->T, D = c->width, E = c->lru_width;
     size_t NE = (size_t)N * E;
     double t = tic(m);
-    linear_forward(a->y_pre, a->tn_out, w->p[P_LIN_Y_W], w->p[P_LIN_Y_B], N, D, E);
-    linear_forward(a->x_br, a->tn_out, w->p[P_LIN_X_W], w->p[P_LIN_X_B], N, D, E);
+    linear_forward(a->y_pre, a->tn_out, layer_matrix(m, w, l, P_LIN_Y_W), w->p[P_LIN_Y_B], N, D, E);
+    linear_forward(a->x_br, a->tn_out, layer_matrix(m, w, l, P_LIN_X_W), w->p[P_LIN_X_B], N, D, E);
     toc(m, PROF_REC_LINEAR, 0, &t);
     conv1d_forward(a->conv, a->x_br, m->pos, w->p[P_CONV_W], w->p[P_CONV_B], m->B, m->T, E);
     toc(m, PROF_CONV, 0, &t);
@@ -217,23 +239,23 @@ static void recurrent_forward(GriffinModel *m, LayerActs *a, LayerPtrs *w, float
                   w->p[P_IGATE_B], w->p[P_AGATE_W], w->p[P_AGATE_B], m->B, m->T, E, c->num_heads);
     toc(m, PROF_RGLRU, 0, &t);
     vm_gelu_mul(a->rprod, a->y_pre, a->lru, NE); /* GeLU(y branch) ⊙ RG-LRU */
-    linear_forward(out, a->rprod, w->p[P_LIN_OUT_W], w->p[P_LIN_OUT_B], N, E, D);
+    linear_forward(out, a->rprod, layer_matrix(m, w, l, P_LIN_OUT_W), w->p[P_LIN_OUT_B], N, E, D);
     toc(m, PROF_REC_LINEAR, 0, &t);
 }
 
-static void attention_block_forward(GriffinModel *m, LayerActs *a, LayerPtrs *w, float *out) {
+static void attention_block_forward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *w, float *out) {
     const GriffinConfig *c = &m->cfg;
     int N = m->B * m->T, D = c->width, H = c->num_heads, K = D / H;
     double t = tic(m);
-    linear_forward(a->q, a->tn_out, w->p[P_Q_W], NULL, N, D, D);
-    linear_forward(a->k, a->tn_out, w->p[P_K_W], NULL, N, D, K);
-    linear_forward(a->v, a->tn_out, w->p[P_V_W], NULL, N, D, K);
+    linear_forward(a->q, a->tn_out, layer_matrix(m, w, l, P_Q_W), NULL, N, D, D);
+    linear_forward(a->k, a->tn_out, layer_matrix(m, w, l, P_K_W), NULL, N, D, K);
+    linear_forward(a->v, a->tn_out, layer_matrix(m, w, l, P_V_W), NULL, N, D, K);
     rope_forward(a->q, m->pos, N, H, K);
     rope_forward(a->k, m->pos, N, 1, K);
     toc(m, PROF_ATT_LINEAR, 0, &t);
     attention_forward(a->att, a->probs, a->q, a->k, a->v, m->pos, m->B, m->T, H, K, c->window);
     toc(m, PROF_ATTENTION, 0, &t);
-    linear_forward(out, a->att, w->p[P_FINAL_W], w->p[P_FINAL_B], N, D, D);
+    linear_forward(out, a->att, layer_matrix(m, w, l, P_FINAL_W), w->p[P_FINAL_B], N, D, D);
     toc(m, PROF_ATT_LINEAR, 0, &t);
 }
 
@@ -271,8 +293,8 @@ static void layer_forward(GriffinModel *m, int l, float *next) {
     double t = tic(m);
     rmsnorm_forward(a->tn_out, a->tn_rstd, a->x_in, w.p[P_TEMPORAL_NORM], N, D);
     toc(m, PROF_NORM, 0, &t);
-    if (c->block_types[l] == BLOCK_RECURRENT) recurrent_forward(m, a, &w, a->resid);
-    else attention_block_forward(m, a, &w, a->resid);
+    if (c->block_types[l] == BLOCK_RECURRENT) recurrent_forward(m, l, a, &w, a->resid);
+    else attention_block_forward(m, l, a, &w, a->resid);
     t = tic(m);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < ND; i++) a->resid[i] += a->x_in[i];
@@ -280,13 +302,14 @@ static void layer_forward(GriffinModel *m, int l, float *next) {
     rmsnorm_forward(a->cn_out, a->cn_rstd, a->resid, w.p[P_CHANNEL_NORM], N, D);
     toc(m, PROF_NORM, 0, &t);
     m->acts_layer = l;
+    /* mlp_forward, with one weight matrix at a time */
+    mlp_forward_up(a->gate_pre, a->up_pre, a->mprod, a->cn_out, layer_matrix(m, &w, l, P_UP_W), w.p[P_UP_B], N, D,
+                   c->mlp_width);
     if (!next) {
-        mlp_forward_up(a->gate_pre, a->up_pre, a->mprod, a->cn_out, w.p[P_UP_W], w.p[P_UP_B], N, D, c->mlp_width);
         toc(m, PROF_MLP, 0, &t);
         return;
     }
-    mlp_forward(next, a->gate_pre, a->up_pre, a->mprod, a->cn_out, w.p[P_UP_W], w.p[P_UP_B], w.p[P_DOWN_W],
-                w.p[P_DOWN_B], N, D, c->mlp_width);
+    linear_forward(next, a->mprod, layer_matrix(m, &w, l, P_DOWN_W), w.p[P_DOWN_B], N, c->mlp_width, D);
     toc(m, PROF_MLP, 0, &t);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < ND; i++) next[i] += a->resid[i];
@@ -299,8 +322,8 @@ static void forward_trunk(GriffinModel *m) {
     int N = m->B * m->T, D = c->width;
     float *x = m->layers[0].x_in;
     double t = tic(m);
-    embedding_forward(x, m->tokens, m->params + m->table.t[m->table.embed].offset,
-                      c->embed_scale ? embed_scale_value(D) : 1.0f, N, D);
+    WeightView table = griffin_weight(m, m->table.embed);
+    weight_embed(x, m->tokens, &table, c->embed_scale ? embed_scale_value(D) : 1.0f, N);
     toc(m, PROF_EMBED, 0, &t);
     for (int l = 0; l < c->depth; l++) layer_forward(m, l, l + 1 < c->depth ? m->layers[l + 1].x_in : m->x_final);
     t = tic(m);
@@ -319,8 +342,18 @@ static float *loss_logits(GriffinModel *m, int r0, int nr) {
     const GriffinConfig *c = &m->cfg;
     int D = c->width, V = c->vocab_size;
     float *lg = m->chunked_loss ? m->logits : m->logits + (size_t)r0 * V;
-    const float *table = m->params + m->table.t[m->table.embed].offset;
-    gemm(0, 1, nr, V, D, m->fn_out + (size_t)r0 * D, D, table, D, 0.0f, lg, V);
+    const float *x = m->fn_out + (size_t)r0 * D;
+    if (!m->narrow) {
+        gemm(0, 1, nr, V, D, x, D, m->params + m->table.t[m->table.embed].offset, D, 0.0f, lg, V);
+    } else { /* the narrow table in blocks of rows, dequantised into the scratch one at a time */
+        WeightView tv = griffin_weight(m, m->table.embed);
+        int vb = narrow_weights_table_rows(m->narrow, D);
+        for (int v0 = 0; v0 < V; v0 += vb) {
+            int nv = V - v0 < vb ? V - v0 : vb;
+            const float *tb = weight_rows_f32(&tv, v0, nv, narrow_weights_scratch(m->narrow));
+            gemm(0, 1, nr, nv, D, x, D, tb, D, 0.0f, lg + v0, V);
+        }
+    }
     softcap_forward(lg, c->soft_cap, (size_t)nr * V);
     return lg;
 }
@@ -462,6 +495,8 @@ static void backward_trunk(GriffinModel *m) {
 void griffin_backward_weighted(GriffinModel *m, const float *row_weight) {
     const GriffinConfig *c = &m->cfg;
     CHECK(!m->inference_only, "griffin_backward: the model was created for inference only");
+    CHECK(!m->narrow, "griffin_backward: a model with %s weights is for inference only",
+          weight_format_name(griffin_weight_format(m)));
     CHECK(m->has_targets, "griffin_backward: the last forward had no targets");
     int N = m->B * m->T, D = c->width, V = c->vocab_size;
     const ParamTable *pt = &m->table;
@@ -486,6 +521,8 @@ void griffin_backward_weighted(GriffinModel *m, const float *row_weight) {
 
 void griffin_backward_hidden(GriffinModel *m, const float *dhidden) {
     CHECK(!m->inference_only, "griffin_backward: the model was created for inference only");
+    CHECK(!m->narrow, "griffin_backward: a model with %s weights is for inference only",
+          weight_format_name(griffin_weight_format(m)));
     size_t ND = (size_t)m->B * m->T * m->cfg.width;
     memcpy(m->d_norm, dhidden, ND * sizeof(float));
     backward_trunk(m);

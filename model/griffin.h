@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "params.h"
+#include "weights.h"
 
 /* Activations one layer keeps for backward; pointers into the activation arena. Rows are
  * tokens (N = B*T). Only the fields of the layer's block type are set. */
@@ -86,6 +87,7 @@ typedef struct GriffinModel {
     float loss;
     GriffinLogitsHook logits_hook; /* NULL, or called per chunk by griffin_forward with targets */
     void *logits_ctx;
+    NarrowWeights *narrow;        /* NULL: fp32; else the bf16/int8 copies (griffin_set_weights) */
     int profile;                  /* accumulate prof[][] */
     uint8_t *frozen;              /* [table.count] 1: no weight gradient (griffin_set_trainable), or NULL */
     double prof[PROF_NUM][2];     /* seconds: [kind][0 forward, 1 backward] */
@@ -155,6 +157,17 @@ float *griffin_grad_of(GriffinModel *m, int i);
 void griffin_set_logits_hook(GriffinModel *m, GriffinLogitsHook hook, void *ctx);
 /* Accumulate the time of each kind of work into m->prof while on (griffin bench train). */
 void griffin_set_profile(GriffinModel *m, int on);
+/* Weight storage for inference (model/weights.h): fp32 (the parameters, the default) or
+ * narrow copies of the big matrices made from the current parameters, in bf16 or int8. Every
+ * forward (prefill, evaluation) then multiplies by the dequantised matrices, one at a time
+ * through one fp32 scratch and the usual GEMM, and decode_step reads the narrow weights
+ * directly; backward refuses such a model. Call it once the parameters are final. Returns -1,
+ * or the index of a tensor that cannot be converted (non-finite values; the model is left in
+ * fp32). */
+int griffin_set_weights(GriffinModel *m, WeightFormat f);
+WeightFormat griffin_weight_format(const GriffinModel *m);
+/* the view of tensor t the forward and decode read (its narrow copy, or the parameter) */
+WeightView griffin_weight(const GriffinModel *m, int t);
 
 /* analytic model FLOPs per trained token (forward + backward) at sequence length T */
 double griffin_flops_per_token(const GriffinConfig *c, int T);

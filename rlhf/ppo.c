@@ -11,14 +11,14 @@
 #include "rlhf/reward_model.h"
 #include "rlhf/rollout.h"
 
-void ppo_batch_init(PpoBatch *b, const PpoParams *p, GriffinModel *pol, GriffinModel *ref, GriffinModel *rm, int G,
-                    int k, int Sm) {
+void ppo_batch_init(PpoBatch *b, const PpoParams *p, GriffinModel *pol, GriffinModel *smp, GriffinModel *ref,
+                    GriffinModel *rm, int G, int k, int Sm) {
     memset(b, 0, sizeof *b);
     b->p = *p;
     b->G = G, b->k = k, b->S = G * k, b->T = p->seq_len, b->Sm = Sm;
-    b->pol = pol, b->ref = ref, b->rm = rm;
-    b->ps = k > 1 ? decode_create(pol, G) : NULL;
-    b->st = decode_create(pol, b->S);
+    b->pol = pol, b->smp = smp, b->ref = ref, b->rm = rm;
+    b->ps = k > 1 ? decode_create(smp, G) : NULL;
+    b->st = decode_create(smp, b->S);
     generation_alloc(&b->ro, b->S, p->max_new, 1);
     b->prompts = mallocCheck(sizeof(int *) * (size_t)G);
     b->plen = mallocCheck(sizeof(int) * (size_t)G);
@@ -105,7 +105,7 @@ static void shape_rewards(PpoBatch *b) {
 void ppo_rollout(PpoBatch *b, uint64_t seed) {
     double t0 = now_seconds();
     int stops[2] = {b->p.eot, b->p.eos};
-    rollout_sample(b->pol, b->ps, b->st, b->prompts, b->plen, b->G, b->k, b->p.max_new, &b->p.sp, stops, 2, seed,
+    rollout_sample(b->smp, b->ps, b->st, b->prompts, b->plen, b->G, b->k, b->p.max_new, &b->p.sp, stops, 2, seed,
                    b->streams, &b->ro);
     pack(b);
     double t1 = now_seconds();

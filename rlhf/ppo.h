@@ -36,6 +36,7 @@ typedef struct {
     PpoParams p;
     int G, k, S, T, Sm;
     GriffinModel *pol, *ref, *rm;
+    GriffinModel *smp;           /* the rollouts' sampler: pol, or a narrow-weight copy the caller refreshes */
     DecodeState *ps, *st;        /* prompt state [G], sequence state [S] */
     Generation ro;               /* the sampled replies and their log-probabilities */
     const int **prompts;         /* [G] borrowed, set by the caller */
@@ -51,8 +52,10 @@ typedef struct {
     double sample_s, score_s;    /* seconds of the last ppo_rollout: sampling, scoring passes */
 } PpoBatch;
 
-void ppo_batch_init(PpoBatch *b, const PpoParams *p, GriffinModel *pol, GriffinModel *ref, GriffinModel *rm, int G,
-                    int k, int Sm);
+/* smp: the model the rollouts sample with (pol itself, or a copy of pol's weights in a
+ * narrow format for faster decoding; the importance ratio still uses pol's own log p_old) */
+void ppo_batch_init(PpoBatch *b, const PpoParams *p, GriffinModel *pol, GriffinModel *smp, GriffinModel *ref,
+                    GriffinModel *rm, int G, int k, int Sm);
 void ppo_batch_free(PpoBatch *b);
 /* sample, pack, score and shape the rewards of the batch (prompts, plen, streams set) */
 void ppo_rollout(PpoBatch *b, uint64_t seed);

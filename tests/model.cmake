@@ -4,6 +4,9 @@ griffin_c_test(test_vmath "kernel" test_vmath.c)
 griffin_c_test(test_simd_twins "kernel" test_simd_twins.c)
 # it compiles model/rglru.c a second time: the same rounding rules as the library's copy
 set_source_files_properties(test_simd_twins.c PROPERTIES COMPILE_OPTIONS -ffp-contract=off)
+griffin_c_test(test_gemv_narrow "kernel" test_gemv_narrow.c)
+# it compiles model/gemv_narrow.c a second time (the scalar twin): the library's rounding rules
+set_source_files_properties(test_gemv_narrow.c PROPERTIES COMPILE_OPTIONS -ffp-contract=off)
 
 # Whole model against the independent PyTorch reference (tests/ref/), per family and case.
 add_executable(parity_dump test_model_parity.c)

@@ -15,6 +15,11 @@ foreach(t learns resume resume2 ranks mixture recompute freeze score)
   set_tests_properties(pretrain_${t} PROPERTIES LABELS "train" FIXTURES_REQUIRED lic_corpora)
 endforeach()
 set_tests_properties(pretrain_resume2 pretrain_ranks PROPERTIES LABELS "train;mpi")
+# sample / eval --weights fp32|bf16|int8 on a model trained for 8 steps (tests/pipeline/test_weights.py)
+add_test(NAME weights_formats
+  COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/test_weights.py $<TARGET_FILE:griffin> ${LIC_DIR}
+          $<TARGET_FILE:faults_poison_ckpt>)
+set_tests_properties(weights_formats PROPERTIES LABELS "train" FIXTURES_REQUIRED lic_corpora)
 
 # The small real data for the end-to-end test below.
 set_tests_properties(data_prepare_small PROPERTIES FIXTURES_SETUP small_data)

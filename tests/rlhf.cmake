@@ -15,6 +15,12 @@ add_test(NAME rlhf_ranks
   COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/rlhf/test_ranks.py $<TARGET_FILE:griffin>
           ${CMAKE_CURRENT_BINARY_DIR}/rlhf_work/task)
 set_tests_properties(rlhf_ranks PROPERTIES LABELS "rlhf;mpi" FIXTURES_REQUIRED rlhf_task_dir TIMEOUT 300)
+# rlhf.sampler_weights = bf16: rollouts from a bf16 copy of the policy, ratios from the trainer's
+# fp32 log-probabilities; the held-out score still rises (tests/rlhf/test_sampler_weights.py)
+add_test(NAME rlhf_sampler_weights
+  COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/rlhf/test_sampler_weights.py $<TARGET_FILE:griffin>
+          ${CMAKE_CURRENT_BINARY_DIR}/rlhf_work/task)
+set_tests_properties(rlhf_sampler_weights PROPERTIES LABELS "rlhf" FIXTURES_REQUIRED rlhf_task_dir TIMEOUT 600)
 # On the small real data, reward model and RLHF run inside the end-to-end test demo_quick
 # (tests/pipeline/test_demo.py: scripts/demo.sh --quick).
 # train.freeze / train.trainable in sft, reward and rlhf (1 and 2 ranks, resume) on the same task

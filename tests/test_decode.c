@@ -3,7 +3,8 @@
  * (the key/value ring wraps), a head dim that is no multiple of the vector width, a long
  * global window (the online softmax rescales across key blocks), and left-padded batches of
  * unequal prompts (padding invisible). The decode products (model/gemv.c) against a double
- * reference, bitwise the same for any thread count and batch. */
+ * reference, bitwise the same for any thread count and batch. The same with bf16 and int8
+ * weights (model/weights.h): decode's narrow GEMV against the forward's dequantised GEMM. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -15,11 +16,15 @@
 #include "model/gemv.h"
 
 static int fails = 0;
+/* the weights every model of a check stores (model/weights.h), and its vocabulary: 150 with
+ * narrow weights, so that the forward's unembedding reads the narrow table in two blocks */
+static WeightFormat g_fmt = WEIGHTS_FP32;
+static int g_vocab = 50;
 
 static GriffinModel *make_model_ex(Family fam, int maxB, int maxT, int width, int heads, int window) {
     GriffinConfig cfg = {0};
     cfg.family = fam;
-    cfg.vocab_size = 50;
+    cfg.vocab_size = g_vocab;
     cfg.width = width;
     cfg.lru_width = 40;
     cfg.mlp_width = 48;
@@ -36,6 +41,10 @@ static GriffinModel *make_model_ex(Family fam, int maxB, int maxT, int width, in
         if (t->init == INIT_A_PARAM) continue;
         float std = t->init == INIT_ZERO ? 0.2f : t->init_std * 0.5f;
         for (size_t j = 0; j < t->numel; j++) m->params[t->offset + j] += (float)((double)std * rng_normal(&r));
+    }
+    if (griffin_set_weights(m, g_fmt) >= 0) {
+        printf("FAIL: the weights do not convert to %s\n", weight_format_name(g_fmt));
+        fails++;
     }
     return m;
 }
@@ -77,8 +86,8 @@ static void check_teacher_forced_ex(Family fam, int P, int reset, int width, int
         worst = d > worst ? d : worst;
     }
     int ok = worst < 1e-5 && decode_state_bytes(s) == bytes0;
-    printf("%-12s prefill %2d + decode %2d (window %d, head dim %d, %s): max rel logit diff %.2e, state %zu bytes %s\n",
-           family_name(fam), P, T - P, m->cfg.window, width / heads,
+    printf("%s %-12s prefill %2d + decode %2d (window %d, head dim %d, %s): max rel logit diff %.2e, state %zu bytes %s\n",
+           weight_format_name(g_fmt), family_name(fam), P, T - P, m->cfg.window, width / heads,
            reset ? "document reset in the prompt" : "one document", worst, bytes0, ok ? "ok" : "FAIL");
     fails += !ok;
     decode_free(s);
@@ -132,8 +141,8 @@ static void check_left_padding(Family fam, int maxB) {
         decode_free(s1);
     }
     int ok = worst < 1e-5;
-    printf("%-12s left-padded batch of prompts %d/%d/%d (prefill in chunks of %d) vs alone: max rel diff %.2e %s\n",
-           family_name(fam), lens[0], lens[1], lens[2], maxB, worst, ok ? "ok" : "FAIL");
+    printf("%s %-12s left-padded batch of prompts %d/%d/%d (prefill in chunks of %d) vs alone: max rel diff %.2e %s\n",
+           weight_format_name(g_fmt), family_name(fam), lens[0], lens[1], lens[2], maxB, worst, ok ? "ok" : "FAIL");
     fails += !ok;
     free(batch);
     griffin_free(m);
@@ -249,6 +258,19 @@ int main(void) {
     check_teacher_forced_ex(FAMILY_GRIFFIN, 33, 0, 24, 2, 40, 70);
     check_long_generation(FAMILY_GRIFFIN);
     check_long_generation(FAMILY_HAWK);
+    /* narrow weights: prefill + decode (the narrow GEMV) against the parallel forward with the
+     * same weights (dequantised, one matrix at a time, through the GEMM) */
+    for (int f = WEIGHTS_BF16; f <= WEIGHTS_INT8; f++) {
+        g_fmt = (WeightFormat)f;
+        g_vocab = 150;
+        for (int i = 0; i < 3; i++) {
+            check_teacher_forced(fams[i], 2, 0);
+            check_teacher_forced(fams[i], 9, 7);
+            check_left_padding(fams[i], 2);
+        }
+        check_teacher_forced_ex(FAMILY_TRANSFORMER, 30, 12, 24, 2, 40, 70);
+        check_teacher_forced_ex(FAMILY_GRIFFIN, 33, 0, 24, 2, 40, 70);
+    }
     printf("decode: %s\n", fails ? "FAILED" : "ok");
     return fails ? 1 : 0;
 }

@@ -9,4 +9,5 @@ list(APPEND GRIFFIN_SOURCES train/interop/interop.c train/interop/interop_config
   train/interop/export.c)
 list(APPEND GRIFFIN_SOURCES train/tools/bench.c train/tools/bench_sample.c train/tools/tokenize.c
   train/tools/inspect.c train/tools/model_io.c train/tools/sample.c train/tools/eval.c train/tools/eval_policy.c
-  train/tools/perf.c train/tools/eval_tasks.c train/tools/task_score.c)
+  train/tools/perf.c train/tools/eval_tasks.c train/tools/task_score.c
+  train/tools/weights_opt.c train/tools/bench_weights.c train/tools/eval_weights.c)

@@ -100,6 +100,7 @@ typedef struct {
     float eos_penalty;          /* subtracted from the reward of a response not closed by <end_of_turn> */
     float margin;               /* reward model: Bradley-Terry margin */
     int valid_samples;          /* held-out prompts scored per evaluation */
+    int sampler_weights;        /* WeightFormat of the rollouts' sampler: fp32 (the policy) or bf16 */
 } RlhfSection;
 
 typedef struct {

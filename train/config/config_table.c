@@ -81,6 +81,8 @@ const CfgKey cfg_keys[] = {
     {"rlhf", "whiten", CT_BOOL, OFF(rlhf.whiten), "false", 0, 0, 0, 0, NULL, "whiten the advantages over the rollout batch"},
     {"rlhf", "max_new_tokens", CT_INT, OFF(rlhf.max_new_tokens), "128", 0, 1, 1 << 20, 0, NULL, "tokens sampled per completion"},
     {"rlhf", "temperature", CT_FLOAT, OFF(rlhf.temperature), "1", 0, 0, 100, R_MIN_OPEN, NULL, "rollout sampling temperature"},
+    {"rlhf", "sampler_weights", CT_ENUM, OFF(rlhf.sampler_weights), "fp32", 0, 0, 0, 0, "fp32|bf16",
+     "weights the rollouts sample with: fp32 (the policy) or a bf16 copy refreshed every iteration"},
     {"rlhf", "top_p", CT_FLOAT, OFF(rlhf.top_p), "1", 0, 0, 1, R_MIN_OPEN, NULL, "rollout nucleus mass"},
     {"rlhf", "eos_penalty", CT_FLOAT, OFF(rlhf.eos_penalty), "1", 0, 0, 1e6, 0, NULL, "reward penalty of a response not closed by <end_of_turn>"},
     {"rlhf", "margin", CT_FLOAT, OFF(rlhf.margin), "0", 0, 0, 100, 0, NULL, "reward model: Bradley-Terry margin m in -log sigmoid(r_c - r_r - m)"},

@@ -42,6 +42,7 @@
 #include "train/run/engine.h"
 #include "train/commands.h"
 #include "train/tools/model_io.h"
+#include "train/tools/weights_opt.h"
 
 /* prompts of a prompt or preference corpus (field 0) that leave room for max_new tokens */
 static size_t *eligible_prompts(Corpus *c, int T, int max_new, size_t *n) {
@@ -100,6 +101,7 @@ static void eval_prompts(PpoBatch *e, const TrainConfig *cfg, Corpus *vc, const 
             e->streams[i] = 0x76616c00ULL + (j < nv ? j : 0);
             nb += j < nv;
         }
+        weights_sampler_refresh(e->smp, e->pol);
         ppo_rollout(e, (uint64_t)cfg->train.seed ^ 0x5eedULL);
         for (int i = 0; i < nb; i++) {
             int ended = ppo_ended(e, i);
@@ -121,6 +123,7 @@ static void eval_prompts(PpoBatch *e, const TrainConfig *cfg, Corpus *vc, const 
 
 typedef struct {
     GriffinModel *ref, *rm;  /* frozen reference and reward model (the policy is the engine's) */
+    GriffinModel *smp;       /* the rollouts' sampler: the policy, or its rlhf.sampler_weights copy */
     Tokenizer *tok;
     Corpus *pc, *vc;         /* rollout prompts, held-out prompts (or NULL) */
     size_t np, nv, *vids;
@@ -240,8 +243,9 @@ static void *setup(Engine *e) {
                     .sp = {rc->temperature, 0, rc->top_p, tokenizer_vocab_size(s->tok)}, .eot = sp.end_of_turn,
                     .eos = sp.eos, .beta = rc->beta, .eos_penalty = rc->eos_penalty, .clip = rc->clip,
                     .kl = (RlhfKl)rc->kl_estimator};
-    ppo_batch_init(&s->b, &pp, e->m, s->ref, s->rm, s->G, s->k, s->Sm);
-    ppo_batch_init(&s->e, &pp, e->m, s->ref, s->rm, s->S, 1, s->Sm);
+    s->smp = weights_sampler(e->m, (WeightFormat)rc->sampler_weights);
+    ppo_batch_init(&s->b, &pp, e->m, s->smp, s->ref, s->rm, s->G, s->k, s->Sm);
+    ppo_batch_init(&s->e, &pp, e->m, s->smp, s->ref, s->rm, s->S, 1, s->Sm);
     s->pbuf = callocCheck((size_t)s->G, sizeof(int *));
     return s;
 }
@@ -250,6 +254,7 @@ static void teardown(void *st) {
     RlhfStage *s = st;
     ppo_batch_free(&s->b);
     ppo_batch_free(&s->e);
+    weights_sampler_free(s->smp, s->b.pol);
     free(s->pbuf);
     free(s->ntok);
     free(s->vids);
@@ -312,6 +317,7 @@ static void plan(void *st, Engine *e, StepPlan *p) {
         for (int j = 0; j < s->k; j++) s->b.streams[g * s->k + j] = slot * (uint64_t)s->k + (uint64_t)j;
     }
     s->cursor += (uint64_t)s->G * e->world;
+    weights_sampler_refresh(s->smp, e->m); /* the policy's current weights, in the sampler's format */
     ppo_rollout(&s->b, (uint64_t)e->cfg->train.seed);
     for (int g = 0; g < s->G; g++) free(s->pbuf[g]);
     advantages(s, &e->cfg->rlhf, e->world);

@@ -12,6 +12,7 @@
 #include "common/sys.h"
 #include "common/rng.h"
 #include "model/decode.h"
+#include "train/tools/bench_weights.h"
 #include "train/commands.h"
 
 
@@ -40,6 +41,8 @@ static double state_bytes_used(const GriffinConfig *c, int B, long n) {
 
 
 int bench_sample(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) /* per weight format: its own table (train/tools/bench_weights.c) */
+        if (!strcmp(argv[i], "--weights")) return bench_sample_weights(argc, argv);
     const char *preset = "small", *csv_path = "bench_sample.csv";
     int prompt = 2048, lens[16], nl = 0, batches[8], nb = 0, prefills[16], np = 0, threads = 0;
     int run_fam[2] = {1, 1}; /* griffin (the preset's family), transformer */
@@ -55,7 +58,8 @@ int bench_sample(int argc, char **argv) {
                    "Griffin (preset) vs a same-size global-attention MQA Transformer: tokens/s of each\n"
                    "generation segment up to each length, and the state/cache bytes held at that length.\n"
                    "--families picks the rows to run (e.g. --families transformer --batches 8\n"
-                   "--prefill none measures only the transformer's batch-8 decode rows).\n");
+                   "--prefill none measures only the transformer's batch-8 decode rows).\n"
+                   "--weights fp32,bf16,int8 instead compares weight formats (see --weights fp32 --help).\n");
             return 0;
         }
         CHECK(i + 1 < argc, "griffin bench sample: %s needs a value", a);

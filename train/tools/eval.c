@@ -18,18 +18,25 @@
 #include "train/commands.h"
 #include "train/tools/eval_policy.h"
 #include "train/tools/eval_tasks.h"
+#include "train/tools/eval_weights.h"
 #include "train/tools/model_io.h"
+#include "train/tools/weights_opt.h"
 
 static void eval_usage(FILE *f) {
     fprintf(f, "usage: griffin eval --checkpoint CKPT.h5 --corpus X.h5 [--corpus Y.h5 ...]\n"
                "                    [--max-length N] [--max-docs N] [--batch B] [--by-position]\n"
-               "                    [--bucket-width W] [--min-length N]\n"
+               "                    [--bucket-width W] [--min-length N] [--weights fp32|bf16|int8]\n"
                "  text and chat corpora (chat: the model's turns only); defaults: max-length = the\n"
                "  checkpoint's train.seq_len, all documents, batch 8.\n"
                "Prints per corpus: documents:, targets:, loss:, perplexity:, bits_per_byte:\n"
                "  --by-position adds the mean loss per target position bucket [0,1), [1,2), [2,4), ...;\n"
                "  --bucket-width W (implies --by-position) uses buckets of W targets [0,W), [W,2W), ...;\n"
                "  --min-length N evaluates only documents of at least N tokens (--max-docs counts those)\n"
+               "  --weights bf16|int8 holds the weights so for the evaluation (here, --per-document and\n"
+               "       --chat-prompts; default fp32; see griffin sample --help)\n"
+               "       griffin eval --checkpoint CKPT.h5 --corpus X.h5 --compare-weights bf16,int8 [--max-docs N]\n"
+               "  per format against fp32: loss, loss_diff, top1_agreement (same argmax next token) and\n"
+               "  greedy_identical / greedy_common_prefix (32 greedy tokens after 64 prompts of 16 tokens)\n"
                "       griffin eval --checkpoint CKPT.h5 --corpus X.h5 --per-document OUT.jsonl [--max-length N]\n"
                "  scores every document from its own start however long it is (beyond max-length the\n"
                "  fixed-size state carries on token by token): one line {\"doc\", \"tokens\", \"nll\"} each,\n"
@@ -59,12 +66,14 @@ static double row_nll(const float *row, int V, int target) {
 
 /* One line per document: its whole negative log-likelihood, the first max_len tokens through
  * the parallel forward, the rest through decode steps that carry the fixed-size state. */
-static int eval_per_document(const char *ckpt, const char *path, const char *out_path, int max_len, long max_docs) {
+static int eval_per_document(const char *ckpt, const char *path, const char *out_path, int max_len, long max_docs,
+                             WeightFormat wf) {
     LoadedModel lm;
     load_model(ckpt, 1, 1, &lm);
     int T = max_len > 0 ? max_len : lm.cfg->train.seq_len;
     GriffinModel *m = griffin_create_ex(&lm.m->cfg, 1, T, 0, 1);
     memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    weights_apply(m, wf, ckpt);
     Corpus *cp = corpus_open(path, CORPUS_ANY);
     CHECK(corpus_kind(cp) == CORPUS_TEXT || corpus_kind(cp) == CORPUS_CHAT,
           "griffin eval: %s is a %s corpus; --per-document takes text or chat", path, corpus_kind_name(corpus_kind(cp)));
@@ -117,7 +126,8 @@ static int eval_per_document(const char *ckpt, const char *path, const char *out
 }
 
 /* fraction of a chat corpus's prompts answered greedily with a closing <end_of_turn> */
-static int eval_chat_endings(const char *ckpt, const char *path, long max_docs, int max_new, int batch) {
+static int eval_chat_endings(const char *ckpt, const char *path, long max_docs, int max_new, int batch,
+                             WeightFormat wf) {
     LoadedModel lm;
     load_model(ckpt, 1, 1, &lm);
     CHECK(lm.tok, "checkpoint %s carries no tokenizer", ckpt);
@@ -140,6 +150,7 @@ static int eval_chat_endings(const char *ckpt, const char *path, long max_docs, 
     CHECK(n > 0, "griffin eval: %s has no chat prompts", path);
     GriffinModel *m = griffin_create_ex(&lm.m->cfg, batch, maxP, 0, 1);
     memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    weights_apply(m, wf, ckpt);
     SamplerParams greedy = {0.0f, 0, 1.0f, tokenizer_vocab_size(lm.tok)};
     int stops[2] = {sp.eos, sp.end_of_turn}, ended = 0;
     double length = 0;
@@ -207,10 +218,11 @@ static int eval_preferences(const char *ckpt, const char *path, long max_docs, i
 
 int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *corpora[64], *chat_prompts = NULL, *preferences = NULL, *per_doc = NULL,
-               *reference = NULL;
+               *reference = NULL, *compare = NULL;
     int max_new = 64;
     int n_corpora = 0, max_len = 0, batch = 8, by_pos = 0, bucket_w = 0;
     long max_docs = -1, min_len = 0;
+    WeightFormat wf = WEIGHTS_FP32;
     for (int i = 1; i < argc; i++) /* task files: train/tools/eval_tasks.c parses its own options */
         if (!strcmp(argv[i], "--tasks")) return cmd_eval_tasks(argc, argv);
     for (int i = 1; i < argc; i++) {
@@ -244,11 +256,18 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--preferences")) preferences = v;
         else if (!strcmp(a, "--reference")) reference = v;
         else if (!strcmp(a, "--max-new-tokens")) max_new = atoi(v);
+        else if (!strcmp(a, "--weights")) wf = weights_option("griffin eval", v);
+        else if (!strcmp(a, "--compare-weights")) compare = v;
         else DIE("griffin eval: unknown option %s (see --help)", a);
     }
+    CHECK(!preferences || wf == WEIGHTS_FP32, "griffin eval: --weights applies to corpora, --per-document and "
+          "--chat-prompts, not to --preferences");
     if (ckpt && preferences) return eval_preferences(ckpt, preferences, max_docs, batch, max_len, reference);
-    if (ckpt && chat_prompts) return eval_chat_endings(ckpt, chat_prompts, max_docs, max_new, batch);
-    if (ckpt && per_doc && n_corpora == 1) return eval_per_document(ckpt, corpora[0], per_doc, max_len, max_docs);
+    if (ckpt && compare && n_corpora == 1) return eval_compare_weights(ckpt, corpora[0], compare, max_docs, max_len, batch);
+    CHECK(!compare, "griffin eval: --compare-weights takes exactly one --corpus");
+    if (ckpt && chat_prompts) return eval_chat_endings(ckpt, chat_prompts, max_docs, max_new, batch, wf);
+    if (ckpt && per_doc && n_corpora == 1)
+        return eval_per_document(ckpt, corpora[0], per_doc, max_len, max_docs, wf);
     CHECK(!per_doc, "griffin eval: --per-document takes exactly one --corpus");
     if (!ckpt || !n_corpora) {
         eval_usage(stderr);
@@ -260,7 +279,9 @@ int cmd_eval(int argc, char **argv) {
     int T = max_len > 0 ? max_len : lm.cfg->train.seq_len;
     GriffinModel *m = griffin_create(&lm.m->cfg, batch, T, 0);
     memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    weights_apply(m, wf, ckpt);
     printf("checkpoint: %s (step %lld)\nmax_length: %d\n", ckpt, (long long)lm.step, T);
+    if (wf != WEIGHTS_FP32) printf("weights: %s\n", weight_format_name(wf));
     if (min_len > 0) printf("min_length: %ld\n", min_len);
     /* position buckets: [0,1), [1,2), [2,4), ... (16 of them), or [0,W), [W,2W), ... */
     const int NB = bucket_w > 0 ? (T + bucket_w - 1) / bucket_w : 16;

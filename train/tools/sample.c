@@ -9,13 +9,17 @@
 #include "model/sampler.h"
 #include "train/commands.h"
 #include "train/tools/model_io.h"
+#include "train/tools/weights_opt.h"
 
 static void sample_usage(FILE *f) {
     fprintf(f, "usage: griffin sample --checkpoint CKPT.h5 (--prompt TEXT | --prompt-file FILE) [--chat]\n"
                "                      [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]\n"
-               "                      [--seed S] [--num-samples M] [--batch B]\n"
+               "                      [--seed S] [--num-samples M] [--batch B] [--weights fp32|bf16|int8]\n"
                "  --prompt-file      one prompt per line, generated in batches of --batch (default 16)\n"
                "  --chat             wrap each prompt in the chat format and stop at <end_of_turn>\n"
+               "  --weights          how the weights are held for generation (default fp32): bf16 (round\n"
+               "                     to nearest even) or int8 (per output row, fp32 scale); the checkpoint\n"
+               "                     is not changed\n"
                "  --temperature 0    greedy; defaults: 128 tokens, temperature 0.8, top-k 0 (off),\n"
                "                     top-p 1 (off), seed 0, 1 sample\n"
                "Generation stops at <eos> (and <end_of_turn> with --chat); the same seed gives the same text.\n");
@@ -46,6 +50,7 @@ int cmd_sample(int argc, char **argv) {
     int chat = 0, max_new = 128, num_samples = 1, batch = 16;
     SamplerParams sp = {0.8f, 0, 1.0f, 0};
     unsigned long long seed = 0;
+    WeightFormat wf = WEIGHTS_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -69,6 +74,7 @@ int cmd_sample(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) seed = strtoull(v, &end, 10);
         else if (!strcmp(a, "--num-samples")) num_samples = (int)strtol(v, &end, 10);
         else if (!strcmp(a, "--batch")) batch = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--weights")) wf = weights_option("griffin sample", v);
         else DIE("griffin sample: unknown option %s (see --help)", a);
         CHECK(!end || (*end == 0 && end != v), "griffin sample: %s: '%s' is not a number", a, v);
     }
@@ -118,6 +124,7 @@ int cmd_sample(int argc, char **argv) {
     int B = batch < total ? batch : total;
     GriffinModel *m = griffin_create(&lm.m->cfg, B, maxP, 0);
     memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    weights_apply(m, wf, ckpt);
     TokenizerSpecials spc = tokenizer_specials(lm.tok);
     sp.vocab_limit = tokenizer_vocab_size(lm.tok); /* never an id the tokenizer cannot decode */
     int stops[2], n_stop = 0;

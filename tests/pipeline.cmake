@@ -3,6 +3,9 @@ set(PIPELINE_TEST_DIR ${CMAKE_CURRENT_BINARY_DIR}/pipeline_work)
 file(MAKE_DIRECTORY ${PIPELINE_TEST_DIR})
 griffin_c_test(test_mixture "data" test_mixture.c)
 set_tests_properties(test_mixture PROPERTIES ENVIRONMENT "GRIFFIN_TEST_DIR=${PIPELINE_TEST_DIR}")
+# corpora streamed through a small chunk cache, and the external formats read in place
+griffin_c_test(test_corpus_formats "data" test_corpus_formats.c)
+set_tests_properties(test_corpus_formats PROPERTIES ENVIRONMENT "GRIFFIN_TEST_DIR=${PIPELINE_TEST_DIR}")
 
 # griffin pretrain on real text (the licence texts of base-files), see tests/pipeline/.
 set(LIC_DIR ${PIPELINE_TEST_DIR}/lic)

@@ -68,6 +68,7 @@ typedef struct {
     int checkpoint_every, keep_checkpoints, eval_every, eval_batches, log_every, threads;
     int precision;     /* Precision */
     int recompute;     /* bool: activation checkpointing (GRIFFIN_RECOMPUTE) */
+    int data_cache_mb; /* token-chunk cache per corpus (data/corpus.h) */
 } TrainSection;
 
 typedef struct {
@@ -115,8 +116,11 @@ typedef struct {
 
 typedef struct {
     char name[CFG_NAME];   /* corpus name; for validation corpora "" or the group */
-    char path[CFG_STR];
+    char path[CFG_STR];    /* PATH.h5, or megatron:PREFIX, llmc:GLOB, nanogpt:FILE (data/corpus.h) */
     int line;              /* where it was set (see train_config_where) */
+    int has_eot;           /* data.NAME.eot given: the id separating documents of llmc/nanogpt corpora */
+    int64_t eot;
+    int eot_line;
 } DataEntry;
 
 typedef struct {
@@ -139,6 +143,8 @@ typedef struct {
     SampleSection sample;
     int n_data;
     DataEntry data[CFG_MAX_DATA];
+    int has_eot;             /* data.eot: the default document separator of external corpora */
+    int64_t eot;
     int n_valid;
     DataEntry valid[CFG_MAX_VALID];
     int n_stages;

@@ -124,6 +124,9 @@ char *train_config_to_ini(const TrainConfig *c) {
     }
     bprintf(&b, "\n[data]\n");
     for (int i = 0; i < c->n_data; i++) bprintf(&b, "%s = %s\n", c->data[i].name, c->data[i].path);
+    if (c->has_eot) bprintf(&b, "eot = %lld\n", (long long)c->eot);
+    for (int i = 0; i < c->n_data; i++)
+        if (c->data[i].has_eot) bprintf(&b, "%s.eot = %lld\n", c->data[i].name, (long long)c->data[i].eot);
     for (int i = 0; i < c->n_valid; i++)
         bprintf(&b, "valid%s%s = %s\n", c->valid[i].name[0] ? "." : "", c->valid[i].name, c->valid[i].path);
     for (int s = 0; s < c->n_stages; s++) {

@@ -40,6 +40,7 @@ const CfgKey cfg_keys[] = {
     {"train", "eval_batches", CT_INT, OFF(train.eval_batches), "8", 0, 1, 1 << 20, 0, NULL, "batches per validation run"},
     {"train", "log_every", CT_INT, OFF(train.log_every), "1", 0, 1, INT_MAX, 0, NULL, "steps between log lines"},
     {"train", "threads", CT_INT, OFF(train.threads), "0", 0, 0, 4096, 0, NULL, "OpenMP threads per rank (0 = OpenMP default)"},
+    {"train", "data_cache_mb", CT_INT, OFF(train.data_cache_mb), "32", 0, 1, 1 << 20, 0, NULL, "MiB of token chunks each corpus caches per rank (corpora are streamed, never loaded whole)"},
     {"train", "recompute", CT_BOOL, OFF(train.recompute), "false", 0, 0, 0, 0, NULL, "keep only each block's input and recompute its activations in backward (less memory, one more forward)"},
     {"train", "precision", CT_ENUM, OFF(train.precision), "fp32", 0, 0, 0, 0, "fp32|bf16|bf16-emulated", "GEMM precision: bf16 products, fp32 sums (AVX-512 BF16; else fp32); weights stay fp32"},
     /* [optim] */

@@ -1,4 +1,5 @@
 /* The shared training loop (see loop.h). Rank 0 prints; every rank computes. */
+#include "train/corpus_open.h"
 #include "train/loop.h"
 
 #include <math.h>
@@ -172,13 +173,13 @@ int train_main(TrainKind kind, int argc, char **argv) {
     PackMode mode = kind == TRAIN_SFT ? PACK_WHOLE : PACK_STREAM;
     Corpus *corpora[CFG_MAX_DATA];
     for (int i = 0; i < cfg->n_data; i++) {
-        corpora[i] = corpus_open(cfg->data[i].path, want);
+        corpora[i] = train_open_corpus(cfg, &cfg->data[i], want);
         CHECK(corpus_vocab_size(corpora[i]) <= cfg->griffin.vocab_size,
               "%s: corpus %s has vocabulary %d but model.vocab_size is %d", cfg->source, cfg->data[i].path,
               corpus_vocab_size(corpora[i]), cfg->griffin.vocab_size);
     }
     Corpus *valid[CFG_MAX_VALID];
-    for (int i = 0; i < cfg->n_valid; i++) valid[i] = corpus_open(cfg->valid[i].path, want);
+    for (int i = 0; i < cfg->n_valid; i++) valid[i] = train_open_corpus(cfg, &cfg->valid[i], want);
     Mixture mix;
     mixture_init(&mix, corpora, cfg->n_data, (uint64_t)ts->seed, 1, mode, ts->batch_size, ts->seq_len, rank, world);
 

@@ -12,12 +12,12 @@ set(LIC_DIR ${PIPELINE_TEST_DIR}/lic)
 add_test(NAME pipeline_corpora
   COMMAND bash -c "rm -rf ${LIC_DIR} && ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/make_corpora.sh $<TARGET_FILE:griffin> ${LIC_DIR} 2>/dev/null && cp ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/lic.ini ${LIC_DIR}/")
 set_tests_properties(pipeline_corpora PROPERTIES LABELS "train" FIXTURES_SETUP lic_corpora)
-foreach(t learns resume resume2 ranks mixture recompute score)
+foreach(t learns resume resume2 ranks mixture recompute score formats)
   add_test(NAME pretrain_${t}
     COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/test_pretrain.py $<TARGET_FILE:griffin> ${LIC_DIR} ${t})
   set_tests_properties(pretrain_${t} PROPERTIES LABELS "train" FIXTURES_REQUIRED lic_corpora)
 endforeach()
-set_tests_properties(pretrain_resume2 pretrain_ranks PROPERTIES LABELS "train;mpi")
+set_tests_properties(pretrain_resume2 pretrain_ranks pretrain_formats PROPERTIES LABELS "train;mpi")
 
 # The small real data for the end-to-end test below.
 set_tests_properties(data_prepare_small PROPERTIES FIXTURES_SETUP small_data)

@@ -43,7 +43,7 @@ void train_config_print(const TrainConfig *c, FILE *f) {
         if (l > w) w = l;
     }
     for (int i = 0; i < c->n_data; i++) {
-        int l = (int)strlen(c->data[i].name) + 5;
+        int l = (int)strlen(c->data[i].name) + 9;
         if (l > w) w = l;
     }
     fprintf(f, "config %s (paths from %s)\n", c->source, c->root);
@@ -57,7 +57,13 @@ void train_config_print(const TrainConfig *c, FILE *f) {
         snprintf(name, sizeof name, "data.%s", c->data[i].name);
         source_text(c, c->data[i].line, src, sizeof src);
         fprintf(f, "  %-*s  %-24s  %s\n", w, name, c->data[i].path, src);
+        if (c->data[i].has_eot) {
+            snprintf(name, sizeof name, "data.%s.eot", c->data[i].name);
+            source_text(c, c->data[i].eot_line, src, sizeof src);
+            fprintf(f, "  %-*s  %-24lld  %s\n", w, name, (long long)c->data[i].eot, src);
+        }
     }
+    if (c->has_eot) fprintf(f, "  %-*s  %-24lld\n", w, "data.eot", (long long)c->eot);
     for (int i = 0; i < c->n_valid; i++) {
         snprintf(name, sizeof name, "data.valid%s%s", c->valid[i].name[0] ? "." : "", c->valid[i].name);
         source_text(c, c->valid[i].line, src, sizeof src);

@@ -15,6 +15,10 @@ usage: test_pretrain.py GRIFFIN_BIN WORK_DIR TEST
   score         `griffin eval --per-document`: documents scored with an 8-token parallel pass
                 and then decode steps carrying the fixed-size state have the NLL of one
                 parallel pass over the whole document (1e-5)
+  formats       gnu.h5 exported with `griffin export-corpus` as Megatron and llm.c files, and
+                the Megatron .bin read as a nanoGPT file: pretraining on each gives bitwise the
+                losses, gradient norms, held-out losses and final parameters of the HDF5 run
+                (1 and 2 ranks); an llm.c run resumed from a checkpoint equals the uninterrupted one
 """
 import json, os, random, shutil, signal, subprocess, sys, time
 
@@ -184,6 +188,62 @@ def test_score():
         fail("chunked scoring differs from one pass")
 
 
+def export(fmt, out, *extra):
+    p = subprocess.run([BIN, "export-corpus", "--format", fmt, "--input", os.path.join(WORK, "gnu.h5"), "--output",
+                        os.path.join(WORK, out), *extra], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    if p.returncode != 0:
+        print(p.stdout)
+        fail(f"export-corpus --format {fmt} failed")
+    return p.stdout
+
+
+def same_run(a, b, what):
+    (ta, ea, _), (tb, eb, _) = metrics(a), metrics(b)
+    diff = [s for s in ta if s not in tb or ta[s]["loss"] != tb[s]["loss"] or ta[s]["grad_norm"] != tb[s]["grad_norm"]]
+    diff += [s for s in ea if s not in eb or ea[s]["val_loss"] != eb[s]["val_loss"]]
+    if diff:
+        fail(f"{what}: step {diff[0]} differs from the HDF5 run")
+    if not params_equal(f"{a}/ckpt-20.h5", f"{b}/ckpt-20.h5"):
+        fail(f"{what}: final parameters differ from the HDF5 run")
+    print(f"{what}: {len(ta)} steps and {len(ea)} evaluations bitwise equal to the HDF5 run, same final parameters")
+
+
+def test_formats():
+    out = export("megatron", "fmt_mega")
+    print(out.strip())
+    out = export("llmc", "fmt_llmc", "--shard-tokens", "20000")
+    print(out.strip())
+    bos = int(out.split("data.NAME.eot = ")[1].split()[0])
+    idx = open(os.path.join(WORK, "fmt_mega.idx"), "rb").read()
+    first_len = int.from_bytes(idx[34:38], "little")
+    eos = int.from_bytes(open(os.path.join(WORK, "fmt_mega.bin"), "rb").read()[2 * first_len - 2:2 * first_len], "little")
+    steps = ["--train.steps=20", "--stage.1.steps=12", "--stage.2.steps=8", "--train.checkpoint_every=4",
+             "--train.eval_every=10", "--train.keep_checkpoints=10"]
+    specs = [("megatron", ["--data.gnu=megatron:fmt_mega"]),
+             ("llm.c", ["--data.gnu=llmc:fmt_llmc_*.bin", f"--data.gnu.eot={bos}", "--train.data_cache_mb=1"]),
+             ("nanoGPT", ["--data.gnu=nanogpt:fmt_mega.bin", f"--data.gnu.eot={eos}"])]
+    ref = fresh("fmt_ref")
+    run(ref, *steps)
+    for name, o in specs:
+        run(fresh(f"fmt_{name}"), *steps, *o)
+        same_run(ref, f"fmt_{name}", name)
+    ref2 = fresh("fmt_ref2")
+    run(ref2, *steps, "--train.batch_size=2", ranks=2)
+    run(fresh("fmt_mega2"), *steps, "--train.batch_size=2", *specs[0][1], ranks=2)
+    same_run(ref2, "fmt_mega2", "megatron, 2 ranks")
+    res = fresh("fmt_resume")  # resume the llm.c run from its step-8 checkpoint
+    os.makedirs(os.path.join(WORK, res))
+    shutil.copy(os.path.join(WORK, "fmt_llm.c", "ckpt-8.h5"), os.path.join(WORK, res))
+    run(res, *steps, *specs[1][1], "--train.resume=auto")
+    (ta, _, _), (tb, _, _) = metrics("fmt_llm.c"), metrics(res)
+    if any(ta[s]["loss"] != tb[s]["loss"] for s in tb) or min(tb) != 9:
+        fail("the resumed llm.c run differs")
+    if not params_equal("fmt_llm.c/ckpt-20.h5", f"{res}/ckpt-20.h5"):
+        fail("the resumed llm.c run ends with other parameters")
+    print(f"llm.c resumed at step 9: steps 9..20 bitwise equal, same final parameters")
+
+
 if TEST == "learns":
     test_learns()
 elif TEST == "resume":
@@ -198,6 +258,8 @@ elif TEST == "recompute":
     test_recompute()
 elif TEST == "score":
     test_score()
+elif TEST == "formats":
+    test_formats()
 else:
     fail(f"unknown test {TEST}")
 print("ok")

@@ -64,6 +64,7 @@ Corpus *corpus_alloc(const char *path, const CorpusOptions *o) {
     strcpy(c->path, path);
     c->cache_bytes = o && o->cache_bytes ? o->cache_bytes : CORPUS_DEFAULT_CACHE_BYTES;
     c->chunk_tokens = o ? o->chunk_tokens : 0;
+    c->max_id = -1;
     return c;
 }
 
@@ -121,10 +122,13 @@ size_t corpus_doc_at(const CorpusField *f, size_t n_docs, uint64_t pos) {
 }
 
 /* Ids of a freshly read chunk below the vocabulary, mask values 0/1: 0, or -1 with err. */
-static int check_chunk(const Corpus *c, int field, uint64_t start, size_t n, const uint32_t *tok,
+static int check_chunk(Corpus *c, int field, uint64_t start, size_t n, const uint32_t *tok,
                        const uint8_t *mask, char *err, size_t errlen) {
     const CorpusField *cf = &c->fields[field];
     const char *g = corpus_field_name(c->kind, field), *sep = g[0] ? " of " : "";
+    uint32_t top = 0;
+    for (size_t k = 0; k < n; k++) top = tok[k] > top ? tok[k] : top;
+    if (n && (int64_t)top > c->max_id) c->max_id = top;
     for (size_t k = 0; k < n; k++) {
         int bad_id = tok[k] >= (uint32_t)c->vocab_size, bad_mask = mask && mask[k] > 1;
         if (!bad_id && !bad_mask) continue;
@@ -241,6 +245,8 @@ uint64_t corpus_num_bytes(const Corpus *c, int field) { return c->fields[field].
 int corpus_vocab_size(const Corpus *c) { return c->vocab_size; }
 uint32_t corpus_tokenizer_checksum(const Corpus *c) { return c->tok_crc; }
 int corpus_guarded(const Corpus *c) { return c->guarded; }
+int corpus_is_external(const Corpus *c) { return c->external; }
+int64_t corpus_max_id(const Corpus *c) { return c->max_id; }
 
 static const char *string_attrs[CORPUS_N_STRING_ATTRS] = {"tokenizer", "sources", "notes"};
 

@@ -100,6 +100,10 @@ uint64_t corpus_num_tokens(const Corpus *c, int field);
 uint64_t corpus_num_bytes(const Corpus *c, int field);
 int corpus_vocab_size(const Corpus *c);
 uint32_t corpus_tokenizer_checksum(const Corpus *c);
+/* 1 for megatron, llmc and nanogpt corpora (no tokenizer identity, no byte counts) */
+int corpus_is_external(const Corpus *c);
+/* The largest id in the chunks read so far (after corpus_verify: in the corpus); -1 if none. */
+int64_t corpus_max_id(const Corpus *c);
 /* 1 if the file carries the whole-file checksum (data/h5guard.h), checked at open. */
 int corpus_guarded(const Corpus *c);
 /* Every check, for `griffin inspect --verify`: reads every token (ids < vocab_size), loss_mask

@@ -68,6 +68,7 @@ struct Corpus {
     int guarded;               /* carries the whole-file checksum (data/h5guard.h) */
     int external;              /* no tokenizer identity of its own */
     uint32_t tok_crc;
+    int64_t max_id;            /* the largest id in the chunks read so far (-1: none read) */
     size_t n_docs;
     int n_fields;
     size_t cache_bytes, chunk_tokens; /* CorpusOptions */

@@ -223,6 +223,14 @@ def test_formats():
     specs = [("megatron", ["--data.gnu=megatron:fmt_mega"]),
              ("llm.c", ["--data.gnu=llmc:fmt_llmc_*.bin", f"--data.gnu.eot={bos}", "--train.data_cache_mb=1"]),
              ("nanoGPT", ["--data.gnu=nanogpt:fmt_mega.bin", f"--data.gnu.eot={eos}"])]
+    for spec, o in (("megatron:fmt_mega", []), ("llmc:fmt_llmc_*.bin", ["--eot", str(bos)]),
+                    ("nanogpt:fmt_mega.bin", ["--eot", str(eos)])):
+        for verify in ([], ["--verify"]):
+            p = subprocess.run([BIN, "inspect", *verify, spec, "--tokenizer", "tok.model", *o], cwd=WORK, env=ENV,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if p.returncode != 0 or ("documents: 244" not in p.stdout and "OK: " not in p.stdout):
+                fail(f"griffin inspect {' '.join(verify)} {spec}: {p.stdout}")
+        print(p.stdout.strip())
     ref = fresh("fmt_ref")
     run(ref, *steps)
     for name, o in specs:

@@ -36,3 +36,8 @@ add_test(NAME study_quick
   COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/test_study.py ${CMAKE_SOURCE_DIR}
           ${CMAKE_CURRENT_BINARY_DIR}/prepared_small ${PIPELINE_TEST_DIR}/study $<TARGET_FILE:griffin>)
 set_tests_properties(study_quick PROPERTIES LABELS "study;e2e;download" FIXTURES_REQUIRED small_data TIMEOUT 900)
+
+# The generator of the large corpus `griffin bench data` was measured on (not a test).
+add_executable(bench_make_big_corpus bench/make_big_corpus.c)
+target_compile_options(bench_make_big_corpus PRIVATE ${GRIFFIN_WARNINGS} ${GRIFFIN_C_WARNINGS})
+target_link_libraries(bench_make_big_corpus PRIVATE griffin_core)

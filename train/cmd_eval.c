@@ -22,10 +22,12 @@
 static void eval_usage(FILE *f) {
     fprintf(f, "usage: griffin eval --checkpoint CKPT.h5 --corpus X.h5 [--corpus Y.h5 ...]\n"
                "                    [--max-length N] [--max-docs N] [--batch B] [--by-position]\n"
-               "                    [--bucket-width W] [--min-length N]\n"
+               "                    [--bucket-width W] [--min-length N] [--eot ID]\n"
                "  text and chat corpora (chat: the model's turns only); defaults: max-length = the\n"
                "  checkpoint's train.seq_len, all documents, batch 8.\n"
                "Prints per corpus: documents:, targets:, loss:, perplexity:, bits_per_byte:\n"
+               "  (unavailable for external corpora: megatron:PREFIX, llmc:GLOB, nanogpt:FILE, whose documents\n"
+               "  llmc and nanogpt find at --eot ID)\n"
                "  --by-position adds the mean loss per target position bucket [0,1), [1,2), [2,4), ...;\n"
                "  --bucket-width W (implies --by-position) uses buckets of W targets [0,W), [W,2W), ...;\n"
                "  --min-length N evaluates only documents of at least N tokens (--max-docs counts those)\n"
@@ -203,6 +205,7 @@ int cmd_eval(int argc, char **argv) {
     int max_new = 64;
     int n_corpora = 0, max_len = 0, batch = 8, by_pos = 0, bucket_w = 0;
     long max_docs = -1, min_len = 0;
+    long long eot = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -233,6 +236,7 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--per-document")) per_doc = v;
         else if (!strcmp(a, "--preferences")) preferences = v;
         else if (!strcmp(a, "--max-new-tokens")) max_new = atoi(v);
+        else if (!strcmp(a, "--eot")) eot = atoll(v);
         else DIE("griffin eval: unknown option %s (see --help)", a);
     }
     if (ckpt && preferences) return eval_preferences(ckpt, preferences, max_docs, batch, max_len);
@@ -258,7 +262,8 @@ int cmd_eval(int argc, char **argv) {
     int *pos = mallocCheck(sizeof(int) * (size_t)batch * T);
     uint8_t *mask = mallocCheck((size_t)batch * T);
     for (int c = 0; c < n_corpora; c++) {
-        Corpus *cp = corpus_open(corpora[c], CORPUS_ANY);
+        CorpusOptions co = {m->cfg.vocab_size, eot, 0, 0};
+        Corpus *cp = corpus_open_ex(corpora[c], CORPUS_ANY, &co);
         CorpusKind kind = corpus_kind(cp);
         CHECK(kind == CORPUS_TEXT || kind == CORPUS_CHAT, "griffin eval: %s is a %s corpus; eval takes text or chat",
               corpora[c], corpus_kind_name(kind));
@@ -317,8 +322,10 @@ int cmd_eval(int argc, char **argv) {
             evaluated += (size_t)nb;
         }
         double loss = targets > 0 ? nll / targets : 0.0;
-        printf("corpus: %s\ndocuments: %zu\ntargets: %.0f\nloss: %.6f\nperplexity: %.4f\nbits_per_byte: %.6f\n",
-               corpora[c], evaluated, targets, loss, exp(loss), bytes > 0 ? nll / log(2.0) / bytes : 0.0);
+        printf("corpus: %s\ndocuments: %zu\ntargets: %.0f\nloss: %.6f\nperplexity: %.4f\n", corpora[c], evaluated,
+               targets, loss, exp(loss));
+        if (corpus_num_bytes(cp, 0) > 0) printf("bits_per_byte: %.6f\n", bytes > 0 ? nll / log(2.0) / bytes : 0.0);
+        else printf("bits_per_byte: unavailable (the corpus records no byte counts)\n");
         if (by_pos) {
             printf("by_position (target index range: mean loss, targets):\n");
             for (int k = 0; k < NB; k++) {

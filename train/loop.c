@@ -269,10 +269,19 @@ int train_main(TrainKind kind, int argc, char **argv) {
                 double vl, bpb;
                 evaluate(m, valid[v], mode, ts->eval_batches, B, T, rank, world, &vl, &bpb);
                 const char *g = cfg->valid[v].name[0] ? cfg->valid[v].name : "valid";
-                run_say(&out, "step %6lld | eval %-10s loss %.4f | %.4f bits/byte\n", (long long)step, g, vl, bpb);
-                if (out.metrics)
-                    fprintf(out.metrics, "{\"step\":%lld,\"group\":\"%s\",\"val_loss\":%.9g,\"val_bpb\":%.9g}\n",
-                            (long long)step, g, vl, bpb);
+                /* external corpora record no byte counts: bits per byte is then unavailable */
+                if (corpus_num_bytes(valid[v], 0) > 0) {
+                    run_say(&out, "step %6lld | eval %-10s loss %.4f | %.4f bits/byte\n", (long long)step, g, vl, bpb);
+                    if (out.metrics)
+                        fprintf(out.metrics, "{\"step\":%lld,\"group\":\"%s\",\"val_loss\":%.9g,\"val_bpb\":%.9g}\n",
+                                (long long)step, g, vl, bpb);
+                } else {
+                    run_say(&out, "step %6lld | eval %-10s loss %.4f | bits/byte unavailable (no byte counts)\n",
+                            (long long)step, g, vl);
+                    if (out.metrics)
+                        fprintf(out.metrics, "{\"step\":%lld,\"group\":\"%s\",\"val_loss\":%.9g,\"val_bpb\":null}\n",
+                                (long long)step, g, vl);
+                }
             }
             if (out.metrics) fflush(out.metrics);
             if (kind == TRAIN_SFT && rank == 0) log_chat_samples(&out, m, valid[0], tok, B < 3 ? B : 3, step);

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/check.h"
 #include "common/rng.h"
 #include "data/mixture.h"
 
@@ -170,6 +171,12 @@ static void expect_same_stream(Corpus *ref, Corpus *c, PackMode mode, int rank, 
 /* ---- refusals: run in a child, one line on stderr naming the file ---------------------- */
 static char child_err[4096];
 
+/* a refusal ends the child at once: what the refused open had allocated is not a leak */
+static void quit_now(int code) {
+    fflush(stderr);
+    _exit(code ? code : 1);
+}
+
 static int refused(void (*call)(const char *), const char *arg) {
     int fd[2];
     if (pipe(fd)) return 0;
@@ -179,6 +186,7 @@ static int refused(void (*call)(const char *), const char *arg) {
     if (pid == 0) {
         close(fd[0]);
         dup2(fd[1], 2);
+        griffin_abort_hook = quit_now;
         call(arg);
         _exit(0);
     }

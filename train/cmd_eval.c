@@ -274,7 +274,7 @@ int cmd_eval(int argc, char **argv) {
         size_t all_docs = corpus_num_docs(cp), nd = 0;
         size_t *docs = mallocCheck(sizeof(size_t) * (all_docs ? all_docs : 1));
         for (size_t d = 0; d < all_docs && (max_docs < 0 || nd < (size_t)max_docs); d++)
-            if (min_len <= 0 || corpus_doc(cp, 0, d).n >= (size_t)min_len) docs[nd++] = d;
+            if (min_len <= 0 || corpus_doc_len(cp, 0, d) >= (size_t)min_len) docs[nd++] = d;
         double nll = 0.0, targets = 0.0, bytes = 0.0;
         for (int k = 0; k < NB; k++) bucket_nll[k] = bucket_n[k] = 0.0;
         size_t evaluated = 0;

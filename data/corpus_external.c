@@ -83,10 +83,13 @@ static void unmap_file(Segment *s) {
 }
 
 /* Lets the kernel take back the pages of [from, to) of a mapping: they were read already (a
- * private read-only file mapping re-reads them from the page cache if touched again). */
+ * private read-only file mapping re-reads them from the page cache if touched again). The
+ * range is widened to RELEASE_ALIGN: a page fault maps the pages around it too (Linux's
+ * fault-around, 64 KiB), and those would otherwise stay counted in the resident set. */
+#define RELEASE_ALIGN ((size_t)1 << 16)
 static void release_pages(const Segment *s, size_t from, size_t to) {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    from = from / page * page;
+    from = from / RELEASE_ALIGN * RELEASE_ALIGN;
+    to = (to + RELEASE_ALIGN - 1) / RELEASE_ALIGN * RELEASE_ALIGN;
     if (to > s->size) to = s->size;
     if (s->map && to > from) madvise(s->map + from, to - from, MADV_DONTNEED);
 }
@@ -159,7 +162,7 @@ static void ext_finish(Corpus *c, ExtState *x, const CorpusBackend *be, const Co
     c->fields[0].n_tokens = x->start[x->n];
     CHECK(o->vocab_size > 0, "corpus %s: an external corpus needs the vocabulary size (model.vocab_size)", c->path);
     CHECK(c->fields[0].n_tokens > 0, "corpus %s: no tokens", c->path);
-    size_t chunk = CORPUS_RAW_CHUNK_TOKENS;
+    size_t chunk = CORPUS_MMAP_CHUNK_TOKENS;
     corpus_finish_open(c, &chunk);
 }
 
@@ -306,7 +309,12 @@ static void megatron_sequences(const Segment *idx, const Segment *bin, const cha
               "the one before ends (griffin reads contiguous sequences)", spec, idx->path, (unsigned long long)i,
               (long long)q, (unsigned long long)at);
         at += (uint64_t)l * (uint64_t)item;
+        if ((i + 1) % (1u << 20) == 0) { /* the index read so far leaves the resident set */
+            release_pages(idx, IDX_HEAD, IDX_HEAD + 4 * (i + 1));
+            release_pages(idx, IDX_HEAD + 4 * S, IDX_HEAD + 4 * S + 8 * (i + 1));
+        }
     }
+    release_pages(idx, 0, idx->size);
     CHECK(at == bin->size, "corpus %s: %s holds %zu bytes, its index describes %llu (%s)", spec, bin->path, bin->size,
           (unsigned long long)at, bin->size < at ? "truncated" : "extra bytes at the end");
 }
@@ -322,6 +330,10 @@ static void megatron_documents(Corpus *c, const Segment *idx, uint64_t S, uint64
               c->path, idx->path, (unsigned long long)d, (unsigned long long)s, (unsigned long long)S);
         off[d] = s < S ? get_le(ptr + 8 * s, 8) / (uint64_t)item : total;
         prev = s;
+        if ((d + 1) % (1u << 20) == 0) {
+            release_pages(idx, (size_t)(doc - idx->map), (size_t)(doc - idx->map) + 8 * (d + 1));
+            release_pages(idx, (size_t)(ptr - idx->map), (size_t)(ptr - idx->map) + 8 * s);
+        }
     }
     c->n_docs = (size_t)(D - 1);
     c->fields[0].offsets = off;

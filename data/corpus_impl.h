@@ -20,7 +20,12 @@
 
 #define CORPUS_REGEN "regenerate it with `griffin tokenize` or scripts/prepare_data.sh"
 #define CORPUS_DEFAULT_CACHE_BYTES ((size_t)32 << 20)
-#define CORPUS_RAW_CHUNK_TOKENS ((size_t)1 << 16)
+/* our corpora up to this size get their whole-file CRC-32 checked at open (data/corpus_h5.c) */
+#define CORPUS_FULL_CRC_BYTES ((uint64_t)256 << 20)
+#define CORPUS_RAW_CHUNK_TOKENS ((size_t)1 << 16)  /* HDF5 datasets without chunks */
+/* memory-mapped files: a chunk is converted where it lies, so small chunks cost nothing and
+ * keep a randomly ordered document from pulling in 64 K tokens around it */
+#define CORPUS_MMAP_CHUNK_TOKENS ((size_t)1 << 12)
 
 typedef struct {
     uint64_t chunk;  /* which chunk the slot holds; UINT64_MAX: empty */

@@ -6,7 +6,7 @@
  *   empty_doc.h5       a document with no tokens between two good ones
  *   zero_docs.h5       no documents at all
  *   other_tok.h5       good documents, another tokenizer's checksum
- *   id_late.h5         good documents for over 200 000 tokens (several 65 536-token chunks);
+ *   id_late.h5         good documents for over 200 000 tokens (several chunks);
  *                      one in the last chunk has an id = vocab_size: the file opens (ids are
  *                      checked as chunks are read), training stops when that chunk is read */
 #include <stdio.h>

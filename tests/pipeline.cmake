@@ -41,3 +41,9 @@ set_tests_properties(study_quick PROPERTIES LABELS "study;e2e;download" FIXTURES
 add_executable(bench_make_big_corpus bench/make_big_corpus.c)
 target_compile_options(bench_make_big_corpus PRIVATE ${GRIFFIN_WARNINGS} ${GRIFFIN_C_WARNINGS})
 target_link_libraries(bench_make_big_corpus PRIVATE griffin_core)
+# griffin bench data runs end to end on the lic config (the figures themselves are in the README)
+add_test(NAME bench_data_smoke
+  COMMAND $<TARGET_FILE:griffin> bench data ${LIC_DIR}/lic.ini --batches 20 --rank 1 --world 2
+          --json ${PIPELINE_TEST_DIR}/bench_data.json)
+set_tests_properties(bench_data_smoke PROPERTIES LABELS "train" FIXTURES_REQUIRED lic_corpora
+  PASS_REGULAR_EXPRESSION "corpus memory [0-9.]+ MB.*\n.*packing a batch")

@@ -178,13 +178,15 @@ static int set_eot(Ctx *x, const char *name, const char *v, int line, int *has, 
     return 1;
 }
 
-/* data.NAME.eot: the entry of NAME (created without a path if NAME comes later) */
-static int set_corpus_eot(Ctx *x, const char *key, const char *v, int line, const char *name) {
+/* data.NAME.eot / data.NAME.tokenizer: the entry of NAME (created without a path if NAME
+ * comes later) */
+static int set_corpus_sub(Ctx *x, const char *key, const char *v, int line, const char *name) {
     TrainConfig *c = x->c;
     const char *dot = strchr(key, '.');
     char nm[CFG_NAME];
-    if (strcmp(dot + 1, "eot") || (size_t)(dot - key) >= sizeof nm)
-        return fail(x, line, name, "unknown key (a corpus takes only NAME.eot)");
+    int is_tok = !strcmp(dot + 1, "tokenizer");
+    if ((strcmp(dot + 1, "eot") && !is_tok) || (size_t)(dot - key) >= sizeof nm)
+        return fail(x, line, name, "unknown key (a corpus takes NAME.eot and NAME.tokenizer)");
     snprintf(nm, sizeof nm, "%.*s", (int)(dot - key), key);
     if (!valid_corpus_name(nm)) return fail(x, line, name, "'%s' is not a corpus name", nm);
     int i = train_config_find_data(c, nm);
@@ -195,9 +197,14 @@ static int set_corpus_eot(Ctx *x, const char *key, const char *v, int line, cons
         snprintf(c->data[i].name, CFG_NAME, "%s", nm);
     }
     DataEntry *e = &c->data[i];
-    if (line > 0 && e->eot_line > 0) return fail(x, line, name, "duplicate key (first set at line %d)", e->eot_line);
-    e->eot_line = line;
-    return set_eot(x, name, v, line, &e->has_eot, &e->eot);
+    int *at = is_tok ? &e->tokenizer_line : &e->eot_line;
+    if (line > 0 && *at > 0) return fail(x, line, name, "duplicate key (first set at line %d)", *at);
+    *at = line;
+    if (!is_tok) return set_eot(x, name, v, line, &e->has_eot, &e->eot);
+    if (!*v || strlen(v) >= CFG_STR) return fail(x, line, name, "empty or too long path");
+    if (!ini_storable(v)) return fail(x, line, name, INI_UNSTORABLE);
+    snprintf(e->tokenizer, CFG_STR, "%s", v);
+    return 1;
 }
 
 static int set_data(Ctx *x, const char *key, const char *v, int line) {
@@ -205,7 +212,7 @@ static int set_data(Ctx *x, const char *key, const char *v, int line) {
     char name[96];
     snprintf(name, sizeof name, "data.%s", key);
     if (!strcmp(key, "eot")) return set_eot(x, name, v, line, &c->has_eot, &c->eot);
-    if (strchr(key, '.') && strncmp(key, "valid.", 6)) return set_corpus_eot(x, key, v, line, name);
+    if (strchr(key, '.') && strncmp(key, "valid.", 6)) return set_corpus_sub(x, key, v, line, name);
     if (!*v) return fail(x, line, name, "empty path");
     if (strlen(v) >= CFG_STR) return fail(x, line, name, "path longer than %d characters", CFG_STR - 1);
     if (!ini_storable(v)) return fail(x, line, name, INI_UNSTORABLE);
@@ -559,8 +566,10 @@ static int finalize(Ctx *x) {
         }
     for (int i = 0; i < c->n_data; i++) {
         if (!c->data[i].path[0])
-            return fail(x, c->data[i].eot_line, c->data[i].name, "data.%s.eot is set but data.%s is not",
-                        c->data[i].name, c->data[i].name);
+            return fail(x, c->data[i].eot_line ? c->data[i].eot_line : c->data[i].tokenizer_line, c->data[i].name,
+                        "data.%s.%s is set but data.%s is not", c->data[i].name,
+                        c->data[i].has_eot ? "eot" : "tokenizer", c->data[i].name);
+        if (!resolve_path(x, c->data[i].tokenizer, c->data[i].name, c->data[i].tokenizer_line)) return 0;
         if (!resolve_corpus(x, c->data[i].path, c->data[i].name, c->data[i].line)) return 0;
     }
     for (int i = 0; i < c->n_valid; i++)

@@ -121,6 +121,8 @@ typedef struct {
     int has_eot;           /* data.NAME.eot given: the id separating documents of llmc/nanogpt corpora */
     int64_t eot;
     int eot_line;
+    char tokenizer[CFG_STR]; /* data.NAME.tokenizer: what the corpus was tokenized with ("" = model.tokenizer) */
+    int tokenizer_line;
 } DataEntry;
 
 typedef struct {

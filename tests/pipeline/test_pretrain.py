@@ -220,7 +220,7 @@ def test_formats():
     eos = int.from_bytes(open(os.path.join(WORK, "fmt_mega.bin"), "rb").read()[2 * first_len - 2:2 * first_len], "little")
     steps = ["--train.steps=20", "--stage.1.steps=12", "--stage.2.steps=8", "--train.checkpoint_every=4",
              "--train.eval_every=10", "--train.keep_checkpoints=10"]
-    specs = [("megatron", ["--data.gnu=megatron:fmt_mega"]),
+    specs = [("megatron", ["--data.gnu=megatron:fmt_mega", "--data.gnu.tokenizer=tok.model"]),
              ("llm.c", ["--data.gnu=llmc:fmt_llmc_*.bin", f"--data.gnu.eot={bos}", "--train.data_cache_mb=1"]),
              ("nanoGPT", ["--data.gnu=nanogpt:fmt_mega.bin", f"--data.gnu.eot={eos}"])]
     for spec, o in (("megatron:fmt_mega", []), ("llmc:fmt_llmc_*.bin", ["--eot", str(bos)]),

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "common/check.h"
 #include "data/corpus.h"
@@ -213,8 +214,8 @@ void corpus_read(Corpus *c, int field, size_t i, size_t offset, size_t n, uint32
     char err[512];
     if (read_range(c, field, c->fields[field].offsets[i] + offset, n, tok, c->fields[field].has_mask ? mask : NULL,
                    err, sizeof err) < 0)
-        DIE("corpus %s: %s; the run stops before this step's update (checkpoints are intact); check it with "
-            "`griffin inspect --verify`", c->path, err);
+        DIE("corpus %s: %s; stopped before anything used it (a training step is refused before its update); "
+            "check the whole file with `griffin inspect --verify`", c->path, err);
 }
 
 CorpusDoc corpus_doc(Corpus *c, int field, size_t i) {
@@ -306,6 +307,33 @@ int corpus_verify(Corpus *c, char *err, size_t errlen) {
             if (!cache_get(c, f, k, err, errlen)) return -1;
     }
     return 0;
+}
+
+void corpus_decode_bytes(Corpus *c, const Tokenizer *t, uint64_t *bytes) {
+    corpus_check_tokenizer(c, t, "the tokenizer");
+    for (size_t i = 0; i < c->n_docs; i++) {
+        CorpusDoc d = corpus_doc(c, 0, i);
+        size_t len = 0;
+        free(tokenizer_decode(t, d.tokens, d.n, &len));
+        bytes[i] = len;
+    }
+}
+
+void corpus_set_doc_bytes(Corpus *c, const uint64_t *bytes) {
+    CorpusField *cf = &c->fields[0];
+    if (!cf->bytes) cf->bytes = mallocCheck((c->n_docs ? c->n_docs : 1) * sizeof(uint64_t));
+    memcpy(cf->bytes, bytes, c->n_docs * sizeof(uint64_t));
+    cf->total_bytes = 0;
+    for (size_t i = 0; i < c->n_docs; i++) cf->total_bytes += bytes[i];
+}
+
+uint32_t corpus_index_crc(const Corpus *c) {
+    const CorpusField *cf = &c->fields[0];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    const unsigned char *p = (const unsigned char *)cf->offsets;
+    size_t n = (c->n_docs + 1) * sizeof(uint64_t);
+    for (size_t at = 0; at < n; at += 1u << 30) crc = crc32(crc, p + at, (uInt)(n - at < (1u << 30) ? n - at : 1u << 30));
+    return (uint32_t)crc;
 }
 
 void corpus_check_tokenizer(Corpus *c, const Tokenizer *t, const char *tokenizer_path) {

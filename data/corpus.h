@@ -124,6 +124,14 @@ CorpusDoc corpus_doc(Corpus *c, int field, size_t i);
  * external corpus carries no tokenizer: the tokenizer's vocabulary must then cover the ids,
  * and becomes the bound they are checked against if it is the smaller. */
 void corpus_check_tokenizer(Corpus *c, const Tokenizer *t, const char *tokenizer_path);
+/* External corpora record no byte counts. corpus_decode_bytes fills bytes[n_docs] with the
+ * UTF-8 bytes each document decodes to with t (one pass over the tokens; t must be the corpus's
+ * tokenizer: corpus_check_tokenizer is applied first); corpus_set_doc_bytes gives them to the
+ * corpus (copied), so bits per byte becomes available. corpus_index_crc is a CRC-32 of the
+ * document index, to recognise the corpus such counts were computed for. */
+void corpus_decode_bytes(Corpus *c, const Tokenizer *t, uint64_t *bytes);
+void corpus_set_doc_bytes(Corpus *c, const uint64_t *bytes);
+uint32_t corpus_index_crc(const Corpus *c);
 /* Bytes this corpus holds in memory now (index, caches, buffers): the figure of
  * `griffin bench data`. */
 size_t corpus_resident_bytes(const Corpus *c);

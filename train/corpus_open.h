@@ -9,5 +9,10 @@
 
 /* e is one of cfg->data or cfg->valid. Dies with one line on a bad corpus. */
 Corpus *train_open_corpus(const TrainConfig *cfg, const DataEntry *e, CorpusKind want);
+/* The same for a validation corpus: an external one (no byte counts of its own) gets them by
+ * decoding its documents once with model.tokenizer, cached in train.out_dir as
+ * doc_bytes-<CRC-32 of the spec>.bin (keyed by the document index and the tokenizer), so its
+ * bits per byte is reported. Without a tokenizer it stays unavailable. */
+Corpus *train_open_valid_corpus(const TrainConfig *cfg, const DataEntry *e, CorpusKind want);
 
 #endif

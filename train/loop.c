@@ -179,7 +179,7 @@ int train_main(TrainKind kind, int argc, char **argv) {
               corpus_vocab_size(corpora[i]), cfg->griffin.vocab_size);
     }
     Corpus *valid[CFG_MAX_VALID];
-    for (int i = 0; i < cfg->n_valid; i++) valid[i] = train_open_corpus(cfg, &cfg->valid[i], want);
+    for (int i = 0; i < cfg->n_valid; i++) valid[i] = train_open_valid_corpus(cfg, &cfg->valid[i], want);
     Mixture mix;
     mixture_init(&mix, corpora, cfg->n_data, (uint64_t)ts->seed, 1, mode, ts->batch_size, ts->seq_len, rank, world);
 

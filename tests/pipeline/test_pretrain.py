@@ -18,7 +18,9 @@ usage: test_pretrain.py GRIFFIN_BIN WORK_DIR TEST
   formats       gnu.h5 exported with `griffin export-corpus` as Megatron and llm.c files, and
                 the Megatron .bin read as a nanoGPT file: pretraining on each gives bitwise the
                 losses, gradient norms, held-out losses and final parameters of the HDF5 run
-                (1 and 2 ranks); an llm.c run resumed from a checkpoint equals the uninterrupted one
+                (1 and 2 ranks); an llm.c run resumed from a checkpoint equals the uninterrupted one;
+                a Megatron validation corpus gets its byte counts by decoding (cached beside the
+                run) and the HDF5 one's bits per byte
 """
 import json, os, random, shutil, signal, subprocess, sys, time
 
@@ -236,6 +238,22 @@ def test_formats():
     for name, o in specs:
         run(fresh(f"fmt_{name}"), *steps, *o)
         same_run(ref, f"fmt_{name}", name)
+    # an external validation corpus: its byte counts are decoded once and cached beside the run,
+    # and its bits per byte equals the HDF5 one's (the ids decode back to the text)
+    p = subprocess.run([BIN, "export-corpus", "--format", "megatron", "--input", os.path.join(WORK, "valid.h5"),
+                        "--output", os.path.join(WORK, "fmt_valid")], env=ENV, stdout=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        fail("export-corpus of valid.h5 failed")
+    vo = fresh("fmt_valid_run")
+    run(vo, *steps, "--data.valid=megatron:fmt_valid")
+    (_, ea, _), (_, eb, _) = metrics(ref), metrics(vo)
+    if any(ea[s]["val_loss"] != eb[s]["val_loss"] or ea[s]["val_bpb"] != eb[s]["val_bpb"] for s in ea):
+        fail(f"external validation corpus: {[(ea[s], eb.get(s)) for s in ea]}")
+    cached = [f for f in os.listdir(os.path.join(WORK, vo)) if f.startswith("doc_bytes-")]
+    if len(cached) != 1:
+        fail(f"no byte counts cached beside the run: {os.listdir(os.path.join(WORK, vo))}")
+    print(f"megatron validation corpus: held-out loss and bits per byte {eb[20]['val_bpb']:.6f} equal the HDF5 "
+          f"one's; byte counts cached as {cached[0]}")
     ref2 = fresh("fmt_ref2")
     run(ref2, *steps, "--train.batch_size=2", ranks=2)
     run(fresh("fmt_mega2"), *steps, "--train.batch_size=2", *specs[0][1], ranks=2)

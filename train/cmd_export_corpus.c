@@ -22,15 +22,16 @@ int cmd_export_corpus(int argc, char **argv) {
     const char *format = NULL, *input = NULL, *output = NULL;
     unsigned long long shard = 100000000ull;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             export_corpus_usage(stdout);
             return 0;
         }
-        if (!v) {
+        if (i + 1 >= argc) {
             export_corpus_usage(stderr);
             DIE("export-corpus: %s needs a value", a);
         }
+        const char *v = argv[++i];
         if (!strcmp(a, "--format")) format = v;
         else if (!strcmp(a, "--input")) input = v;
         else if (!strcmp(a, "--output")) output = v;
@@ -42,7 +43,6 @@ int cmd_export_corpus(int argc, char **argv) {
             export_corpus_usage(stderr);
             DIE("export-corpus: unknown argument '%s'", a);
         }
-        i++;
     }
     if (!format || !input || !output) {
         export_corpus_usage(stderr);

@@ -190,14 +190,15 @@ static void split_at_eot(Corpus *c, const ExtState *x, uint32_t eot, int before)
     uint64_t total = x->start[x->n];
     for (int k = 0; k < x->n; k++) {
         const Segment *s = &x->seg[k];
-        for (uint64_t i = 0; i < s->n_tokens; i++) {
-            if (token_at(s, i) == eot) {
-                uint64_t at = x->start[k] + i + (before ? 0 : 1);
-                if (at > 0 && at < total) push(&l, at);
-            }
-            if ((i + 1) % (SCAN_WINDOW / (uint64_t)s->item) == 0)
-                release_pages(s, s->data_off + (i + 1) * (uint64_t)s->item - SCAN_WINDOW,
-                              s->data_off + (i + 1) * (uint64_t)s->item);
+        uint64_t window = SCAN_WINDOW / (uint64_t)s->item;
+        for (uint64_t w0 = 0; w0 < s->n_tokens; w0 += window) { /* a window at a time, released after */
+            uint64_t w1 = s->n_tokens - w0 < window ? s->n_tokens : w0 + window;
+            for (uint64_t i = w0; i < w1; i++)
+                if (token_at(s, i) == eot) {
+                    uint64_t at = x->start[k] + i + (before ? 0 : 1);
+                    if (at > 0 && at < total) push(&l, at);
+                }
+            release_pages(s, s->data_off + w0 * (uint64_t)s->item, s->data_off + w1 * (uint64_t)s->item);
         }
         release_pages(s, 0, s->size);
     }

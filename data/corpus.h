@@ -61,33 +61,82 @@ typedef struct {
     const uint32_t *tokens;
     const uint8_t *mask; /* NULL unless chat */
     size_t n;            /* number of tokens */
-    uint64_t bytes;      /* UTF-8 bytes of the text behind it */
+    uint64_t bytes;      /* UTF-8 bytes of the text behind it (0: unknown, external corpora) */
 } CorpusDoc;
 
-/* Opens and validates a corpus (format, version, kind, offsets, every id < vocab_size) and
- * loads it into memory. Dies with one line naming the file, the problem and how to regenerate
- * it. The whole-file checksum (data/h5guard.h) is checked before HDF5 sees the file.
- * want = CORPUS_ANY accepts every kind. */
-Corpus *corpus_open(const char *path, CorpusKind want);
+/* How to read a corpus. Our own corpora need none of it; external ones (no header of ours)
+ * take their vocabulary and document separator from the config. */
+typedef struct {
+    int vocab_size;     /* external corpora: every id must be below it (> 0 required) */
+    int64_t eot;        /* llmc / nanogpt: the id that separates documents (-1: none given) */
+    size_t cache_bytes; /* token-chunk cache per field (0: CORPUS_DEFAULT_CACHE_BYTES, 32 MiB) */
+    size_t chunk_tokens;/* tokens per cached chunk (0: the HDF5 dataset's chunk, or 65536) */
+} CorpusOptions;
+
+/* Opens a corpus without loading its tokens. spec is one of
+ *   PATH.h5               our own corpus (format above)
+ *   megatron:PREFIX       Megatron-LM indexed dataset PREFIX.idx + PREFIX.bin
+ *   llmc:GLOB             llm.c token shards (all files the pattern matches, in name order)
+ *   nanogpt:FILE          headerless little-endian uint16 tokens (nanoGPT's train.bin)
+ * (formats and how documents are found: data/corpus_external.c). What is checked at open is
+ * what is cheap: the header, version, kind, counts, offsets and sizes against the file; token
+ * ids are checked as each chunk is first read (a bad one ends the process with one line naming
+ * the file and the document) and all at once by corpus_verify. Memory: 16 bytes per document
+ * per field plus the chunk cache. Dies with one line naming the file, the field and how to
+ * regenerate it. The whole-file checksum of our corpora (data/h5guard.h) is checked before
+ * HDF5 sees the file. want = CORPUS_ANY accepts every kind (external corpora are text). */
+Corpus *corpus_open(const char *spec, CorpusKind want);
+Corpus *corpus_open_ex(const char *spec, CorpusKind want, const CorpusOptions *o);
 void corpus_close(Corpus *c);
 
+/* "griffin-corpus", "megatron", "llmc" or "nanogpt" */
+const char *corpus_format(const Corpus *c);
+/* 1 for a spec with an external format prefix (megatron:, llmc:, nanogpt:) */
+int corpus_spec_is_external(const char *spec);
 CorpusKind corpus_kind(const Corpus *c);
 size_t corpus_num_docs(const Corpus *c);
 uint64_t corpus_num_tokens(const Corpus *c, int field);
+/* 0 when unknown (external corpora): bits per byte is then unavailable */
 uint64_t corpus_num_bytes(const Corpus *c, int field);
 int corpus_vocab_size(const Corpus *c);
 uint32_t corpus_tokenizer_checksum(const Corpus *c);
+/* 1 for megatron, llmc and nanogpt corpora (no tokenizer identity, no byte counts) */
+int corpus_is_external(const Corpus *c);
+/* The largest id in the chunks read so far (after corpus_verify: in the corpus); -1 if none. */
+int64_t corpus_max_id(const Corpus *c);
 /* 1 if the file carries the whole-file checksum (data/h5guard.h), checked at open. */
 int corpus_guarded(const Corpus *c);
-/* Checks beyond those of corpus_open, for `griffin inspect --verify`: doc_bytes plausible
- * (no overflow; text documents stand for at least one byte), loss_mask values 0 or 1.
- * 0, or -1 with one line naming the dataset and the document in err. */
-int corpus_verify(const Corpus *c, char *err, size_t errlen);
+/* Every check, for `griffin inspect --verify`: reads every token (ids < vocab_size), loss_mask
+ * values 0 or 1, doc_bytes plausible (no overflow; text documents stand for at least one
+ * byte). 0, or -1 with one line naming the dataset and the document in err. */
+int corpus_verify(Corpus *c, char *err, size_t errlen);
 /* A string attribute (tokenizer, sources, notes); "" if absent. */
 const char *corpus_attr(const Corpus *c, const char *name);
-CorpusDoc corpus_doc(const Corpus *c, int field, size_t i);
-/* Dies unless the corpus was made with this tokenizer (same checksum and vocab size). */
-void corpus_check_tokenizer(const Corpus *c, const Tokenizer *t, const char *tokenizer_path);
+/* Length of document i of a field, from the index (reads no tokens). */
+size_t corpus_doc_len(const Corpus *c, int field, size_t i);
+/* Tokens [offset, offset + n) of document i of a field copied into tok (and mask, if not NULL
+ * and the corpus is chat). Dies on a bad id or a read error, naming the file and document. */
+void corpus_read(Corpus *c, int field, size_t i, size_t offset, size_t n, uint32_t *tok, uint8_t *mask);
+/* Document i of a field. The pointers stay valid until the next corpus_doc call for the same
+ * field of the same corpus. */
+CorpusDoc corpus_doc(Corpus *c, int field, size_t i);
+/* Dies unless the corpus was made with this tokenizer (same checksum and vocab size). An
+ * external corpus carries no tokenizer: the tokenizer's vocabulary must then cover the ids,
+ * and becomes the bound they are checked against if it is the smaller. */
+void corpus_check_tokenizer(Corpus *c, const Tokenizer *t, const char *tokenizer_path);
+/* External corpora record no byte counts. corpus_decode_bytes fills bytes[n_docs] with the
+ * UTF-8 bytes each document decodes to with t (one pass over the tokens; t must be the corpus's
+ * tokenizer: corpus_check_tokenizer is applied first); corpus_set_doc_bytes gives them to the
+ * corpus (copied), so bits per byte becomes available. corpus_index_crc is a CRC-32 of the
+ * document index, to recognise the corpus such counts were computed for. */
+void corpus_decode_bytes(Corpus *c, const Tokenizer *t, uint64_t *bytes);
+void corpus_set_doc_bytes(Corpus *c, const uint64_t *bytes);
+uint32_t corpus_index_crc(const Corpus *c);
+/* Bytes this corpus holds in memory now (index, caches, buffers): the figure of
+ * `griffin bench data`. */
+size_t corpus_resident_bytes(const Corpus *c);
+/* Chunks read from disk / served from the cache so far, summed over fields. */
+void corpus_cache_stats(const Corpus *c, uint64_t *loads, uint64_t *hits);
 
 /* The root "format" attribute of an HDF5 file copied into out ("" if it has none); returns -1
  * (out = "") if the file is missing or not HDF5. Lets `griffin inspect` tell file kinds apart. */

@@ -46,10 +46,17 @@ void mixture_init(Mixture *m, Corpus *const *corpora, int n, uint64_t seed, int 
     m->rank = rank;
     m->world = world;
     m->doc_corpus = -1;
+    for (int i = 0; i < n; i++) m->masked[i] = corpus_kind(corpora[i]) == CORPUS_CHAT;
+    m->row_tokens = mallocCheck(((size_t)T + 1) * sizeof(uint32_t));
+    m->row_mask = mallocCheck((size_t)T + 1);
+    m->row_pos = mallocCheck(((size_t)T + 1) * sizeof(int));
 }
 
 void mixture_free(Mixture *m) {
     for (int i = 0; i < m->n; i++) free(m->perm[i]);
+    free(m->row_tokens);
+    free(m->row_mask);
+    free(m->row_pos);
     memset(m, 0, sizeof *m);
 }
 
@@ -119,37 +126,48 @@ static void open_next_doc(Mixture *m, int c) {
     cc->open = 1;
 }
 
+/* Next token position of corpus c's stream: opens documents until one has a token left. */
+static size_t stream_doc_left(Mixture *m, int c) {
+    CorpusCursor *cc = &m->cur[c];
+    if (!cc->open) open_next_doc(m, c);
+    size_t n = corpus_doc_len(m->corpora[c], 0, cc->doc);
+    while (cc->offset >= n) { /* empty or finished document */
+        open_next_doc(m, c);
+        n = corpus_doc_len(m->corpora[c], 0, cc->doc);
+    }
+    return n - (size_t)cc->offset;
+}
+
 /* One row of T inputs (+ targets), all from corpus c's stream of documents; returns the
  * unmasked targets. The row's last target stays unconsumed: it is the first input of the
- * corpus's next row. */
+ * corpus's next row. The T+1 tokens are gathered first (a read of each document's span, or
+ * none on another rank's row: only lengths are needed to advance), then laid out. */
 static uint64_t fill_row_stream(Mixture *m, int c, int *tok, int *tgt, int *pos, uint8_t *mask, int write) {
     int T = m->T;
     CorpusCursor *cc = &m->cur[c];
+    uint32_t *s = m->row_tokens;
+    uint8_t *sm = m->row_mask;
+    for (int i = 0; i <= T;) {
+        size_t left = stream_doc_left(m, c), span = left < (size_t)(T + 1 - i) ? left : (size_t)(T + 1 - i);
+        if (write) {
+            corpus_read(m->corpora[c], 0, cc->doc, (size_t)cc->offset, span, s + i, sm + i);
+            if (!m->masked[c]) memset(sm + i, 1, span);
+            for (size_t k = 0; k < span; k++) m->row_pos[i + k] = (int)(cc->offset + k);
+        }
+        size_t used = i + (int)span <= T ? span : span - 1; /* position T is not consumed */
+        cc->offset += used;
+        cc->taken += used;
+        m->tokens_seen[c] += used;
+        i += (int)span;
+    }
+    if (!write) return 0;
     uint64_t count = 0;
-    for (int i = 0; i <= T; i++) {
-        if (!cc->open) open_next_doc(m, c);
-        CorpusDoc d = corpus_doc(m->corpora[c], 0, cc->doc);
-        while (cc->offset >= d.n) { /* empty or finished document */
-            open_next_doc(m, c);
-            d = corpus_doc(m->corpora[c], 0, cc->doc);
-        }
-        int t = (int)d.tokens[cc->offset];
-        int p = (int)cc->offset;
-        uint8_t tm = d.mask ? d.mask[cc->offset] : 1;
-        if (i > 0 && write) {
-            tgt[i - 1] = t;
-            mask[i - 1] = (p != 0) && tm;
-            count += mask[i - 1];
-        }
-        if (i < T) {
-            if (write) {
-                tok[i] = t;
-                pos[i] = p;
-            }
-            cc->offset++;
-            cc->taken++;
-            m->tokens_seen[c]++;
-        }
+    for (int i = 0; i < T; i++) {
+        tok[i] = (int)s[i];
+        pos[i] = m->row_pos[i];
+        tgt[i] = (int)s[i + 1];
+        mask[i] = (m->row_pos[i + 1] != 0) && sm[i + 1];
+        count += mask[i];
     }
     return count;
 }
@@ -164,12 +182,12 @@ static uint64_t fill_row_whole(Mixture *m, int *tok, int *tgt, int *pos, uint8_t
             open_next_doc(m, m->doc_corpus);
         }
         CorpusCursor *cc = &m->cur[m->doc_corpus];
-        CorpusDoc d = corpus_doc(m->corpora[m->doc_corpus], 0, cc->doc);
-        if (d.n < 2) { /* nothing to learn from */
+        size_t n = corpus_doc_len(m->corpora[m->doc_corpus], 0, cc->doc);
+        if (n < 2) { /* nothing to learn from */
             m->doc_corpus = -1;
             continue;
         }
-        size_t len = d.n;
+        size_t len = n;
         if (len > (size_t)T + 1) {
             if (used > 0) break; /* give it a row of its own */
             len = (size_t)T + 1;
@@ -177,12 +195,16 @@ static uint64_t fill_row_whole(Mixture *m, int *tok, int *tgt, int *pos, uint8_t
         }
         /* a document of len tokens occupies len-1 input slots (its last token is a target) */
         if (used + (int)len - 1 > T) break;
-        for (size_t j = 0; j + 1 < len; j++) {
-            if (write) {
-                tok[used + j] = (int)d.tokens[j];
+        if (write) {
+            uint32_t *s = m->row_tokens;
+            uint8_t *sm = m->row_mask;
+            corpus_read(m->corpora[m->doc_corpus], 0, cc->doc, 0, len, s, sm);
+            int masked = m->masked[m->doc_corpus];
+            for (size_t j = 0; j + 1 < len; j++) {
+                tok[used + j] = (int)s[j];
                 pos[used + j] = (int)j;
-                tgt[used + j] = (int)d.tokens[j + 1];
-                mask[used + j] = d.mask ? d.mask[j + 1] : 1;
+                tgt[used + j] = (int)s[j + 1];
+                mask[used + j] = masked ? sm[j + 1] : 1;
                 count += mask[used + j];
             }
         }

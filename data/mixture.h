@@ -61,6 +61,11 @@ typedef struct {
     uint64_t *perm[MIXTURE_MAX_CORPORA];
     uint64_t perm_epoch[MIXTURE_MAX_CORPORA];
     uint64_t tokens_seen[MIXTURE_MAX_CORPORA];   /* tokens taken in the whole run, for reports */
+    int masked[MIXTURE_MAX_CORPORA];             /* chat corpora: targets carry the loss mask */
+    /* one row's T+1 tokens as read from the corpora (reads copy; see corpus_read) */
+    uint32_t *row_tokens;
+    uint8_t *row_mask;
+    int *row_pos;
 } Mixture;
 
 /* A batch of rows for one rank: inputs, targets, positions [B,T] and target mask [B,T]. */

@@ -83,7 +83,32 @@ static void process_chat(const Tokenizer *t, json_t *root, Line *ln) {
     free(m);
 }
 
-static void process_line(CorpusKind kind, const Tokenizer *t, Line *ln) {
+/* {"input_ids": [...]}: the ids as they are, and the bytes they decode to */
+static void process_ids(const Tokenizer *t, json_t *root, Line *ln) {
+    json_t *a = json_object_get(root, "input_ids");
+    if (!json_is_array(a) || json_array_size(a) == 0) {
+        set_err(ln, "\"input_ids\" missing or not a non-empty list");
+        return;
+    }
+    int vocab = tokenizer_vocab_size(t);
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        json_t *v = json_array_get(a, i);
+        json_int_t id = json_is_integer(v) ? json_integer_value(v) : -1;
+        if (!json_is_integer(v) || id < 0 || id >= vocab) {
+            snprintf(ln->err, sizeof ln->err, "input_ids[%zu] is %s%lld, not an id below the vocabulary (%d)", i,
+                     json_is_integer(v) ? "" : "not an integer: ", json_is_integer(v) ? (long long)id : 0ll, vocab);
+            return;
+        }
+        tokbuf_push(&ln->out[0], (uint32_t)id, 0);
+    }
+    size_t len = 0;
+    char *s = tokenizer_decode(t, ln->out[0].ids, ln->out[0].n, &len);
+    free(s);
+    if (len == 0) set_err(ln, "the input_ids decode to no text (empty document)");
+    ln->bytes[0] = len;
+}
+
+static void process_line(CorpusKind kind, int ids, const Tokenizer *t, Line *ln) {
     size_t i = 0;
     while (i < ln->len && (ln->text[i] == ' ' || ln->text[i] == '\t')) i++;
     if (i == ln->len) {
@@ -104,7 +129,10 @@ static void process_line(CorpusKind kind, const Tokenizer *t, Line *ln) {
     const char *s, *e = NULL;
     size_t len;
     TokenizerSpecials sp = tokenizer_specials(t);
-    switch (kind) {
+    switch (ids ? CORPUS_ANY : kind) {
+    case CORPUS_ANY:
+        process_ids(t, root, ln);
+        break;
     case CORPUS_TEXT:
         if (!(s = get_string(root, "text", &len, ln))) break;
         if (sp.bos >= 0) tokbuf_push(&ln->out[0], (uint32_t)sp.bos, 0);
@@ -229,7 +257,7 @@ TokenizeStats tokenize_files(const TokenizeOptions *o) {
         uint32_t crc = file_crc32(path, &fsize);
         size_t docs_before = st.docs, file_lines = 0;
         const int plain = ends_with(path, ".txt") || ends_with(path, ".txt.gz");
-        CHECK(!plain || o->kind == CORPUS_TEXT, "%s: plain-text input makes text corpora only (use JSONL for %s)",
+        CHECK(!plain || (o->kind == CORPUS_TEXT && !o->ids), "%s: plain-text input makes text corpora only (use JSONL for %s)",
               path, corpus_kind_name(o->kind));
         if (plain) add_text_file(path, tok, w, &st);
         LineReader *r = plain ? NULL : line_reader_open(path);
@@ -246,7 +274,7 @@ TokenizeStats tokenize_files(const TokenizeOptions *o) {
             }
             if (nb == 0) break;
 #pragma omp parallel for schedule(dynamic, 16)
-            for (size_t i = 0; i < nb; i++) process_line(o->kind, tok, &batch[i]);
+            for (size_t i = 0; i < nb; i++) process_line(o->kind, o->ids, tok, &batch[i]);
             for (size_t i = 0; i < nb; i++) {
                 Line *ln = &batch[i];
                 if (ln->err[0]) DIE("%s:%zu: %s", path, ln->lineno, ln->err);

@@ -3,6 +3,10 @@
  *   chat        {"messages": [{"role": "user"|"model"|"system", "content": "..."}, ...]}
  *   preference  {"prompt": "...", "chosen": "...", "rejected": "..."}
  *   prompt      {"prompt": "..."}
+ *   ids         {"input_ids": [id, ...]}   (already tokenized, e.g. by HF datasets' to_json):
+ *               a text corpus of exactly these ids (no <bos>/<eos> added); every id must be
+ *               an integer below the tokenizer's vocabulary, and doc_bytes are the UTF-8 bytes
+ *               the ids decode to (so bits per byte stays available)
  * A text corpus may also take plain UTF-8 files (*.txt, *.txt.gz): each file is one document.
  * Blank lines are skipped. A malformed line (bad JSON, a missing or empty field, an unknown
  * role) dies naming file:line, and no output is left behind. Lines are parsed and encoded in
@@ -16,7 +20,8 @@
 #include "data/corpus.h"
 
 typedef struct {
-    CorpusKind kind;
+    CorpusKind kind;             /* CORPUS_TEXT with ids = 1 for --kind ids */
+    int ids;                     /* lines are {"input_ids": [...]} */
     const char *tokenizer;       /* tokenizer.model path */
     const char *const *inputs;   /* JSONL files, plain or gzip */
     int n_inputs;

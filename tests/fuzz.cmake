@@ -11,7 +11,7 @@ file(MAKE_DIRECTORY ${FUZZ_WORK})
 add_executable(fuzz_make_seeds fuzz/make_seeds.c)
 target_link_libraries(fuzz_make_seeds PRIVATE griffin_core)
 
-foreach(name config corpus checkpoint jsonl safetensors tasks)
+foreach(name config corpus checkpoint jsonl safetensors tasks megatron llmc nanogpt)
   add_executable(fuzz_${name} fuzz/fuzz_${name}.c)
   target_compile_options(fuzz_${name} PRIVATE ${GRIFFIN_WARNINGS} ${GRIFFIN_C_WARNINGS})
   target_link_libraries(fuzz_${name} PRIVATE griffin_core)
@@ -26,4 +26,4 @@ set_tests_properties(fuzz_jsonl PROPERTIES FIXTURES_REQUIRED data_tok
 set_tests_properties(fuzz_tasks PROPERTIES FIXTURES_REQUIRED data_tok
   ENVIRONMENT "GRIFFIN_FUZZ_TOKENIZER=${DATA_TEST_DIR}/tiny_tok.model")
 # a refused corpus_open leaks what it had loaded (it ends the process outside the fuzzer)
-set_tests_properties(fuzz_corpus PROPERTIES ENVIRONMENT "FUZZ_EXTRA=-detect_leaks=0")
+set_tests_properties(fuzz_corpus fuzz_megatron fuzz_llmc fuzz_nanogpt PROPERTIES ENVIRONMENT "FUZZ_EXTRA=-detect_leaks=0")

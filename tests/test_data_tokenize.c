@@ -200,15 +200,17 @@ static void test_bad_inputs(void) {
     EXPECT(run("%s inspect %s", bin, keep) == 0, "earlier output damaged: %s", err_text);
 }
 
-/* corpora that must be refused when opened */
+/* corpora that must be refused when opened (or verified) */
 static void test_bad_corpora(void) {
     const char *p = path_in(dir, "bad_ids.h5");
     CorpusWriter *w = corpus_writer_open(p, CORPUS_TEXT, 10, 0);
     uint32_t ids[] = {2, 5, 9, 10, 1};
     corpus_writer_add(w, 0, ids, NULL, 5, 5);
     corpus_writer_close(w);
-    EXPECT(run("%s inspect %s", bin, p) != 0, "ids beyond the vocabulary accepted");
-    EXPECT(strstr(err_text, p) && strstr(err_text, "outside the vocabulary"), "bad ids message: %s", err_text);
+    /* ids are checked by inspect --verify and by the first read of each chunk, not at open */
+    EXPECT(run("%s inspect --verify %s", bin, p) != 0, "ids beyond the vocabulary accepted");
+    EXPECT(strstr(err_text, p) && strstr(err_text, "outside the vocabulary") && strstr(err_text, "document 0"),
+           "bad ids message: %s", err_text);
 
     const char *txt = path_in(dir, "not_a_corpus.h5");
     write_file(txt, "hello\n");
@@ -305,6 +307,31 @@ static void test_kinds(const Tokenizer *t) {
     }
 }
 
+/* --kind ids: {"input_ids": [...]} lines holding a text corpus's tokens give that corpus back
+ * (same ids, same doc_bytes: the ids decode to the text); bad ids are refused with file:line */
+static void test_ids(void) {
+    const char *text = path_in(dir, "rt_text.h5"), *jl = path_in(dir, "ids.jsonl"), *out = path_in(dir, "ids.h5");
+    Corpus *c = corpus_open(text, CORPUS_TEXT);
+    FILE *f = fopen(jl, "wb");
+    for (size_t d = 0; d < corpus_num_docs(c); d++) {
+        CorpusDoc doc = corpus_doc(c, 0, d);
+        fprintf(f, "{\"input_ids\": [");
+        for (size_t i = 0; i < doc.n; i++) fprintf(f, "%s%u", i ? ", " : "", doc.tokens[i]);
+        fprintf(f, "], \"attention_mask\": [1]}\n");
+    }
+    fclose(f);
+    corpus_close(c);
+    EXPECT(run("%s tokenize --kind ids --tokenizer %s --input %s --output %s", bin, tok_path, jl, out) == 0,
+           "tokenize --kind ids: %s", err_text);
+    EXPECT(same_corpus(text, out), "--kind ids does not give back the text corpus");
+    expect_refused("ids", "ids_over.jsonl", "{\"input_ids\": [2, 150, 230]}\n{\"input_ids\": [2, 400]}\n", 2,
+                   "not an id below the vocabulary");
+    expect_refused("ids", "ids_neg.jsonl", "{\"input_ids\": [-1]}\n", 1, "input_ids[0]");
+    expect_refused("ids", "ids_str.jsonl", "{\"input_ids\": [5, \"6\"]}\n", 1, "not an integer");
+    expect_refused("ids", "ids_empty.jsonl", "{\"input_ids\": []}\n", 1, "non-empty list");
+    expect_refused("ids", "ids_none.jsonl", "{\"text\": \"a\"}\n", 1, "input_ids");
+}
+
 int main(void) {
     bin = getenv("GRIFFIN_BIN");
     tok_path = getenv("GRIFFIN_TEST_TOKENIZER");
@@ -322,6 +349,7 @@ int main(void) {
     test_gzip_and_threads();
     test_bad_inputs();
     test_bad_corpora();
+    test_ids();
     tokenizer_free(t);
     if (failures) {
         fprintf(stderr, "test_data_tokenize: %d failures\n", failures);

@@ -4,6 +4,7 @@
 
 int cmd_bench(int argc, char **argv);
 int bench_sample(int argc, char **argv); /* griffin bench sample */
+int bench_data(int argc, char **argv);   /* griffin bench data */
 int cmd_pretrain(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
 int cmd_reward(int argc, char **argv);
@@ -13,6 +14,7 @@ int cmd_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_export_corpus(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 

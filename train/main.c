@@ -22,6 +22,7 @@ static const Command commands[] = {
     {"tokenize", cmd_tokenize, "text/JSONL(.gz) -> corpus.h5 (kinds: text, chat, preference, prompt)"},
     {"inspect", cmd_inspect, "describe a corpus file (--show N decodes documents)"},
     {"import", cmd_import, "RecurrentGemma safetensors (official or HF names) -> checkpoint"},
+    {"export-corpus", cmd_export_corpus, "text corpus -> Megatron (.idx/.bin) or llm.c shards"},
     {"export", cmd_export, "checkpoint -> safetensors + config.json (official or HF layout)"},
 };
 

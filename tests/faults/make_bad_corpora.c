@@ -5,9 +5,13 @@
  *   id_over_vocab.h5   a token id = vocab_size
  *   empty_doc.h5       a document with no tokens between two good ones
  *   zero_docs.h5       no documents at all
- *   other_tok.h5       good documents, another tokenizer's checksum */
+ *   other_tok.h5       good documents, another tokenizer's checksum
+ *   id_late.h5         good documents for over 200 000 tokens (several chunks);
+ *                      one in the last chunk has an id = vocab_size: the file opens (ids are
+ *                      checked as chunks are read), training stops when that chunk is read */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "data/corpus.h"
 
@@ -29,7 +33,12 @@ int main(int argc, char **argv) {
     Corpus *good = corpus_open(argv[1], CORPUS_TEXT);
     const int vocab = corpus_vocab_size(good);
     const uint32_t crc = corpus_tokenizer_checksum(good);
-    CorpusDoc d0 = corpus_doc(good, 0, 0), d1 = corpus_doc(good, 0, 1);
+    /* corpus_doc's pointers last until the next call for the field: keep copies */
+    CorpusDoc d0 = corpus_doc(good, 0, 0);
+    uint32_t *t0 = malloc(d0.n * sizeof *t0);
+    memcpy(t0, d0.tokens, d0.n * sizeof *t0);
+    d0.tokens = t0;
+    CorpusDoc d1 = corpus_doc(good, 0, 1);
     const char *dir = argv[2];
 
     uint32_t *over = malloc(d0.n * sizeof *over);
@@ -49,7 +58,22 @@ int main(int argc, char **argv) {
     size_t lc[2] = {d0.n, d1.n};
     write(dir, "other_tok.h5", vocab, crc ^ 0x5a5a5a5au, c, lc, 2);
 
+    /* id_late.h5 */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/id_late.h5", dir);
+    CorpusWriter *w = corpus_writer_open(path, CORPUS_TEXT, vocab, crc);
+    uint64_t tokens = 0;
+    for (size_t i = 0; tokens < 200000; i++) {
+        const CorpusDoc *d = i % 2 ? &d1 : &d0;
+        int bad = tokens > 190000 && tokens < 190000 + d0.n + d1.n && d == &d0;
+        corpus_writer_add(w, 0, bad ? over : d->tokens, NULL, d->n, d->n * 4);
+        tokens += d->n;
+    }
+    corpus_writer_set_string(w, "tokenizer", "fault test");
+    corpus_writer_close(w);
+
     free(over);
+    free(t0);
     corpus_close(good);
     return 0;
 }

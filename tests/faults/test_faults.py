@@ -363,6 +363,28 @@ def test_corpora():
             fail(f"{name}: not refused at open with the file named")
         print(f"{name}: refused in {time.time() - t0:.1f}s: {lines[0].strip()}")
 
+    # an id >= vocab in a chunk first read mid-run: stage 2 trains on id_late.h5, whose bad id is
+    # in its last chunk; the run stops before the update of that step, earlier checkpoints intact
+    late = os.path.join(out, "id_late.h5")
+    o = fresh("corpora_late")
+    p = run(pretrain_cmd(o, "--train.steps=60", "--stage.1.steps=3", "--stage.2.steps=57", "--train.checkpoint_every=1",
+                         "--train.keep_checkpoints=100", "--train.eval_every=0", "--optim.warmup_steps=0",
+                         f"--data.late={late}", "--stage.2.mix=late:1"), check=False, timeout=300)
+    lines = [l for l in (p.stdout + p.stderr).splitlines() if "outside the vocabulary" in l]
+    done = sorted(metrics(o))
+    ckpts = sorted(int(re.search(r"ckpt-(\d+)\.h5$", c).group(1)) for c in glob.glob(os.path.join(o, "ckpt-*.h5")))
+    if p.returncode == 0 or len(lines) != 1 or late not in lines[0] or "document" not in lines[0]:
+        print(p.stdout[-2000:], p.stderr[-2000:])
+        fail("id_late.h5: the bad id was not refused in one line naming the file and the document")
+    if not done or done[-1] < 3 or ckpts != done:
+        fail(f"id_late.h5: steps {done} trained, checkpoints {ckpts}: expected every finished step checkpointed")
+    for c in ckpts:
+        v = run([BIN, "inspect", "--verify", os.path.join(o, f"ckpt-{c}.h5")], check=False)
+        if v.returncode != 0:
+            fail(f"id_late.h5: checkpoint {c} damaged: {v.stderr}")
+    print(f"id_late.h5: opened, trained steps 1..{done[-1]}, stopped at step {done[-1] + 1} before its update: "
+          f"{lines[0].strip()}; checkpoints 1..{ckpts[-1]} verify")
+
 
 def children(pid):
     """pids whose parent is pid (from /proc, no procps needed)"""

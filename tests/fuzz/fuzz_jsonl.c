@@ -1,5 +1,5 @@
 /* libFuzzer harness: JSONL(.gz) input of `griffin tokenize` (data/lines.c, data/tokenize.c).
- * The first byte picks the corpus kind (text, chat, preference, prompt), the rest is the file
+ * The first byte picks the corpus kind (text, chat, preference, prompt, or 4: --kind ids), the rest is the file
  * (plain or gzip: zlib reads both). Every line is either encoded or refused with a message
  * (the caller reports it as file:line); a damaged gzip stream is refused through CHECK,
  * which the harness turns into a return (fuzz_util.h).
@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static Tokenizer *tok;
 static LineReader *reader;
 static CorpusKind fuzz_kind;
+static int fuzz_ids;
 static const char *fuzz_input;
 
 static void read_lines(void *arg) {
@@ -31,7 +32,7 @@ static void read_lines(void *arg) {
         memcpy(ln.text, l, len + 1);
         ln.len = len;
         ln.lineno = line_reader_lineno(reader);
-        process_line(fuzz_kind, tok, &ln);
+        process_line(fuzz_kind, fuzz_ids, tok, &ln);
         if (!ln.skip && !ln.err[0])
             for (int f = 0; f < corpus_kind_num_fields(fuzz_kind); f++)
                 if (ln.out[f].n == 0) {
@@ -55,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_object_seed(1);
     }
     if (size < 1) return 0;
-    fuzz_kind = (CorpusKind)(data[0] % 4);
+    fuzz_ids = data[0] % 5 == 4;
+    fuzz_kind = fuzz_ids ? CORPUS_TEXT : (CorpusKind)(data[0] % 5);
     fuzz_input = fuzz_path("input.jsonl");
     fuzz_write_file(fuzz_input, data + 1, size - 1);
     reader = NULL;

@@ -1,6 +1,8 @@
 /* Writes the binary seed inputs of the fuzz harnesses with the project's own writers:
  *   make_seeds OUT_DIR   ->  corpora in OUT_DIR/corpus, checkpoints in OUT_DIR/checkpoint,
- *                            safetensors files in OUT_DIR/safetensors
+ *                            safetensors files in OUT_DIR/safetensors, the text corpus as
+ *                            Megatron (OUT_DIR/megatron: 4-byte .idx length, .idx, .bin),
+ *                            llm.c (OUT_DIR/llmc: v1 and v7 shards) and nanoGPT files
  * Run by hand when a format changes (the output is kept in tests/fuzz/<name>/); the JSONL
  * seeds and the F16 safetensors seed (the writer makes F32 and BF16 only) are kept there
  * directly. */
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "data/corpus.h"
+#include "data/corpus_export.h"
 #include "data/safetensors.h"
 #include "tests/fuzz/fuzz_micro.h"
 #include "train/ckpt/checkpoint.h"
@@ -94,6 +97,67 @@ static void safetensors(const char *name, StDtype dtype, int with_meta) {
     }
 }
 
+static uint8_t *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(*n + 1);
+    if (fread(b, 1, *n, f) != *n) exit(1);
+    fclose(f);
+    remove(path);
+    return b;
+}
+
+static void spit(const char *path, const void *a, size_t na, const void *b, size_t nb) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(a, 1, na, f) != na || (nb && fwrite(b, 1, nb, f) != nb) || fclose(f)) {
+        perror(path);
+        exit(1);
+    }
+}
+
+/* the text corpus in the external formats */
+static void external(void) {
+    Corpus *c = corpus_open(out("corpus", "text.h5"), CORPUS_TEXT);
+    CorpusExportStats st;
+    char err[1024], prefix[8192], p[8300];
+    snprintf(prefix, sizeof prefix, "%s/ext_tmp", out_dir);
+    if (corpus_export_megatron(c, prefix, &st, err, sizeof err) || corpus_export_llmc(c, prefix, 1000, &st, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    size_t ni, nb, ns;
+    snprintf(p, sizeof p, "%s.idx", prefix);
+    uint8_t *idx = slurp(p, &ni);
+    snprintf(p, sizeof p, "%s.bin", prefix);
+    uint8_t *bin = slurp(p, &nb);
+    snprintf(p, sizeof p, "%s_000000.bin", prefix);
+    uint8_t *shard = slurp(p, &ns);
+    uint8_t *m = malloc(4 + ni);
+    for (int i = 0; i < 4; i++) m[i] = (uint8_t)(ni >> (8 * i));
+    memcpy(m + 4, idx, ni);
+    spit(out("megatron", "text"), m, 4 + ni, bin, nb);
+    spit(out("nanogpt", "text"), bin, nb, NULL, 0);
+    spit(out("llmc", "v1"), shard, ns, NULL, 0);
+    uint8_t v7[1024 + 4 * 6] = {0}; /* magic 20240801, version 7, 6 uint32 tokens */
+    uint32_t head[3] = {20240801u, 7, 6}, toks[6] = {1, 3, 4, 1, 15, 2};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < 4; i++) v7[4 * k + i] = (uint8_t)(head[k] >> (8 * i));
+    for (int k = 0; k < 6; k++)
+        for (int i = 0; i < 4; i++) v7[1024 + 4 * k + i] = (uint8_t)(toks[k] >> (8 * i));
+    spit(out("llmc", "v7"), v7, sizeof v7, NULL, 0);
+    free(idx);
+    free(bin);
+    free(shard);
+    free(m);
+    corpus_close(c);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: make_seeds OUT_DIR\n");
@@ -109,5 +173,6 @@ int main(int argc, char **argv) {
     checkpoint("weights.h5", 2, 0);
     safetensors("f32.safetensors", ST_F32, 1);
     safetensors("bf16.safetensors", ST_BF16, 0);
+    external();
     return 0;
 }

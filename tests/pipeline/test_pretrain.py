@@ -19,6 +19,12 @@ usage: test_pretrain.py GRIFFIN_BIN WORK_DIR TEST
   score         `griffin eval --per-document`: documents scored with an 8-token parallel pass
                 and then decode steps carrying the fixed-size state have the NLL of one
                 parallel pass over the whole document (1e-5)
+  formats       gnu.h5 exported with `griffin export-corpus` as Megatron and llm.c files, and
+                the Megatron .bin read as a nanoGPT file: pretraining on each gives bitwise the
+                losses, gradient norms, held-out losses and final parameters of the HDF5 run
+                (1 and 2 ranks); an llm.c run resumed from a checkpoint equals the uninterrupted one;
+                a Megatron validation corpus gets its byte counts by decoding (cached beside the
+                run) and the HDF5 one's bits per byte
 """
 import json, os, random, re, shutil, signal, subprocess, sys, time
 
@@ -237,6 +243,86 @@ def test_score():
         fail("chunked scoring differs from one pass")
 
 
+def export(fmt, out, *extra):
+    p = subprocess.run([BIN, "export-corpus", "--format", fmt, "--input", os.path.join(WORK, "gnu.h5"), "--output",
+                        os.path.join(WORK, out), *extra], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    if p.returncode != 0:
+        print(p.stdout)
+        fail(f"export-corpus --format {fmt} failed")
+    return p.stdout
+
+
+def same_run(a, b, what):
+    (ta, ea, _), (tb, eb, _) = metrics(a), metrics(b)
+    diff = [s for s in ta if s not in tb or ta[s]["loss"] != tb[s]["loss"] or ta[s]["grad_norm"] != tb[s]["grad_norm"]]
+    diff += [s for s in ea if s not in eb or ea[s]["val_loss"] != eb[s]["val_loss"]]
+    if diff:
+        fail(f"{what}: step {diff[0]} differs from the HDF5 run")
+    if not params_equal(f"{a}/ckpt-20.h5", f"{b}/ckpt-20.h5"):
+        fail(f"{what}: final parameters differ from the HDF5 run")
+    print(f"{what}: {len(ta)} steps and {len(ea)} evaluations bitwise equal to the HDF5 run, same final parameters")
+
+
+def test_formats():
+    out = export("megatron", "fmt_mega")
+    print(out.strip())
+    out = export("llmc", "fmt_llmc", "--shard-tokens", "20000")
+    print(out.strip())
+    bos = int(out.split("data.NAME.eot = ")[1].split()[0])
+    idx = open(os.path.join(WORK, "fmt_mega.idx"), "rb").read()
+    first_len = int.from_bytes(idx[34:38], "little")
+    eos = int.from_bytes(open(os.path.join(WORK, "fmt_mega.bin"), "rb").read()[2 * first_len - 2:2 * first_len], "little")
+    steps = ["--train.steps=20", "--stage.1.steps=12", "--stage.2.steps=8", "--train.checkpoint_every=4",
+             "--train.eval_every=10", "--train.keep_checkpoints=10"]
+    specs = [("megatron", ["--data.gnu=megatron:fmt_mega", "--data.gnu.tokenizer=tok.model"]),
+             ("llm.c", ["--data.gnu=llmc:fmt_llmc_*.bin", f"--data.gnu.eot={bos}", "--train.data_cache_mb=1"]),
+             ("nanoGPT", ["--data.gnu=nanogpt:fmt_mega.bin", f"--data.gnu.eot={eos}"])]
+    for spec, o in (("megatron:fmt_mega", []), ("llmc:fmt_llmc_*.bin", ["--eot", str(bos)]),
+                    ("nanogpt:fmt_mega.bin", ["--eot", str(eos)])):
+        for verify in ([], ["--verify"]):
+            p = subprocess.run([BIN, "inspect", *verify, spec, "--tokenizer", "tok.model", *o], cwd=WORK, env=ENV,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if p.returncode != 0 or ("documents: 244" not in p.stdout and "OK: " not in p.stdout):
+                fail(f"griffin inspect {' '.join(verify)} {spec}: {p.stdout}")
+        print(p.stdout.strip())
+    ref = fresh("fmt_ref")
+    run(ref, *steps)
+    for name, o in specs:
+        run(fresh(f"fmt_{name}"), *steps, *o)
+        same_run(ref, f"fmt_{name}", name)
+    # an external validation corpus: its byte counts are decoded once and cached beside the run,
+    # and its bits per byte equals the HDF5 one's (the ids decode back to the text)
+    p = subprocess.run([BIN, "export-corpus", "--format", "megatron", "--input", os.path.join(WORK, "valid.h5"),
+                        "--output", os.path.join(WORK, "fmt_valid")], env=ENV, stdout=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        fail("export-corpus of valid.h5 failed")
+    vo = fresh("fmt_valid_run")
+    run(vo, *steps, "--data.valid=megatron:fmt_valid")
+    (_, ea, _), (_, eb, _) = metrics(ref), metrics(vo)
+    if any(ea[s]["val_loss"] != eb[s]["val_loss"] or ea[s]["val_bpb"] != eb[s]["val_bpb"] for s in ea):
+        fail(f"external validation corpus: {[(ea[s], eb.get(s)) for s in ea]}")
+    cached = [f for f in os.listdir(os.path.join(WORK, vo)) if f.startswith("doc_bytes-")]
+    if len(cached) != 1:
+        fail(f"no byte counts cached beside the run: {os.listdir(os.path.join(WORK, vo))}")
+    print(f"megatron validation corpus: held-out loss and bits per byte {eb[20]['val_bpb']:.6f} equal the HDF5 "
+          f"one's; byte counts cached as {cached[0]}")
+    ref2 = fresh("fmt_ref2")
+    run(ref2, *steps, "--train.batch_size=2", ranks=2)
+    run(fresh("fmt_mega2"), *steps, "--train.batch_size=2", *specs[0][1], ranks=2)
+    same_run(ref2, "fmt_mega2", "megatron, 2 ranks")
+    res = fresh("fmt_resume")  # resume the llm.c run from its step-8 checkpoint
+    os.makedirs(os.path.join(WORK, res))
+    shutil.copy(os.path.join(WORK, "fmt_llm.c", "ckpt-8.h5"), os.path.join(WORK, res))
+    run(res, *steps, *specs[1][1], "--train.resume=auto")
+    (ta, _, _), (tb, _, _) = metrics("fmt_llm.c"), metrics(res)
+    if any(ta[s]["loss"] != tb[s]["loss"] for s in tb) or min(tb) != 9:
+        fail("the resumed llm.c run differs")
+    if not params_equal("fmt_llm.c/ckpt-20.h5", f"{res}/ckpt-20.h5"):
+        fail("the resumed llm.c run ends with other parameters")
+    print(f"llm.c resumed at step 9: steps 9..20 bitwise equal, same final parameters")
+
+
 if TEST == "learns":
     test_learns()
 elif TEST == "resume":
@@ -253,6 +339,8 @@ elif TEST == "freeze":
     test_freeze()
 elif TEST == "score":
     test_score()
+elif TEST == "formats":
+    test_formats()
 else:
     fail(f"unknown test {TEST}")
 print("ok")

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/check.h"
+#include "data/corpus.h"
 
 /* ---- parse context ---- */
 
@@ -165,10 +166,53 @@ static int valid_corpus_name(const char *s) {
     return 1;
 }
 
+/* data.eot / data.NAME.eot: a token id */
+static int set_eot(Ctx *x, const char *name, const char *v, int line, int *has, int64_t *eot) {
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (!*v || *end || errno || n < 0 || n > (long long)UINT32_MAX)
+        return fail(x, line, name, "'%s' is not a token id (an integer in [0, 4294967295])", v);
+    *has = 1;
+    *eot = n;
+    return 1;
+}
+
+/* data.NAME.eot / data.NAME.tokenizer: the entry of NAME (created without a path if NAME
+ * comes later) */
+static int set_corpus_sub(Ctx *x, const char *key, const char *v, int line, const char *name) {
+    TrainConfig *c = x->c;
+    const char *dot = strchr(key, '.');
+    char nm[CFG_NAME];
+    int is_tok = !strcmp(dot + 1, "tokenizer");
+    if ((strcmp(dot + 1, "eot") && !is_tok) || (size_t)(dot - key) >= sizeof nm)
+        return fail(x, line, name, "unknown key (a corpus takes NAME.eot and NAME.tokenizer)");
+    snprintf(nm, sizeof nm, "%.*s", (int)(dot - key), key);
+    if (!valid_corpus_name(nm)) return fail(x, line, name, "'%s' is not a corpus name", nm);
+    int i = train_config_find_data(c, nm);
+    if (i < 0) {
+        if (c->n_data >= CFG_MAX_DATA) return fail(x, line, name, "too many corpora (at most %d)", CFG_MAX_DATA);
+        i = c->n_data++;
+        memset(&c->data[i], 0, sizeof c->data[i]);
+        snprintf(c->data[i].name, CFG_NAME, "%s", nm);
+    }
+    DataEntry *e = &c->data[i];
+    int *at = is_tok ? &e->tokenizer_line : &e->eot_line;
+    if (line > 0 && *at > 0) return fail(x, line, name, "duplicate key (first set at line %d)", *at);
+    *at = line;
+    if (!is_tok) return set_eot(x, name, v, line, &e->has_eot, &e->eot);
+    if (!*v || strlen(v) >= CFG_STR) return fail(x, line, name, "empty or too long path");
+    if (!ini_storable(v)) return fail(x, line, name, INI_UNSTORABLE);
+    snprintf(e->tokenizer, CFG_STR, "%s", v);
+    return 1;
+}
+
 static int set_data(Ctx *x, const char *key, const char *v, int line) {
     TrainConfig *c = x->c;
     char name[96];
     snprintf(name, sizeof name, "data.%s", key);
+    if (!strcmp(key, "eot")) return set_eot(x, name, v, line, &c->has_eot, &c->eot);
+    if (strchr(key, '.') && strncmp(key, "valid.", 6)) return set_corpus_sub(x, key, v, line, name);
     if (!*v) return fail(x, line, name, "empty path");
     if (strlen(v) >= CFG_STR) return fail(x, line, name, "path longer than %d characters", CFG_STR - 1);
     if (!ini_storable(v)) return fail(x, line, name, INI_UNSTORABLE);
@@ -425,6 +469,23 @@ static int resolve_path(Ctx *x, char *p, const char *key, int line) {
     return 1;
 }
 
+/* a corpus path; an external one (megatron:PREFIX ...) is resolved after its prefix */
+static int resolve_corpus(Ctx *x, char *p, const char *key, int line) {
+    const char *colon = strchr(p, ':');
+    if (!corpus_spec_is_external(p)) return resolve_path(x, p, key, line);
+    char kind[16], rest[CFG_STR];
+    snprintf(kind, sizeof kind, "%.*s", (int)(colon - p), p);
+    snprintf(rest, sizeof rest, "%s", colon + 1);
+    if (!rest[0]) return fail(x, line, key, "%s: needs a path after the colon", kind);
+    if (!resolve_path(x, rest, key, line)) return 0;
+    size_t nk = strlen(kind), nr = strlen(rest);
+    if (nk + 1 + nr >= CFG_STR) return fail(x, line, key, "resolved path too long");
+    memcpy(p, kind, nk);
+    p[nk] = ':';
+    memcpy(p + nk + 1, rest, nr + 1);
+    return 1;
+}
+
 /* line of a key for messages: where it was set, else its section header */
 static int key_where(const Ctx *x, const char *section, const char *key) {
     int i = cfg_key_index(section, key);
@@ -503,10 +564,16 @@ static int finalize(Ctx *x) {
             if (!is_word(cfg_keys[i].choices, p) && !resolve_path(x, p, name, key_where(x, cfg_keys[i].section, cfg_keys[i].key)))
                 return 0;
         }
-    for (int i = 0; i < c->n_data; i++)
-        if (!resolve_path(x, c->data[i].path, c->data[i].name, c->data[i].line)) return 0;
+    for (int i = 0; i < c->n_data; i++) {
+        if (!c->data[i].path[0])
+            return fail(x, c->data[i].eot_line ? c->data[i].eot_line : c->data[i].tokenizer_line, c->data[i].name,
+                        "data.%s.%s is set but data.%s is not", c->data[i].name,
+                        c->data[i].has_eot ? "eot" : "tokenizer", c->data[i].name);
+        if (!resolve_path(x, c->data[i].tokenizer, c->data[i].name, c->data[i].tokenizer_line)) return 0;
+        if (!resolve_corpus(x, c->data[i].path, c->data[i].name, c->data[i].line)) return 0;
+    }
     for (int i = 0; i < c->n_valid; i++)
-        if (!resolve_path(x, c->valid[i].path, "data.valid", c->valid[i].line)) return 0;
+        if (!resolve_corpus(x, c->valid[i].path, "data.valid", c->valid[i].line)) return 0;
     /* the model */
     GriffinConfig *g = &c->griffin;
     memset(g, 0, sizeof *g);

@@ -67,6 +67,7 @@ typedef struct {
     int precision;     /* GemmPrecision (model/griffin.h), in the order of the key's names */
     int recompute;     /* bool: activation checkpointing (GRIFFIN_RECOMPUTE) */
     char freeze[CFG_STR], trainable[CFG_STR]; /* the trainable set (optim/trainable.h) */
+    int data_cache_mb; /* token-chunk cache per corpus (data/corpus.h) */
 } TrainSection;
 
 typedef struct {
@@ -126,8 +127,13 @@ typedef struct {
 
 typedef struct {
     char name[CFG_NAME];   /* corpus name; for validation corpora "" or the group */
-    char path[CFG_STR];
+    char path[CFG_STR];    /* PATH.h5, or megatron:PREFIX, llmc:GLOB, nanogpt:FILE (data/corpus.h) */
     int line;              /* where it was set (see train_config_where) */
+    int has_eot;           /* data.NAME.eot given: the id separating documents of llmc/nanogpt corpora */
+    int64_t eot;
+    int eot_line;
+    char tokenizer[CFG_STR]; /* data.NAME.tokenizer: what the corpus was tokenized with ("" = model.tokenizer) */
+    int tokenizer_line;
 } DataEntry;
 
 typedef struct {
@@ -151,6 +157,8 @@ typedef struct {
     SampleSection sample;
     int n_data;
     DataEntry data[CFG_MAX_DATA];
+    int has_eot;             /* data.eot: the default document separator of external corpora */
+    int64_t eot;
     int n_valid;
     DataEntry valid[CFG_MAX_VALID];
     int n_stages;

@@ -43,7 +43,7 @@ void train_config_print(const TrainConfig *c, FILE *f) {
         if (l > w) w = l;
     }
     for (int i = 0; i < c->n_data; i++) {
-        int l = (int)strlen(c->data[i].name) + 5;
+        int l = (int)strlen(c->data[i].name) + 15;
         if (l > w) w = l;
     }
     fprintf(f, "config %s (paths from %s)\n", c->source, c->root);
@@ -57,7 +57,18 @@ void train_config_print(const TrainConfig *c, FILE *f) {
         snprintf(name, sizeof name, "data.%s", c->data[i].name);
         source_text(c, c->data[i].line, src, sizeof src);
         fprintf(f, "  %-*s  %-24s  %s\n", w, name, c->data[i].path, src);
+        if (c->data[i].has_eot) {
+            snprintf(name, sizeof name, "data.%s.eot", c->data[i].name);
+            source_text(c, c->data[i].eot_line, src, sizeof src);
+            fprintf(f, "  %-*s  %-24lld  %s\n", w, name, (long long)c->data[i].eot, src);
+        }
+        if (c->data[i].tokenizer[0]) {
+            snprintf(name, sizeof name, "data.%s.tokenizer", c->data[i].name);
+            source_text(c, c->data[i].tokenizer_line, src, sizeof src);
+            fprintf(f, "  %-*s  %-24s  %s\n", w, name, c->data[i].tokenizer, src);
+        }
     }
+    if (c->has_eot) fprintf(f, "  %-*s  %-24lld\n", w, "data.eot", (long long)c->eot);
     for (int i = 0; i < c->n_valid; i++) {
         snprintf(name, sizeof name, "data.valid%s%s", c->valid[i].name[0] ? "." : "", c->valid[i].name);
         source_text(c, c->valid[i].line, src, sizeof src);
@@ -124,6 +135,11 @@ char *train_config_to_ini(const TrainConfig *c) {
     }
     bprintf(&b, "\n[data]\n");
     for (int i = 0; i < c->n_data; i++) bprintf(&b, "%s = %s\n", c->data[i].name, c->data[i].path);
+    if (c->has_eot) bprintf(&b, "eot = %lld\n", (long long)c->eot);
+    for (int i = 0; i < c->n_data; i++)
+        if (c->data[i].has_eot) bprintf(&b, "%s.eot = %lld\n", c->data[i].name, (long long)c->data[i].eot);
+    for (int i = 0; i < c->n_data; i++)
+        if (c->data[i].tokenizer[0]) bprintf(&b, "%s.tokenizer = %s\n", c->data[i].name, c->data[i].tokenizer);
     for (int i = 0; i < c->n_valid; i++)
         bprintf(&b, "valid%s%s = %s\n", c->valid[i].name[0] ? "." : "", c->valid[i].name, c->valid[i].path);
     for (int s = 0; s < c->n_stages; s++) {

@@ -54,13 +54,18 @@ static int check_trainable(const TrainConfig *cfg, char *err, size_t errlen) {
     return rc;
 }
 
+/* a plain file path (not an external corpus spec such as megatron:PREFIX, checked at open) */
+static int plain_path(const char *p) {
+    return strncmp(p, "megatron:", 9) && strncmp(p, "llmc:", 5) && strncmp(p, "nanogpt:", 8);
+}
+
 /* the files the config names that every stage reads: missing ones are a config error */
 static int check_files(const TrainConfig *cfg, char *err, size_t errlen) {
     for (int i = 0; i < cfg->n_data; i++)
-        if (access(cfg->data[i].path, R_OK))
+        if (plain_path(cfg->data[i].path) && access(cfg->data[i].path, R_OK))
             return set_error(err, errlen, "data.%s = %s: %s", cfg->data[i].name, cfg->data[i].path, strerror(errno));
     for (int i = 0; i < cfg->n_valid; i++)
-        if (access(cfg->valid[i].path, R_OK))
+        if (plain_path(cfg->valid[i].path) && access(cfg->valid[i].path, R_OK))
             return set_error(err, errlen, "data.valid%s%s = %s: %s", cfg->valid[i].name[0] ? "." : "", cfg->valid[i].name,
                              cfg->valid[i].path, strerror(errno));
     if (cfg->model.tokenizer[0] && access(cfg->model.tokenizer, R_OK))

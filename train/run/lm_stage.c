@@ -11,6 +11,7 @@
 #include "data/tokenizer.h"
 #include "model/sampler.h"
 #include "optim/dist.h"
+#include "train/run/corpus_open.h"
 #include "train/tools/perf.h"
 
 typedef struct {
@@ -154,12 +155,12 @@ static void *setup(Engine *e, int sft) {
     engine_apply_precision(e);
     CorpusKind want = sft ? CORPUS_CHAT : CORPUS_TEXT;
     for (int i = 0; i < cfg->n_data; i++) {
-        s->corpora[i] = corpus_open(cfg->data[i].path, want);
+        s->corpora[i] = train_open_corpus(cfg, &cfg->data[i], want);
         REQUIRE(corpus_vocab_size(s->corpora[i]) <= cfg->griffin.vocab_size,
               "%s: corpus %s has vocabulary %d but model.vocab_size is %d", cfg->source, cfg->data[i].path,
               corpus_vocab_size(s->corpora[i]), cfg->griffin.vocab_size);
     }
-    for (int i = 0; i < cfg->n_valid; i++) s->valid[i] = corpus_open(cfg->valid[i].path, want);
+    for (int i = 0; i < cfg->n_valid; i++) s->valid[i] = train_open_valid_corpus(cfg, &cfg->valid[i], want);
     mixture_init(&s->mix, s->corpora, cfg->n_data, (uint64_t)ts->seed, 1, s->mode, ts->batch_size, ts->seq_len,
                  e->rank, e->world);
     s->cur_stage = train_config_stage_at(cfg, 0);
@@ -232,9 +233,16 @@ static void evaluate(void *st, Engine *e) {
         double vl, bpb;
         eval_corpus(e->m, s->valid[v], s->mode, ts->eval_batches, ts->batch_size, ts->seq_len, &vl, &bpb);
         const char *g = e->cfg->valid[v].name[0] ? e->cfg->valid[v].name : "valid";
-        run_say(&e->out, "step %6lld | eval %-10s loss %.4f | %.4f bits/byte\n", (long long)e->step, g, vl, bpb);
-        run_metric(&e->out, "{\"step\":%lld,\"group\":\"%s\",\"val_loss\":%.9g,\"val_bpb\":%.9g}", (long long)e->step, g,
-                   vl, bpb);
+        if (corpus_num_bytes(s->valid[v], 0) > 0) {
+            run_say(&e->out, "step %6lld | eval %-10s loss %.4f | %.4f bits/byte\n", (long long)e->step, g, vl, bpb);
+            run_metric(&e->out, "{\"step\":%lld,\"group\":\"%s\",\"val_loss\":%.9g,\"val_bpb\":%.9g}", (long long)e->step,
+                       g, vl, bpb);
+        } else { /* external corpora record no byte counts: bits per byte is then unavailable */
+            run_say(&e->out, "step %6lld | eval %-10s loss %.4f | bits/byte unavailable (no byte counts)\n",
+                    (long long)e->step, g, vl);
+            run_metric(&e->out, "{\"step\":%lld,\"group\":\"%s\",\"val_loss\":%.9g,\"val_bpb\":null}", (long long)e->step,
+                       g, vl);
+        }
     }
     if (s->sft && e->cfg->n_valid > 0 && e->rank == 0)
         log_chat_samples(e, s, ts->batch_size < 3 ? ts->batch_size : 3);

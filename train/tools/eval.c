@@ -25,10 +25,12 @@
 static void eval_usage(FILE *f) {
     fprintf(f, "usage: griffin eval --checkpoint CKPT.h5 --corpus X.h5 [--corpus Y.h5 ...]\n"
                "                    [--max-length N] [--max-docs N] [--batch B] [--by-position]\n"
-               "                    [--bucket-width W] [--min-length N] [--weights fp32|bf16|int8]\n"
+               "                    [--bucket-width W] [--min-length N] [--weights fp32|bf16|int8] [--eot ID]\n"
                "  text and chat corpora (chat: the model's turns only); defaults: max-length = the\n"
                "  checkpoint's train.seq_len, all documents, batch 8.\n"
                "Prints per corpus: documents:, targets:, loss:, perplexity:, bits_per_byte:\n"
+               "  (unavailable for external corpora: megatron:PREFIX, llmc:GLOB, nanogpt:FILE, whose documents\n"
+               "  llmc and nanogpt find at --eot ID)\n"
                "  --by-position adds the mean loss per target position bucket [0,1), [1,2), [2,4), ...;\n"
                "  --bucket-width W (implies --by-position) uses buckets of W targets [0,W), [W,2W), ...;\n"
                "  --min-length N evaluates only documents of at least N tokens (--max-docs counts those)\n"
@@ -225,6 +227,7 @@ int cmd_eval(int argc, char **argv) {
     WeightFormat wf = WEIGHTS_FP32;
     for (int i = 1; i < argc; i++) /* task files: train/tools/eval_tasks.c parses its own options */
         if (!strcmp(argv[i], "--tasks")) return cmd_eval_tasks(argc, argv);
+    long long eot = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -258,6 +261,7 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--max-new-tokens")) max_new = atoi(v);
         else if (!strcmp(a, "--weights")) wf = weights_option("griffin eval", v);
         else if (!strcmp(a, "--compare-weights")) compare = v;
+        else if (!strcmp(a, "--eot")) eot = atoll(v);
         else DIE("griffin eval: unknown option %s (see --help)", a);
     }
     CHECK(!preferences || wf == WEIGHTS_FP32, "griffin eval: --weights applies to corpora, --per-document and "
@@ -290,7 +294,8 @@ int cmd_eval(int argc, char **argv) {
     int *pos = mallocCheck(sizeof(int) * (size_t)batch * T);
     uint8_t *mask = mallocCheck((size_t)batch * T);
     for (int c = 0; c < n_corpora; c++) {
-        Corpus *cp = corpus_open(corpora[c], CORPUS_ANY);
+        CorpusOptions co = {m->cfg.vocab_size, eot, 0, 0};
+        Corpus *cp = corpus_open_ex(corpora[c], CORPUS_ANY, &co);
         CorpusKind kind = corpus_kind(cp);
         CHECK(kind == CORPUS_TEXT || kind == CORPUS_CHAT, "griffin eval: %s is a %s corpus; eval takes text or chat",
               corpora[c], corpus_kind_name(kind));
@@ -301,7 +306,7 @@ int cmd_eval(int argc, char **argv) {
         size_t all_docs = corpus_num_docs(cp), nd = 0;
         size_t *docs = mallocCheck(sizeof(size_t) * (all_docs ? all_docs : 1));
         for (size_t d = 0; d < all_docs && (max_docs < 0 || nd < (size_t)max_docs); d++)
-            if (min_len <= 0 || corpus_doc(cp, 0, d).n >= (size_t)min_len) docs[nd++] = d;
+            if (min_len <= 0 || corpus_doc_len(cp, 0, d) >= (size_t)min_len) docs[nd++] = d;
         double nll = 0.0, targets = 0.0, bytes = 0.0;
         for (int k = 0; k < NB; k++) bucket_nll[k] = bucket_n[k] = 0.0;
         size_t evaluated = 0;
@@ -349,8 +354,10 @@ int cmd_eval(int argc, char **argv) {
             evaluated += (size_t)nb;
         }
         double loss = targets > 0 ? nll / targets : 0.0;
-        printf("corpus: %s\ndocuments: %zu\ntargets: %.0f\nloss: %.6f\nperplexity: %.4f\nbits_per_byte: %.6f\n",
-               corpora[c], evaluated, targets, loss, exp(loss), bytes > 0 ? nll / log(2.0) / bytes : 0.0);
+        printf("corpus: %s\ndocuments: %zu\ntargets: %.0f\nloss: %.6f\nperplexity: %.4f\n", corpora[c], evaluated,
+               targets, loss, exp(loss));
+        if (corpus_num_bytes(cp, 0) > 0) printf("bits_per_byte: %.6f\n", bytes > 0 ? nll / log(2.0) / bytes : 0.0);
+        else printf("bits_per_byte: unavailable (the corpus records no byte counts)\n");
         if (by_pos) {
             printf("by_position (target index range: mean loss, targets):\n");
             for (int k = 0; k < NB; k++) {

@@ -33,7 +33,7 @@ static int argmax(const float *row, int V) {
 }
 
 /* documents d0 … d0+nb−1 of cp, each from its first token, cut to T targets */
-static void fill_batch(Batch *b, const Corpus *cp, size_t d0, int nb) {
+static void fill_batch(Batch *b, Corpus *cp, size_t d0, int nb) {
     for (int r = 0; r < b->B; r++)
         for (int t = 0; t < b->T; t++) {
             int i = r * b->T + t;
@@ -53,7 +53,7 @@ static void fill_batch(Batch *b, const Corpus *cp, size_t d0, int nb) {
 }
 
 /* loss of both models and their top-1 agreement over the first nd documents */
-static void score(GriffinModel *ref, GriffinModel *q, const Corpus *cp, size_t nd, Batch *b, double *loss_ref,
+static void score(GriffinModel *ref, GriffinModel *q, Corpus *cp, size_t nd, Batch *b, double *loss_ref,
                   double *loss_q, double *agree) {
     double nll_r = 0, nll_q = 0, n = 0, same = 0;
     for (size_t d0 = 0; d0 < nd; d0 += (size_t)b->B) {
@@ -112,7 +112,7 @@ static void agreement(const Generation *a, const Generation *b, int np, double *
 }
 
 /* the first PROMPTS documents longer than PROMPT_TOKENS, cut to their first PROMPT_TOKENS */
-static int pick_prompts(const Corpus *cp, int **prompts, int *lens) {
+static int pick_prompts(Corpus *cp, int **prompts, int *lens) {
     int np = 0;
     for (size_t d = 0; d < corpus_num_docs(cp) && np < PROMPTS; d++) {
         CorpusDoc doc = corpus_doc(cp, 0, d);

@@ -1,6 +1,7 @@
 /* griffin inspect: describe a corpus file (--show N decodes its first N documents) or a
  * checkpoint (train/ckpt/checkpoint.h: ckpt_describe); --verify checks either end to end. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,17 @@
 static void inspect_usage(FILE *f) {
     fprintf(f, "usage: griffin inspect FILE.h5 [--show N] [--tokenizer M.model]\n"
                "       griffin inspect --verify FILE.h5\n"
-               "  describes a corpus or a checkpoint\n"
+               "       griffin inspect [--verify] megatron:PREFIX | llmc:GLOB | nanogpt:FILE\n"
+               "                       [--vocab V] [--eot ID] [--show N --tokenizer M.model]\n"
+               "  describes a corpus or a checkpoint; external corpora (read in place) take the\n"
+               "  vocabulary size from --vocab or the tokenizer, and llmc/nanogpt the id that\n"
+               "  separates documents from --eot\n"
                "  --verify     check the file end to end instead: the whole-file checksum, every\n"
                "               dataset's checksum; a checkpoint's tensor names and shapes against\n"
                "               its stored config and every parameter and Adam moment finite; a\n"
                "               corpus's kind, document count, offsets, token ids < vocab_size,\n"
-               "               byte counts and loss masks. Prints 'OK: ...' and exits 0, or one\n"
+               "               byte counts and loss masks; an external corpus's header, sizes, index\n"
+               "               and every token id. Prints 'OK: ...' and exits 0, or one\n"
                "               line naming the file and what is wrong and exits 1 (also when\n"
                "               HDF5 crashes on an older file that has no whole-file checksum)\n"
                "  --show N     decode the first N documents (control tokens shown as <...>;\n"
@@ -110,6 +116,48 @@ static int verify(const char *path) {
     return 0;
 }
 
+/* An external corpus (megatron:, llmc:, nanogpt:), described or verified. Without --vocab or
+ * a tokenizer the ids are not bounded (and --verify reports the largest). */
+static int inspect_external(const char *spec, int want_verify, long show, const char *tok_path, long vocab,
+                            long long eot) {
+    Tokenizer *t = tok_path ? tokenizer_load(tok_path) : NULL;
+    CorpusOptions o = {0};
+    o.vocab_size = vocab > 0 ? (int)vocab : t ? tokenizer_vocab_size(t) : INT_MAX;
+    o.eot = eot;
+    Corpus *c = corpus_open_ex(spec, CORPUS_TEXT, &o);
+    if (t) corpus_check_tokenizer(c, t, tok_path);
+    char err[1024];
+    int rc = 0;
+    if (want_verify) {
+        if (corpus_verify(c, err, sizeof err)) {
+            fprintf(stderr, "griffin inspect --verify: %s: %s\n", spec, err);
+            rc = 1;
+        } else {
+            char bound[64] = " (no --vocab: not bounded)";
+            if (o.vocab_size < INT_MAX) snprintf(bound, sizeof bound, " < vocab_size %d", corpus_vocab_size(c));
+            printf("OK: %s: %s corpus, %zu documents, %llu tokens, largest id %lld%s; header, sizes, index and every "
+                   "token id good\n", spec, corpus_format(c), corpus_num_docs(c),
+                   (unsigned long long)corpus_num_tokens(c, 0), (long long)corpus_max_id(c), bound);
+        }
+    } else {
+        printf("file: %s\nformat: %s (read in place)\nkind: text\ndocuments: %zu\ntokens: %llu\n", spec,
+               corpus_format(c), corpus_num_docs(c), (unsigned long long)corpus_num_tokens(c, 0));
+        printf("bytes: unavailable (not recorded by this format)\n");
+        if (o.vocab_size < INT_MAX) printf("vocab_size: %d\n", corpus_vocab_size(c));
+        else printf("vocab_size: not recorded (give --vocab or --tokenizer)\n");
+        if (eot >= 0 && strncmp(spec, "megatron:", 9)) printf("eot: %lld\n", eot);
+        CHECK(!show || t, "inspect %s: --show needs --tokenizer (an external corpus names none)", spec);
+        for (size_t i = 0; i < corpus_num_docs(c) && i < (size_t)show; i++) {
+            CorpusDoc d = corpus_doc(c, 0, i);
+            printf("--- document %zu (%zu tokens)\n", i, d.n);
+            print_doc(t, d);
+        }
+    }
+    corpus_close(c);
+    tokenizer_free(t);
+    return rc;
+}
+
 /* verify() in a child process: a file without the whole-file checksum (written before it
  * existed) goes to HDF5 unchecked, and HDF5 1.10 crashes on some damaged ones; the crash is
  * then reported as damage instead of ending `inspect --verify` with a signal. */
@@ -137,7 +185,8 @@ static int verify_isolated(const char *path) {
 
 int cmd_inspect(int argc, char **argv) {
     const char *path = NULL, *tok_path = NULL;
-    long show = 0;
+    long show = 0, vocab = 0;
+    long long eot = -1;
     int want_verify = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -149,6 +198,15 @@ int cmd_inspect(int argc, char **argv) {
             CHECK(*end == '\0' && show >= 0, "inspect: --show needs a count, got '%s'", argv[i]);
         } else if (!strcmp(argv[i], "--verify")) {
             want_verify = 1;
+        } else if (!strcmp(argv[i], "--vocab") && i + 1 < argc) {
+            char *end;
+            vocab = strtol(argv[++i], &end, 10);
+            CHECK(*end == '\0' && vocab > 0 && vocab < INT_MAX, "inspect: --vocab needs a size, got '%s'", argv[i]);
+        } else if (!strcmp(argv[i], "--eot") && i + 1 < argc) {
+            char *end;
+            eot = strtoll(argv[++i], &end, 10);
+            CHECK(*end == '\0' && eot >= 0 && eot <= (long long)UINT32_MAX, "inspect: --eot needs a token id, got '%s'",
+                  argv[i]);
         } else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
             tok_path = argv[++i];
         } else if (argv[i][0] != '-' && !path) {
@@ -162,6 +220,7 @@ int cmd_inspect(int argc, char **argv) {
         inspect_usage(stderr);
         return 2;
     }
+    if (corpus_spec_is_external(path)) return inspect_external(path, want_verify, show, tok_path, vocab, eot);
     if (want_verify) return verify_isolated(path);
     char format[64];
     h5_file_format(path, format, sizeof format);

@@ -9,13 +9,15 @@
 
 static void tokenize_usage(FILE *f) {
     fprintf(f,
-            "usage: griffin tokenize --kind text|chat|preference|prompt --tokenizer M.model\n"
+            "usage: griffin tokenize --kind text|chat|preference|prompt|ids --tokenizer M.model\n"
             "                        --input F.jsonl[.gz] [--input F2 ...] --output OUT.h5\n"
             "                        [--note TEXT ...] [--quiet]\n"
             "  text        {\"text\": ...}\n"
             "  chat        {\"messages\": [{\"role\": \"user\"|\"model\"|\"system\", \"content\": ...}, ...]}\n"
             "  preference  {\"prompt\": ..., \"chosen\": ..., \"rejected\": ...}\n"
             "  prompt      {\"prompt\": ...}\n"
+            "  ids         {\"input_ids\": [...]}: ids tokenized elsewhere with this tokenizer, kept as they\n"
+            "              are (a text corpus; no <bos>/<eos> added; ids must be below its vocabulary)\n"
             "Inputs may be gzip-compressed. For --kind text, *.txt and *.txt.gz files are read as\n"
             "one document each.\n"
             "The corpus format is described in data/corpus.h; --note text is stored with it.\n");
@@ -46,8 +48,9 @@ int cmd_tokenize(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--quiet")) {
             o.quiet = 1;
         } else if ((v = opt_value(argc, argv, &i, "--kind"))) {
-            o.kind = corpus_kind_parse(v);
-            CHECK(o.kind != CORPUS_ANY, "tokenize: unknown --kind '%s' (text, chat, preference, prompt)", v);
+            o.ids = !strcmp(v, "ids");
+            o.kind = o.ids ? CORPUS_TEXT : corpus_kind_parse(v);
+            CHECK(o.kind != CORPUS_ANY, "tokenize: unknown --kind '%s' (text, chat, preference, prompt, ids)", v);
         } else if ((v = opt_value(argc, argv, &i, "--tokenizer"))) {
             o.tokenizer = v;
         } else if ((v = opt_value(argc, argv, &i, "--input"))) {

@@ -70,9 +70,10 @@ static int parse_task_args(int argc, char **argv, TaskArgs *a) {
     a->batch = 8;
     a->seed = 1234;
     a->limit = -1;
+    for (int i = 1; i < argc; i++) /* also `griffin eval --tasks --help` */
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return tasks_usage(stdout), 1;
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
-        if (!strcmp(k, "--help") || !strcmp(k, "-h")) return tasks_usage(stdout), 1;
         if (!strcmp(k, "--chat")) a->chat = 1;
         else if (!strcmp(k, "--compare-scratch")) a->compare = 1;
         else if (i + 1 >= argc) return fprintf(stderr, "griffin eval: %s needs a value\n", k), 2;

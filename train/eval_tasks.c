@@ -413,7 +413,12 @@ static void run_tasks(const TaskArgs *a, LoadedModel *lm, Task *tasks, int n_tas
                     int L = (int)(x->ctx_len[x->ctx_of[j]] + x->cont_len[j]);
                     Tmax = L > Tmax ? L : Tmax;
                 }
-        scratch = griffin_create_ex(&lm->m->cfg, a->batch, Tmax, 0, GRIFFIN_INFERENCE);
+        /* it keeps the logits of every position: at most 2^28 floats of them, and rows x Tmax
+         * within the prefill's token budget */
+        long V = lm->m->cfg.vocab_size, rows = (long)m->max_B * T / Tmax, cap = (1L << 28) / ((long)Tmax * V);
+        rows = rows < cap ? rows : cap;
+        rows = rows < 1 ? 1 : rows > a->batch ? a->batch : rows;
+        scratch = griffin_create_ex(&lm->m->cfg, (int)rows, Tmax, 0, GRIFFIN_INFERENCE);
         memcpy(scratch->params, lm->m->params, m->table.total * sizeof(float));
     }
     printf("checkpoint: %s (step %lld)\nmax_length: %d\nprefill_rows: %d\n", a->ckpt, (long long)lm->step, T, m->max_B);

@@ -180,6 +180,13 @@ static const char *chat_context(const Tokenizer *tok, const TaskFile *t, size_t 
         for (int j = 0; j < o->fewshot; j++) {
             const char *ctx, *target, *delim;
             shot_parts(src, &src->ex[idx[j]], &ctx, &target, &delim);
+            if (!ctx[0]) { /* chat_render would say "message k: empty content" */
+                snprintf(err, errlen, "its few-shot example %s:%zu has an empty context, which cannot be a chat "
+                         "user turn", src->path, src->ex[idx[j]].line);
+                free(m);
+                free(idx);
+                return err;
+            }
             m[2 * j] = (ChatMessage){CHAT_USER, ctx, strlen(ctx)};
             m[2 * j + 1] = (ChatMessage){CHAT_MODEL, target, strlen(target)};
         }
@@ -188,6 +195,7 @@ static const char *chat_context(const Tokenizer *tok, const TaskFile *t, size_t 
         free(idx);
         if (e) return e;
     }
+    if (!query[0]) return "an empty context cannot be a chat user turn";
     TokenBuf q = {0};
     const char *e = chat_render_prompt(tok, query, strlen(query), &q);
     if (!e) tokbuf_push_n(out, q.ids + (out->n ? 1 : 0), q.n - (out->n ? 1 : 0), 0); /* one <bos> */

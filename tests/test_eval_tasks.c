@@ -590,6 +590,7 @@ static void cmd_cli(void) {
     expect_cli_refusal(bin, ckpt, wpath("c_kind.jsonl"), "", "c_kind.jsonl:1: not a task line: a text corpus line");
     expect_cli_refusal(bin, ckpt, ckpt, "", ".h5:1: not JSON");
     expect_cli_refusal(bin, ckpt, good, "--fewshot 8", "ref_tasks.jsonl:2: cannot draw 8 few-shot examples");
+    expect_cli_refusal(bin, ckpt, good, "--chat", "ref_tasks.jsonl:6: an empty context cannot be a chat user turn");
     /* a context longer than --max-length is scored (the fixed-size state carries on), not refused */
     const char *log = wpath("cli_long.log"), *out = wpath("cli_long.jsonl");
     int rc = run(log, "%s eval --checkpoint %s --tasks %s --max-length 8 --per-example %s", bin, ckpt, good, out);

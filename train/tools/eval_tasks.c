@@ -71,9 +71,10 @@ static int parse_task_args(int argc, char **argv, TaskArgs *a) {
     a->batch = 8;
     a->seed = 1234;
     a->limit = -1;
+    for (int i = 1; i < argc; i++) /* also `griffin eval --tasks --help` */
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return tasks_usage(stdout), 1;
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
-        if (!strcmp(k, "--help") || !strcmp(k, "-h")) return tasks_usage(stdout), 1;
         if (!strcmp(k, "--chat")) a->chat = 1;
         else if (!strcmp(k, "--compare-scratch")) a->compare = 1;
         else if (i + 1 >= argc) return fprintf(stderr, "griffin eval: %s needs a value\n", k), 2;
@@ -413,7 +414,12 @@ static void run_tasks(const TaskArgs *a, LoadedModel *lm, Task *tasks, int n_tas
                     int L = (int)(x->ctx_len[x->ctx_of[j]] + x->cont_len[j]);
                     Tmax = L > Tmax ? L : Tmax;
                 }
-        scratch = griffin_create_ex(&lm->m->cfg, a->batch, Tmax, 0, GRIFFIN_INFERENCE);
+        /* it keeps the logits of every position: at most 2^28 floats of them, and rows x Tmax
+         * within the prefill's token budget */
+        long V = lm->m->cfg.vocab_size, rows = (long)m->max_B * T / Tmax, cap = (1L << 28) / ((long)Tmax * V);
+        rows = rows < cap ? rows : cap;
+        rows = rows < 1 ? 1 : rows > a->batch ? a->batch : rows;
+        scratch = griffin_create_ex(&lm->m->cfg, (int)rows, Tmax, 0, GRIFFIN_INFERENCE);
         memcpy(scratch->params, lm->m->params, m->table.total * sizeof(float));
     }
     printf("checkpoint: %s (step %lld)\nmax_length: %d\nprefill_rows: %d\n", a->ckpt, (long long)lm->step, T, m->max_B);

@@ -125,174 +125,164 @@ static int save_as(const char *out, const CkptState *s, char *err, size_t errlen
     return rc == CKPT_OK ? 0 : -1;
 }
 
-int cmd_import(int argc, char **argv) {
-    const char *from = NULL, *out = NULL, *config = NULL, *tokenizer = NULL;
-    int window = 0;
-    float soft_cap = -1;
+/* one import: options, where the files are, the model, its weights and tokenizer */
+typedef struct {
+    const char *from, *out, *config, *tokenizer;
+    int window;
+    float soft_cap;
+    char err[4096], weights[4096], dir[4096], cpath[4200], tpath[4200];
+    Layout lay;
+    GriffinConfig cfg;
+    ParamTable pt;
+    float *params;
+    int counts[3], n_tensors, n_files;
+    uint8_t *tok;
+    size_t tok_len;
+} Import;
+
+/* the options: 0, or the exit code + 1 (0 after --help, 2 for a usage error) */
+static int import_args(Import *x, int argc, char **argv) {
+    x->soft_cap = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            import_usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "griffin import: %s needs a value (see --help)\n", a);
-            return 2;
-        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return import_usage(stdout), 1;
+        if (i + 1 >= argc) return fprintf(stderr, "griffin import: %s needs a value (see --help)\n", a), 3;
         const char *v = argv[++i];
         char *end = NULL;
-        if (!strcmp(a, "--from")) from = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--config")) config = v;
-        else if (!strcmp(a, "--tokenizer")) tokenizer = v;
-        else if (!strcmp(a, "--window")) window = (int)strtol(v, &end, 10);
-        else if (!strcmp(a, "--soft-cap")) soft_cap = strtof(v, &end);
-        else {
-            fprintf(stderr, "griffin import: unknown option %s (see --help)\n", a);
-            return 2;
-        }
-        if (end && (*end || end == v)) {
-            fprintf(stderr, "griffin import: %s: '%s' is not a number\n", a, v);
-            return 2;
-        }
+        if (!strcmp(a, "--from")) x->from = v;
+        else if (!strcmp(a, "--out")) x->out = v;
+        else if (!strcmp(a, "--config")) x->config = v;
+        else if (!strcmp(a, "--tokenizer")) x->tokenizer = v;
+        else if (!strcmp(a, "--window")) x->window = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--soft-cap")) x->soft_cap = strtof(v, &end);
+        else return fprintf(stderr, "griffin import: unknown option %s (see --help)\n", a), 3;
+        if (end && (*end || end == v)) return fprintf(stderr, "griffin import: %s: '%s' is not a number\n", a, v), 3;
     }
-    if (!from || !out) {
-        import_usage(stderr);
-        return 2;
-    }
-    if ((window != 0 && window < 1) || (soft_cap != -1 && !(soft_cap >= 0))) {
-        fprintf(stderr, "griffin import: --window must be >= 1 and --soft-cap >= 0\n");
-        return 2;
-    }
-    char err[4096], weights[4096], dir[4096], path[4200];
-    /* where things are */
-    if (is_dir(from)) {
-        snprintf(dir, sizeof dir, "%s", from);
-        if (find_weights(from, weights, sizeof weights, err, sizeof err)) {
-            fprintf(stderr, "griffin import: %s\n", err);
-            return 1;
-        }
-    } else if (is_file(from)) {
-        snprintf(weights, sizeof weights, "%s", from);
-        snprintf(dir, sizeof dir, "%s", from);
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = 0;
-        else snprintf(dir, sizeof dir, ".");
-    } else {
-        fprintf(stderr, "griffin import: %s: no such file or directory\n", from);
-        return 1;
-    }
+    if (!x->from || !x->out) return import_usage(stderr), 3;
+    if ((x->window != 0 && x->window < 1) || (x->soft_cap != -1 && !(x->soft_cap >= 0)))
+        return fprintf(stderr, "griffin import: --window must be >= 1 and --soft-cap >= 0\n"), 3;
+    return 0;
+}
 
-    StSet st;
-    if (st_open(&st, weights, err, sizeof err)) {
-        fprintf(stderr, "griffin import: %s\n", err);
-        return 1;
+/* the weights file(s) and the folder beside them */
+static int locate(Import *x) {
+    if (is_dir(x->from)) {
+        snprintf(x->dir, sizeof x->dir, "%s", x->from);
+        if (find_weights(x->from, x->weights, sizeof x->weights, x->err, sizeof x->err))
+            return fprintf(stderr, "griffin import: %s\n", x->err), -1;
+        return 0;
     }
-    Layout lay;
-    if (interop_detect_layout(&st, &lay, err, sizeof err)) {
-        fprintf(stderr, "griffin import: %s\n", err);
-        st_close(&st);
-        return 1;
-    }
+    if (!is_file(x->from)) return fprintf(stderr, "griffin import: %s: no such file or directory\n", x->from), -1;
+    snprintf(x->weights, sizeof x->weights, "%s", x->from);
+    snprintf(x->dir, sizeof x->dir, "%s", x->from);
+    char *slash = strrchr(x->dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(x->dir, sizeof x->dir, ".");
+    return 0;
+}
 
-    /* the config */
-    GriffinConfig cfg;
-    Layout style = lay;
-    char cpath[4200];
-    snprintf(cpath, sizeof cpath, "%s/config.json", dir);
-    if (config || is_file(cpath)) {
-        if (config) snprintf(cpath, sizeof cpath, "%s", config);
-        if (interop_parse_config(cpath, &cfg, &style, err, sizeof err)) {
-            fprintf(stderr, "griffin import: %s\n", err);
-            st_close(&st);
-            return 1;
-        }
-    } else if (lay == LAYOUT_OFFICIAL) {
-        if (interop_infer_official(&st, &cfg, err, sizeof err)) {
-            fprintf(stderr, "griffin import: %s (no config.json beside %s)\n", err, weights);
-            st_close(&st);
-            return 1;
-        }
+/* the model config: config.json (or --config), else inferred from official-layout tensors */
+static int read_model_config(Import *x, const StSet *st) {
+    Layout style = x->lay;
+    snprintf(x->cpath, sizeof x->cpath, "%s/config.json", x->dir);
+    if (x->config || is_file(x->cpath)) {
+        if (x->config) snprintf(x->cpath, sizeof x->cpath, "%s", x->config);
+        if (interop_parse_config(x->cpath, &x->cfg, &style, x->err, sizeof x->err))
+            return fprintf(stderr, "griffin import: %s\n", x->err), -1;
+    } else if (x->lay == LAYOUT_OFFICIAL) {
+        if (interop_infer_official(st, &x->cfg, x->err, sizeof x->err))
+            return fprintf(stderr, "griffin import: %s (no config.json beside %s)\n", x->err, x->weights), -1;
         fprintf(stderr, "griffin import: no config.json beside %s: sizes and block types from the tensors; "
                         "window %d, soft cap %g and the embedding scale from the RecurrentGemma presets "
-                        "(override with --window / --soft-cap)\n", weights, cfg.window, (double)cfg.soft_cap);
-        cpath[0] = 0;
+                        "(override with --window / --soft-cap)\n", x->weights, x->cfg.window, (double)x->cfg.soft_cap);
+        x->cpath[0] = 0;
     } else {
-        fprintf(stderr, "griffin import: %s: HF-layout weights need their config.json (not found; use --config)\n", weights);
-        st_close(&st);
-        return 1;
+        return fprintf(stderr, "griffin import: %s: HF-layout weights need their config.json (not found; use --config)\n",
+                       x->weights), -1;
     }
-    if (window) cfg.window = window;
-    if (soft_cap >= 0) cfg.soft_cap = soft_cap;
-    const char *msg = config_finalize(&cfg);
-    if (msg) {
-        fprintf(stderr, "griffin import: invalid model: %s\n", msg);
-        st_close(&st);
-        return 1;
-    }
+    if (x->window) x->cfg.window = x->window;
+    if (x->soft_cap >= 0) x->cfg.soft_cap = x->soft_cap;
+    const char *msg = config_finalize(&x->cfg);
+    if (msg) return fprintf(stderr, "griffin import: invalid model: %s\n", msg), -1;
+    return 0;
+}
 
-    /* the tensors */
-    ParamTable pt;
-    param_table_build(&pt, &cfg);
-    float *params = alignedCallocCheck(pt.total * sizeof(float));
-    if (interop_read_params(&st, &pt, lay, params, err, sizeof err)) {
-        fprintf(stderr, "griffin import: %s\n", err);
-        st_close(&st);
-        return 1;
+/* the safetensors: layout, config, every parameter */
+static int read_weights(Import *x) {
+    StSet st;
+    if (st_open(&st, x->weights, x->err, sizeof x->err)) return fprintf(stderr, "griffin import: %s\n", x->err), -1;
+    int rc = interop_detect_layout(&st, &x->lay, x->err, sizeof x->err);
+    if (rc) fprintf(stderr, "griffin import: %s\n", x->err);
+    if (!rc) rc = read_model_config(x, &st);
+    if (!rc) {
+        param_table_build(&x->pt, &x->cfg);
+        x->params = alignedCallocCheck(x->pt.total * sizeof(float));
+        rc = interop_read_params(&st, &x->pt, x->lay, x->params, x->err, sizeof x->err);
+        if (rc) fprintf(stderr, "griffin import: %s\n", x->err);
     }
-    int counts[3] = {0, 0, 0};
-    for (int i = 0; i < st.count; i++) counts[st.t[i].dtype]++;
-    int n_tensors = st.count, n_files = st.n_files;
+    for (int i = 0; !rc && i < st.count; i++) x->counts[st.t[i].dtype]++;
+    x->n_tensors = st.count, x->n_files = st.n_files;
     st_close(&st);
+    return rc ? -1 : 0;
+}
 
-    /* the tokenizer */
-    uint8_t *tok = NULL;
-    size_t tok_len = 0;
-    snprintf(path, sizeof path, "%s/tokenizer.model", dir);
-    if (tokenizer || is_file(path)) {
-        if (tokenizer) snprintf(path, sizeof path, "%s", tokenizer);
-        tok = read_bytes(path, &tok_len);
-        if (!tok) {
-            fprintf(stderr, "griffin import: %s: cannot read: %s\n", path, strerror(errno));
-            return 1;
-        }
-        Tokenizer *t = tokenizer_load_from_memory(tok, tok_len, path);
-        int tv = tokenizer_vocab_size(t);
-        tokenizer_free(t);
-        if (tv > cfg.vocab_size) {
-            fprintf(stderr, "griffin import: %s has %d pieces, more than the model's vocab_size %d\n", path, tv, cfg.vocab_size);
-            return 1;
-        }
-    } else {
+/* tokenizer.model beside the weights (or --tokenizer), checked against the vocabulary */
+static int read_tokenizer(Import *x) {
+    snprintf(x->tpath, sizeof x->tpath, "%s/tokenizer.model", x->dir);
+    if (!x->tokenizer && !is_file(x->tpath)) {
         fprintf(stderr, "griffin import: warning: no tokenizer.model beside %s: the checkpoint carries no tokenizer "
-                        "(pass --tokenizer, or set model.tokenizer when training)\n", weights);
-        path[0] = 0;
+                        "(pass --tokenizer, or set model.tokenizer when training)\n", x->weights);
+        x->tpath[0] = 0;
+        return 0;
     }
+    if (x->tokenizer) snprintf(x->tpath, sizeof x->tpath, "%s", x->tokenizer);
+    x->tok = read_bytes(x->tpath, &x->tok_len);
+    if (!x->tok) return fprintf(stderr, "griffin import: %s: cannot read: %s\n", x->tpath, strerror(errno)), -1;
+    Tokenizer *t = tokenizer_load_from_memory(x->tok, x->tok_len, x->tpath);
+    int tv = tokenizer_vocab_size(t);
+    tokenizer_free(t);
+    if (tv > x->cfg.vocab_size)
+        return fprintf(stderr, "griffin import: %s has %d pieces, more than the model's vocab_size %d\n", x->tpath, tv,
+                       x->cfg.vocab_size), -1;
+    return 0;
+}
 
-    /* the checkpoint */
-    char *ini = interop_config_ini(&cfg, err, sizeof err);
-    if (!ini) {
-        fprintf(stderr, "griffin import: cannot build the config text: %s\n", err);
-        return 1;
-    }
-    CkptState s = {.pt = &pt, .params = params, .config = ini, .tokenizer = tok, .tokenizer_len = tok_len};
-    if (save_as(out, &s, err, sizeof err)) {
-        fprintf(stderr, "griffin import: %s\n", err);
-        return 1;
-    }
-    printf("imported %s (%s layout, %d tensors in %d file%s:%s%s%s%s%s%s) -> %s\n", weights, layout_name(lay), n_tensors,
-           n_files, n_files == 1 ? "" : "s", counts[0] ? " F32" : "", counts[1] ? " BF16" : "", counts[2] ? " F16" : "",
-           cpath[0] ? ", config " : "", cpath[0] ? cpath : "", tok ? ", tokenizer embedded" : "", out);
+static int write_checkpoint(Import *x) {
+    char *ini = interop_config_ini(&x->cfg, x->err, sizeof x->err);
+    if (!ini) return fprintf(stderr, "griffin import: cannot build the config text: %s\n", x->err), -1;
+    CkptState s = {.pt = &x->pt, .params = x->params, .config = ini, .tokenizer = x->tok, .tokenizer_len = x->tok_len};
+    int rc = save_as(x->out, &s, x->err, sizeof x->err);
+    free(ini);
+    if (rc) return fprintf(stderr, "griffin import: %s\n", x->err), -1;
+    return 0;
+}
+
+static void import_report(const Import *x) {
+    const GriffinConfig *c = &x->cfg;
+    printf("imported %s (%s layout, %d tensors in %d file%s:%s%s%s%s%s%s) -> %s\n", x->weights, layout_name(x->lay),
+           x->n_tensors, x->n_files, x->n_files == 1 ? "" : "s", x->counts[0] ? " F32" : "", x->counts[1] ? " BF16" : "",
+           x->counts[2] ? " F16" : "", x->cpath[0] ? ", config " : "", x->cpath[0] ? x->cpath : "",
+           x->tok ? ", tokenizer embedded" : "", x->out);
     printf("%zu parameters. For training configs (train.init = %s):\n"
            "[model]\nfamily = %s\nwidth = %d\ndepth = %d\nheads = %d\nlru_width = %d\nmlp_width = %d\n"
            "window = %d\nvocab_size = %d\nsoft_cap = %g\nembed_scale = %s\n",
-           pt.total, out, family_name(cfg.family), cfg.width, cfg.depth, cfg.num_heads, cfg.lru_width, cfg.mlp_width,
-           cfg.window, cfg.vocab_size, (double)cfg.soft_cap, cfg.embed_scale ? "true" : "false");
-    if (tok) printf("tokenizer = %s\n", path);
-    (void)style;
-    free(ini);
-    free(tok);
-    free(params);
-    param_table_free(&pt);
-    return 0;
+           x->pt.total, x->out, family_name(c->family), c->width, c->depth, c->num_heads, c->lru_width, c->mlp_width,
+           c->window, c->vocab_size, (double)c->soft_cap, c->embed_scale ? "true" : "false");
+    if (x->tok) printf("tokenizer = %s\n", x->tpath);
+}
+
+int cmd_import(int argc, char **argv) {
+    Import *x = callocCheck(1, sizeof *x);
+    int rc = import_args(x, argc, argv);
+    if (rc) {
+        free(x);
+        return rc - 1;
+    }
+    rc = locate(x) || read_weights(x) || read_tokenizer(x) || write_checkpoint(x) ? 1 : 0;
+    if (!rc) import_report(x);
+    free(x->tok);
+    free(x->params);
+    param_table_free(&x->pt);
+    free(x);
+    return rc;
 }

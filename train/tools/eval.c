@@ -218,168 +218,187 @@ static int eval_preferences(const char *ckpt, const char *path, long max_docs, i
     return 0;
 }
 
-int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *corpora[64], *chat_prompts = NULL, *preferences = NULL, *per_doc = NULL,
-               *reference = NULL, *compare = NULL;
-    int max_new = 64;
-    int n_corpora = 0, max_len = 0, batch = 8, by_pos = 0, bucket_w = 0;
-    long max_docs = -1, min_len = 0;
-    WeightFormat wf = WEIGHTS_FP32;
-    for (int i = 1; i < argc; i++) /* task files: train/tools/eval_tasks.c parses its own options */
-        if (!strcmp(argv[i], "--tasks")) return cmd_eval_tasks(argc, argv);
-    long long eot = -1;
+/* the options of `griffin eval` (the --tasks form parses its own: train/tools/eval_tasks.c) */
+typedef struct {
+    const char *ckpt, *corpora[64], *chat_prompts, *preferences, *per_doc, *reference, *compare;
+    int max_new, n_corpora, max_len, batch, by_pos, bucket_w;
+    long max_docs, min_len;
+    long long eot;
+    WeightFormat wf;
+} EvalArgs;
+
+/* 0, or 1 after --help */
+static int eval_args(EvalArgs *o, int argc, char **argv) {
+    *o = (EvalArgs){.max_new = 64, .batch = 8, .max_docs = -1, .eot = -1, .wf = WEIGHTS_FP32};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            eval_usage(stdout);
-            return 0;
-        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return eval_usage(stdout), 1;
         if (!strcmp(a, "--by-position")) {
-            by_pos = 1;
+            o->by_pos = 1;
             continue;
         }
         CHECK(i + 1 < argc, "griffin eval: %s needs a value", a);
         const char *v = argv[++i];
-        if (!strcmp(a, "--checkpoint")) ckpt = v;
+        if (!strcmp(a, "--checkpoint")) o->ckpt = v;
         else if (!strcmp(a, "--corpus")) {
-            CHECK(n_corpora < 64, "griffin eval: at most 64 corpora");
-            corpora[n_corpora++] = v;
-        } else if (!strcmp(a, "--max-length")) max_len = atoi(v);
-        else if (!strcmp(a, "--max-docs")) max_docs = atol(v);
-        else if (!strcmp(a, "--batch")) batch = atoi(v);
+            CHECK(o->n_corpora < 64, "griffin eval: at most 64 corpora");
+            o->corpora[o->n_corpora++] = v;
+        } else if (!strcmp(a, "--max-length")) o->max_len = atoi(v);
+        else if (!strcmp(a, "--max-docs")) o->max_docs = atol(v);
+        else if (!strcmp(a, "--batch")) o->batch = atoi(v);
         else if (!strcmp(a, "--bucket-width")) {
-            bucket_w = atoi(v);
-            by_pos = 1;
-            CHECK(bucket_w > 0, "griffin eval: --bucket-width must be positive");
+            o->bucket_w = atoi(v);
+            o->by_pos = 1;
+            CHECK(o->bucket_w > 0, "griffin eval: --bucket-width must be positive");
         } else if (!strcmp(a, "--min-length")) {
-            min_len = atol(v);
-            CHECK(min_len >= 0, "griffin eval: --min-length must be >= 0");
-        } else if (!strcmp(a, "--chat-prompts")) chat_prompts = v;
-        else if (!strcmp(a, "--per-document")) per_doc = v;
-        else if (!strcmp(a, "--preferences")) preferences = v;
-        else if (!strcmp(a, "--reference")) reference = v;
-        else if (!strcmp(a, "--max-new-tokens")) max_new = atoi(v);
-        else if (!strcmp(a, "--weights")) wf = weights_option("griffin eval", v);
-        else if (!strcmp(a, "--compare-weights")) compare = v;
-        else if (!strcmp(a, "--eot")) eot = atoll(v);
+            o->min_len = atol(v);
+            CHECK(o->min_len >= 0, "griffin eval: --min-length must be >= 0");
+        } else if (!strcmp(a, "--chat-prompts")) o->chat_prompts = v;
+        else if (!strcmp(a, "--per-document")) o->per_doc = v;
+        else if (!strcmp(a, "--preferences")) o->preferences = v;
+        else if (!strcmp(a, "--reference")) o->reference = v;
+        else if (!strcmp(a, "--max-new-tokens")) o->max_new = atoi(v);
+        else if (!strcmp(a, "--weights")) o->wf = weights_option("griffin eval", v);
+        else if (!strcmp(a, "--compare-weights")) o->compare = v;
+        else if (!strcmp(a, "--eot")) o->eot = atoll(v);
         else DIE("griffin eval: unknown option %s (see --help)", a);
     }
-    CHECK(!preferences || wf == WEIGHTS_FP32, "griffin eval: --weights applies to corpora, --per-document and "
-          "--chat-prompts, not to --preferences");
-    if (ckpt && preferences) return eval_preferences(ckpt, preferences, max_docs, batch, max_len, reference);
-    if (ckpt && compare && n_corpora == 1) return eval_compare_weights(ckpt, corpora[0], compare, max_docs, max_len, batch);
-    CHECK(!compare, "griffin eval: --compare-weights takes exactly one --corpus");
-    if (ckpt && chat_prompts) return eval_chat_endings(ckpt, chat_prompts, max_docs, max_new, batch, wf);
-    if (ckpt && per_doc && n_corpora == 1)
-        return eval_per_document(ckpt, corpora[0], per_doc, max_len, max_docs, wf);
-    CHECK(!per_doc, "griffin eval: --per-document takes exactly one --corpus");
-    if (!ckpt || !n_corpora) {
-        eval_usage(stderr);
-        return 2;
+    return 0;
+}
+
+/* one corpus's sums: NLL over unmasked targets, their count, their UTF-8 bytes, per position
+ * bucket ([0,1), [1,2), [2,4), ... (16 of them), or [0,W), [W,2W), ...) */
+typedef struct {
+    double nll, targets, bytes, *bucket_nll, *bucket_n;
+    int nb_buckets;
+    size_t evaluated;
+} EvalSums;
+
+/* rows b of the batch: document docs[b] (its first T+1 tokens) or padding; adds its bytes */
+static void fill_rows(Corpus *cp, const size_t *docs, int nb, int batch, int T, int *tok, int *tgt, int *pos,
+                      uint8_t *mask, double *bytes) {
+    for (int b = 0; b < batch; b++) {
+        for (int t = 0; t < T; t++) {
+            int i = b * T + t;
+            tok[i] = tgt[i] = 0;
+            pos[i] = t;
+            mask[i] = 0;
+        }
+        if (b >= nb) continue;
+        CorpusDoc doc = corpus_doc(cp, 0, docs[b]);
+        int n = doc.n > (size_t)T + 1 ? T + 1 : (int)doc.n;
+        for (int t = 0; t + 1 < n; t++) {
+            int i = b * T + t;
+            tok[i] = (int)doc.tokens[t];
+            tgt[i] = (int)doc.tokens[t + 1];
+            mask[i] = doc.mask ? doc.mask[t + 1] : 1;
+        }
+        double all = 0, used = 0;
+        for (size_t t = 1; t < doc.n; t++) all += doc.mask ? doc.mask[t] : 1;
+        for (int t = 1; t < n; t++) used += doc.mask ? doc.mask[t] : 1;
+        *bytes += all > 0 ? (double)doc.bytes * used / all : 0.0;
     }
-    CHECK(batch > 0 && max_len >= 0, "griffin eval: --batch must be positive");
-    LoadedModel lm;
-    load_model(ckpt, 1, 1, &lm);
-    int T = max_len > 0 ? max_len : lm.cfg->train.seq_len;
-    GriffinModel *m = griffin_create(&lm.m->cfg, batch, T, 0);
-    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
-    weights_apply(m, wf, ckpt);
-    printf("checkpoint: %s (step %lld)\nmax_length: %d\n", ckpt, (long long)lm.step, T);
-    if (wf != WEIGHTS_FP32) printf("weights: %s\n", weight_format_name(wf));
-    if (min_len > 0) printf("min_length: %ld\n", min_len);
-    /* position buckets: [0,1), [1,2), [2,4), ... (16 of them), or [0,W), [W,2W), ... */
-    const int NB = bucket_w > 0 ? (T + bucket_w - 1) / bucket_w : 16;
-    double *bucket_nll = mallocCheck(sizeof(double) * (size_t)NB), *bucket_n = mallocCheck(sizeof(double) * (size_t)NB);
+}
+
+/* the documents of cp (at least min_len tokens, the first max_docs of those), batch by batch */
+static void score_corpus(GriffinModel *m, Corpus *cp, const EvalArgs *o, int T, EvalSums *s) {
+    int batch = o->batch, V = m->cfg.vocab_size;
+    size_t all_docs = corpus_num_docs(cp), nd = 0;
+    size_t *docs = mallocCheck(sizeof(size_t) * (all_docs ? all_docs : 1));
+    for (size_t d = 0; d < all_docs && (o->max_docs < 0 || nd < (size_t)o->max_docs); d++)
+        if (o->min_len <= 0 || corpus_doc_len(cp, 0, d) >= (size_t)o->min_len) docs[nd++] = d;
     int *tok = mallocCheck(sizeof(int) * (size_t)batch * T), *tgt = mallocCheck(sizeof(int) * (size_t)batch * T);
     int *pos = mallocCheck(sizeof(int) * (size_t)batch * T);
     uint8_t *mask = mallocCheck((size_t)batch * T);
-    for (int c = 0; c < n_corpora; c++) {
-        CorpusOptions co = {m->cfg.vocab_size, eot, 0, 0};
-        Corpus *cp = corpus_open_ex(corpora[c], CORPUS_ANY, &co);
+    for (size_t d0 = 0; d0 < nd; d0 += (size_t)batch) {
+        int nb = (int)(nd - d0 < (size_t)batch ? nd - d0 : (size_t)batch);
+        fill_rows(cp, docs + d0, nb, batch, T, tok, tgt, pos, mask, &s->bytes);
+        griffin_forward(m, tok, tgt, pos, mask, batch, T);
+        for (int i = 0; i < nb * T; i++) {
+            if (!mask[i]) continue;
+            double l = (double)(m->lse[i] - m->logits[(size_t)i * V + tgt[i]]);
+            int t = i % T, k = 0;
+            if (o->bucket_w > 0) k = t / o->bucket_w;
+            else
+                while ((1 << k) <= t && k < s->nb_buckets - 1) k++;
+            s->nll += l, s->targets += 1, s->bucket_nll[k] += l, s->bucket_n[k] += 1;
+        }
+        s->evaluated += (size_t)nb;
+    }
+    free(docs), free(tok), free(tgt), free(pos), free(mask);
+}
+
+static void report_corpus(const char *name, Corpus *cp, const EvalArgs *o, const EvalSums *s) {
+    double loss = s->targets > 0 ? s->nll / s->targets : 0.0;
+    printf("corpus: %s\ndocuments: %zu\ntargets: %.0f\nloss: %.6f\nperplexity: %.4f\n", name, s->evaluated, s->targets,
+           loss, exp(loss));
+    if (corpus_num_bytes(cp, 0) > 0) printf("bits_per_byte: %.6f\n", s->bytes > 0 ? s->nll / log(2.0) / s->bytes : 0.0);
+    else printf("bits_per_byte: unavailable (the corpus records no byte counts)\n");
+    if (!o->by_pos) return;
+    printf("by_position (target index range: mean loss, targets):\n");
+    for (int k = 0; k < s->nb_buckets; k++) {
+        if (!(s->bucket_n[k] > 0)) continue;
+        int lo = o->bucket_w > 0 ? k * o->bucket_w : k ? 1 << (k - 1) : 0;
+        int hi = o->bucket_w > 0 ? (k + 1) * o->bucket_w : 1 << k;
+        printf("  [%d, %d): %.4f  %.0f\n", lo, hi, s->bucket_nll[k] / s->bucket_n[k], s->bucket_n[k]);
+    }
+}
+
+/* loss, perplexity and bits per byte of a checkpoint on each corpus */
+static int eval_corpora(const EvalArgs *o) {
+    CHECK(o->batch > 0 && o->max_len >= 0, "griffin eval: --batch must be positive");
+    LoadedModel lm;
+    load_model(o->ckpt, 1, 1, &lm);
+    int T = o->max_len > 0 ? o->max_len : lm.cfg->train.seq_len;
+    GriffinModel *m = griffin_create(&lm.m->cfg, o->batch, T, 0);
+    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    weights_apply(m, o->wf, o->ckpt);
+    printf("checkpoint: %s (step %lld)\nmax_length: %d\n", o->ckpt, (long long)lm.step, T);
+    if (o->wf != WEIGHTS_FP32) printf("weights: %s\n", weight_format_name(o->wf));
+    if (o->min_len > 0) printf("min_length: %ld\n", o->min_len);
+    EvalSums s = {.nb_buckets = o->bucket_w > 0 ? (T + o->bucket_w - 1) / o->bucket_w : 16};
+    s.bucket_nll = mallocCheck(sizeof(double) * (size_t)s.nb_buckets);
+    s.bucket_n = mallocCheck(sizeof(double) * (size_t)s.nb_buckets);
+    for (int c = 0; c < o->n_corpora; c++) {
+        CorpusOptions co = {m->cfg.vocab_size, o->eot, 0, 0};
+        Corpus *cp = corpus_open_ex(o->corpora[c], CORPUS_ANY, &co);
         CorpusKind kind = corpus_kind(cp);
         CHECK(kind == CORPUS_TEXT || kind == CORPUS_CHAT, "griffin eval: %s is a %s corpus; eval takes text or chat",
-              corpora[c], corpus_kind_name(kind));
+              o->corpora[c], corpus_kind_name(kind));
         CHECK(corpus_vocab_size(cp) <= m->cfg.vocab_size, "griffin eval: %s has vocabulary %d > the model's %d",
-              corpora[c], corpus_vocab_size(cp), m->cfg.vocab_size);
-        if (lm.tok) corpus_check_tokenizer(cp, lm.tok, ckpt);
-        /* the documents to evaluate: at least min_len tokens, the first max_docs of those */
-        size_t all_docs = corpus_num_docs(cp), nd = 0;
-        size_t *docs = mallocCheck(sizeof(size_t) * (all_docs ? all_docs : 1));
-        for (size_t d = 0; d < all_docs && (max_docs < 0 || nd < (size_t)max_docs); d++)
-            if (min_len <= 0 || corpus_doc_len(cp, 0, d) >= (size_t)min_len) docs[nd++] = d;
-        double nll = 0.0, targets = 0.0, bytes = 0.0;
-        for (int k = 0; k < NB; k++) bucket_nll[k] = bucket_n[k] = 0.0;
-        size_t evaluated = 0;
-        for (size_t d0 = 0; d0 < nd; d0 += (size_t)batch) {
-            int nb = (int)(nd - d0 < (size_t)batch ? nd - d0 : (size_t)batch);
-            for (int b = 0; b < batch; b++) {
-                for (int t = 0; t < T; t++) {
-                    int i = b * T + t;
-                    tok[i] = 0;
-                    tgt[i] = 0;
-                    pos[i] = t;
-                    mask[i] = 0;
-                }
-                if (b >= nb) continue;
-                CorpusDoc doc = corpus_doc(cp, 0, docs[d0 + (size_t)b]);
-                int n = doc.n > (size_t)T + 1 ? T + 1 : (int)doc.n;
-                for (int t = 0; t + 1 < n; t++) {
-                    int i = b * T + t;
-                    tok[i] = (int)doc.tokens[t];
-                    tgt[i] = (int)doc.tokens[t + 1];
-                    mask[i] = doc.mask ? doc.mask[t + 1] : 1;
-                }
-                double all = 0, used = 0;
-                for (size_t t = 1; t < doc.n; t++) all += doc.mask ? doc.mask[t] : 1;
-                for (int t = 1; t < n; t++) used += doc.mask ? doc.mask[t] : 1;
-                bytes += all > 0 ? (double)doc.bytes * used / all : 0.0;
-            }
-            griffin_forward(m, tok, tgt, pos, mask, batch, T);
-            int V = m->cfg.vocab_size;
-            for (int b = 0; b < nb; b++) {
-                for (int t = 0; t < T; t++) {
-                    int i = b * T + t;
-                    if (!mask[i]) continue;
-                    double l = (double)(m->lse[i] - m->logits[(size_t)i * V + tgt[i]]);
-                    nll += l;
-                    targets += 1;
-                    int k = 0;
-                    if (bucket_w > 0) k = t / bucket_w;
-                    else
-                        while ((1 << k) <= t && k < NB - 1) k++;
-                    bucket_nll[k] += l;
-                    bucket_n[k] += 1;
-                }
-            }
-            evaluated += (size_t)nb;
-        }
-        double loss = targets > 0 ? nll / targets : 0.0;
-        printf("corpus: %s\ndocuments: %zu\ntargets: %.0f\nloss: %.6f\nperplexity: %.4f\n", corpora[c], evaluated,
-               targets, loss, exp(loss));
-        if (corpus_num_bytes(cp, 0) > 0) printf("bits_per_byte: %.6f\n", bytes > 0 ? nll / log(2.0) / bytes : 0.0);
-        else printf("bits_per_byte: unavailable (the corpus records no byte counts)\n");
-        if (by_pos) {
-            printf("by_position (target index range: mean loss, targets):\n");
-            for (int k = 0; k < NB; k++) {
-                if (!(bucket_n[k] > 0)) continue;
-                if (bucket_w > 0)
-                    printf("  [%d, %d): %.4f  %.0f\n", k * bucket_w, (k + 1) * bucket_w, bucket_nll[k] / bucket_n[k],
-                           bucket_n[k]);
-                else
-                    printf("  [%d, %d): %.4f  %.0f\n", k ? 1 << (k - 1) : 0, 1 << k, bucket_nll[k] / bucket_n[k],
-                           bucket_n[k]);
-            }
-        }
-        free(docs);
+              o->corpora[c], corpus_vocab_size(cp), m->cfg.vocab_size);
+        if (lm.tok) corpus_check_tokenizer(cp, lm.tok, o->ckpt);
+        s.nll = s.targets = s.bytes = 0.0, s.evaluated = 0;
+        for (int k = 0; k < s.nb_buckets; k++) s.bucket_nll[k] = s.bucket_n[k] = 0.0;
+        score_corpus(m, cp, o, T, &s);
+        report_corpus(o->corpora[c], cp, o, &s);
         corpus_close(cp);
     }
-    free(tok);
-    free(tgt);
-    free(pos);
-    free(mask);
-    free(bucket_nll);
-    free(bucket_n);
+    free(s.bucket_nll);
+    free(s.bucket_n);
     griffin_free(m);
     loaded_model_free(&lm);
     return 0;
+}
+
+int cmd_eval(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) /* task files: train/tools/eval_tasks.c parses its own options */
+        if (!strcmp(argv[i], "--tasks")) return cmd_eval_tasks(argc, argv);
+    EvalArgs o;
+    if (eval_args(&o, argc, argv)) return 0;
+    CHECK(!o.preferences || o.wf == WEIGHTS_FP32, "griffin eval: --weights applies to corpora, --per-document and "
+          "--chat-prompts, not to --preferences");
+    if (o.ckpt && o.preferences) return eval_preferences(o.ckpt, o.preferences, o.max_docs, o.batch, o.max_len, o.reference);
+    if (o.ckpt && o.compare && o.n_corpora == 1)
+        return eval_compare_weights(o.ckpt, o.corpora[0], o.compare, o.max_docs, o.max_len, o.batch);
+    CHECK(!o.compare, "griffin eval: --compare-weights takes exactly one --corpus");
+    if (o.ckpt && o.chat_prompts) return eval_chat_endings(o.ckpt, o.chat_prompts, o.max_docs, o.max_new, o.batch, o.wf);
+    if (o.ckpt && o.per_doc && o.n_corpora == 1)
+        return eval_per_document(o.ckpt, o.corpora[0], o.per_doc, o.max_len, o.max_docs, o.wf);
+    CHECK(!o.per_doc, "griffin eval: --per-document takes exactly one --corpus");
+    if (!o.ckpt || !o.n_corpora) {
+        eval_usage(stderr);
+        return 2;
+    }
+    return eval_corpora(&o);
 }

@@ -241,6 +241,15 @@ def test_score():
     print(f"{len(res[8])} documents up to {longest} tokens: chunked (8) vs one pass: max relative NLL difference {worst:.2e}")
     if worst > 1e-5 or longest <= 8:
         fail("chunked scoring differs from one pass")
+    # griffin sample reads the config's [sample] section: the same text as the same flags
+    flags = subprocess.run([BIN, "sample", "--checkpoint", ckpt, "--prompt", "The licence", "--max-new-tokens", "12",
+                            "--temperature", "0.7", "--seed", "5"], env=ENV, stdout=subprocess.PIPE, text=True).stdout
+    conf = subprocess.run([BIN, "sample", "--config", CFG, f"--sample.checkpoint={ckpt}", "--sample.prompt=The licence",
+                           "--sample.max_tokens=12", "--sample.temperature=0.7", "--sample.seed=5"], env=ENV,
+                          stdout=subprocess.PIPE, text=True).stdout
+    print(f"sample with flags / with [sample] keys: {flags.strip()[-60:]!r} / {conf.strip()[-60:]!r}")
+    if not flags.strip() or flags != conf:
+        fail("griffin sample --config [sample] differs from the same settings given as flags")
 
 
 def export(fmt, out, *extra):

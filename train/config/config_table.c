@@ -101,7 +101,7 @@ const CfgKey cfg_keys[] = {
     /* [sample] */
     {"sample", "checkpoint", CT_PATH, OFF(sample.checkpoint), "", 0, 0, 0, 0, NULL, "checkpoint to sample from"},
     {"sample", "prompt", CT_STRING, OFF(sample.prompt), "", 0, 0, 0, 0, NULL, "prompt text"},
-    {"sample", "max_tokens", CT_INT, OFF(sample.max_tokens), "256", 0, 1, 1 << 24, 0, NULL, "tokens to generate"},
+    {"sample", "max_tokens", CT_INT, OFF(sample.max_tokens), "128", 0, 1, 1 << 24, 0, NULL, "tokens to generate (griffin sample --max-new-tokens)"},
     {"sample", "temperature", CT_FLOAT, OFF(sample.temperature), "0.8", 0, 0, 100, 0, NULL, "sampling temperature (0 = greedy)"},
     {"sample", "top_k", CT_INT, OFF(sample.top_k), "0", 0, 0, 1 << 24, 0, NULL, "keep the k most likely tokens (0 = all)"},
     {"sample", "top_p", CT_FLOAT, OFF(sample.top_p), "1", 0, 0, 1, R_MIN_OPEN, NULL, "nucleus sampling mass"},

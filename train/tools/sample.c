@@ -13,6 +13,7 @@
 
 static void sample_usage(FILE *f) {
     fprintf(f, "usage: griffin sample --checkpoint CKPT.h5 (--prompt TEXT | --prompt-file FILE) [--chat]\n"
+               "                      [--config CONFIG.ini [--sample.KEY=VALUE ...]]\n"
                "                      [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]\n"
                "                      [--seed S] [--num-samples M] [--batch B] [--weights fp32|bf16|int8]\n"
                "  --prompt-file      one prompt per line, generated in batches of --batch (default 16)\n"
@@ -22,6 +23,8 @@ static void sample_usage(FILE *f) {
                "                     is not changed\n"
                "  --temperature 0    greedy; defaults: 128 tokens, temperature 0.8, top-k 0 (off),\n"
                "                     top-p 1 (off), seed 0, 1 sample\n"
+               "  --config           take the defaults from the config's [sample] section (checkpoint, prompt,\n"
+               "                     max_tokens, temperature, top_k, top_p, seed, chat); flags override them\n"
                "Generation stops at <eos> (and <end_of_turn> with --chat); the same seed gives the same text.\n");
 }
 
@@ -45,29 +48,53 @@ static int *render(const Tokenizer *tok, const char *text, int chat, int *n) {
     return ids;
 }
 
+/* the [sample] section of --config CONFIG.ini (with its --section.key=value overrides) as the
+ * defaults: one set of names and defaults for the config keys and the flags */
+static TrainConfig *sample_config(int argc, char **argv) {
+    const char *path = NULL;
+    char *over[64];
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) path = argv[++i];
+        else if (!strncmp(argv[i], "--", 2) && strchr(argv[i], '=') && strchr(argv[i], '.') && n < 64) over[n++] = argv[i];
+    }
+    TrainConfig *cfg = callocCheck(1, sizeof *cfg);
+    char err[2048];
+    if (path) REQUIRE(train_config_load(cfg, path, n, over, err, sizeof err) == 0, "sample: %s", err);
+    else REQUIRE(n == 0, "sample: %s is a config key: it needs --config CONFIG.ini", over[0]);
+    return cfg;
+}
+
 int cmd_sample(int argc, char **argv) {
-    const char *ckpt = NULL, *prompt = NULL, *prompt_file = NULL;
-    int chat = 0, max_new = 128, num_samples = 1, batch = 16;
-    SamplerParams sp = {0.8f, 0, 1.0f, 0};
-    unsigned long long seed = 0;
+    TrainConfig *cfg = sample_config(argc, argv);
+    const SampleSection *ss = &cfg->sample;
+    int has_cfg = cfg->source[0] != 0;
+    const char *ckpt = has_cfg && ss->checkpoint[0] ? ss->checkpoint : NULL;
+    const char *prompt = has_cfg && ss->prompt[0] ? ss->prompt : NULL, *prompt_file = NULL;
+    int chat = has_cfg ? ss->chat : 0, max_new = has_cfg ? ss->max_tokens : 128, num_samples = 1, batch = 16;
+    SamplerParams sp = {has_cfg ? ss->temperature : 0.8f, has_cfg ? ss->top_k : 0, has_cfg ? ss->top_p : 1.0f, 0};
+    unsigned long long seed = has_cfg ? (unsigned long long)ss->seed : 0;
     WeightFormat wf = WEIGHTS_FP32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             sample_usage(stdout);
+            free(cfg);
             return 0;
         }
         if (!strcmp(a, "--chat")) {
             chat = 1;
             continue;
         }
+        if (!strncmp(a, "--", 2) && strchr(a, '=') && strchr(a, '.')) continue; /* a config override */
         CHECK(i + 1 < argc, "griffin sample: %s needs a value", a);
         const char *v = argv[++i];
         char *end = NULL;
+        if (!strcmp(a, "--config")) continue; /* read by sample_config */
         if (!strcmp(a, "--checkpoint")) ckpt = v;
         else if (!strcmp(a, "--prompt")) prompt = v;
         else if (!strcmp(a, "--prompt-file")) prompt_file = v;
-        else if (!strcmp(a, "--max-new-tokens")) max_new = (int)strtol(v, &end, 10);
+        else if (!strcmp(a, "--max-new-tokens") || !strcmp(a, "--max-tokens")) max_new = (int)strtol(v, &end, 10);
         else if (!strcmp(a, "--temperature")) sp.temperature = strtof(v, &end);
         else if (!strcmp(a, "--top-k")) sp.top_k = (int)strtol(v, &end, 10);
         else if (!strcmp(a, "--top-p")) sp.top_p = strtof(v, &end);
@@ -78,8 +105,10 @@ int cmd_sample(int argc, char **argv) {
         else DIE("griffin sample: unknown option %s (see --help)", a);
         CHECK(!end || (*end == 0 && end != v), "griffin sample: %s: '%s' is not a number", a, v);
     }
+    if (prompt_file) prompt = NULL; /* --prompt-file replaces the config's sample.prompt */
     if (!ckpt || (!prompt == !prompt_file)) {
         sample_usage(stderr);
+        free(cfg);
         return 2;
     }
     CHECK(max_new > 0 && num_samples > 0 && batch > 0, "griffin sample: counts must be positive");
@@ -158,5 +187,6 @@ int cmd_sample(int argc, char **argv) {
     free(texts);
     griffin_free(m);
     loaded_model_free(&lm);
+    free(cfg);
     return 0;
 }

@@ -331,6 +331,7 @@ static int bench_train(int argc, char **argv) {
 int cmd_bench(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "train")) return bench_train(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "sample")) return bench_sample(argc - 1, argv + 1);
-    printf("usage: griffin bench train|sample [options]   (griffin bench train --help)\n");
+    if (argc >= 2 && !strcmp(argv[1], "data")) return bench_data(argc - 1, argv + 1);
+    printf("usage: griffin bench train|sample|data [options]   (griffin bench train --help)\n");
     return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0 : 2;
 }

@@ -50,7 +50,6 @@ typedef struct {
     size_t size;
     size_t data_off;    /* first token's byte */
     int item;           /* bytes per token: 2 or 4 */
-    int is_signed;      /* int32 tokens (Megatron dtype 4) */
     uint64_t n_tokens;
 } Segment;
 
@@ -272,7 +271,7 @@ static const uint8_t MMIDIDX[9] = {'M', 'M', 'I', 'D', 'I', 'D', 'X', 0, 0};
 #define IDX_HEAD 34
 
 /* header fields and the .idx size against the counts; returns the token size */
-static int megatron_header(const Segment *idx, const char *spec, uint64_t *S, uint64_t *D, int *is_signed) {
+static int megatron_header(const Segment *idx, const char *spec, uint64_t *S, uint64_t *D) {
     const char *p = idx->path;
     CHECK(idx->size >= IDX_HEAD, "corpus %s: %s has %zu bytes, shorter than its %d-byte header (truncated?)", spec, p,
           idx->size, IDX_HEAD);
@@ -282,15 +281,16 @@ static int megatron_header(const Segment *idx, const char *spec, uint64_t *S, ui
     int code = idx->map[17], item = code == 8 ? 2 : code == 4 ? 4 : 0;
     CHECK(item, "corpus %s: %s: dtype code %d; griffin reads token ids of dtype 8 (uint16) and 4 (int32)", spec, p,
           code);
-    *is_signed = code == 4;
     *S = get_le(idx->map + 18, 8);
     *D = get_le(idx->map + 26, 8);
     uint64_t room = idx->size - IDX_HEAD;
-    CHECK(*S <= room / 12 && *D <= (room - *S * 12) / 8 && IDX_HEAD + *S * 12 + *D * 8 == idx->size,
-          "corpus %s: %s: %llu sequences and %llu document indices need %llu bytes, the file has %zu (%s)", spec, p,
-          (unsigned long long)*S, (unsigned long long)*D,
-          (*S > room / 12 || *D > room / 8) ? 0ull : (unsigned long long)(IDX_HEAD + *S * 12 + *D * 8), idx->size,
-          "truncated or damaged");
+    CHECK(*S <= room / 12 && *D <= (room - *S * 12) / 8, "corpus %s: %s: sequence count %llu and document count "
+          "%llu do not fit in its %zu bytes (truncated or damaged)", spec, p, (unsigned long long)*S,
+          (unsigned long long)*D, idx->size);
+    uint64_t need = IDX_HEAD + *S * 12 + *D * 8;
+    CHECK(need == idx->size, "corpus %s: %s: %llu sequences and %llu document indices need %llu bytes, the file has "
+          "%zu (%s)", spec, p, (unsigned long long)*S, (unsigned long long)*D, (unsigned long long)need, idx->size,
+          need > idx->size ? "truncated" : "extra bytes at the end");
     CHECK(*D >= 2, "corpus %s: %s: no documents (document count %llu)", spec, p, (unsigned long long)*D);
     return item;
 }
@@ -353,11 +353,9 @@ Corpus *corpus_open_megatron(const char *spec, const char *prefix, const CorpusO
     free(idx_path);
     free(bin_path);
     uint64_t S, D;
-    int is_signed;
-    int item = megatron_header(&idx, spec, &S, &D, &is_signed);
+    int item = megatron_header(&idx, spec, &S, &D);
     megatron_sequences(&idx, &x->seg[0], spec, S, item);
     x->seg[0].item = item;
-    x->seg[0].is_signed = is_signed;
     x->seg[0].n_tokens = x->seg[0].size / (size_t)item;
     ext_finish(c, x, &megatron_backend, o);
     megatron_documents(c, &idx, S, D, item);

@@ -12,7 +12,8 @@ sft/ckpt-150.h5, pref.train.h5, pref.heldout.h5), where the reply naming gold is
      parameters); the reference cache of the run folder is reused;
   4. 2 ranks x 8 pairs = 1 rank x 16 = 1 rank x 2 micro-batches of 8, within float round-off;
   5. robust, ipo, hinge, simpo (+ label smoothing, sft_weight) run and lower their loss;
-  6. bad configs (unknown dpo.loss, dpo.beta = 0, a chat corpus) are refused in one line naming
+  6. bad configs (unknown dpo.loss, dpo.beta = 0, a chat corpus, a missing reference, label
+     smoothing with ipo) are refused in one line naming
      the key, exit code 2, nothing written.
 
 usage: test_dpo.py GRIFFIN_BIN TASK_WORK_DIR"""
@@ -137,7 +138,8 @@ for extra in (["--dpo.loss=robust", "--dpo.label_smoothing=0.1"], ["--dpo.loss=i
 # 6. refused configs
 bad = f"{WORK}/dpo_bad"
 for args, want in ((["--dpo.loss=kto"], "dpo.loss"), (["--dpo.beta=0"], "dpo.beta"),
-                   ([f"--data.pairs={WORK}/sft.h5"], "data.pairs")):
+                   ([f"--data.pairs={WORK}/sft.h5"], "data.pairs"), ([f"--dpo.reference={WORK}/none.h5"], "dpo.reference"),
+                   (["--dpo.loss=ipo", "--dpo.label_smoothing=0.1"], "dpo.label_smoothing")):
     out = run(f"--train.out_dir={bad}", *args, expect=2).strip()
     if len(out.splitlines()) != 1 or want not in out or os.path.exists(bad):
         fail(f"{' '.join(args)}: not refused in one line naming {want} with nothing written: {out!r}")

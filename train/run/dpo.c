@@ -84,6 +84,10 @@ static int check(const TrainConfig *cfg, char *err, size_t errlen) {
     char key[CFG_NAME + 8];
     if (!cfg->train.init[0])
         return set_error(err, errlen, "%s: train.init (the SFT checkpoint the policy starts from) is required", cfg->source);
+    if (access(cfg->train.init, R_OK) != 0)
+        return set_error(err, errlen, "%s: train.init = %s cannot be read", cfg->source, cfg->train.init);
+    if (d->reference[0] && access(d->reference, R_OK) != 0)
+        return set_error(err, errlen, "%s: dpo.reference = %s cannot be read", cfg->source, d->reference);
     if (cfg->griffin.reward_head)
         return set_error(err, errlen, "%s: the policy is a language model (model.reward_head = false)", cfg->source);
     if (cfg->train.steps <= 0) return set_error(err, errlen, "%s: train.steps must be set (> 0)", cfg->source);

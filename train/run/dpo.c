@@ -113,7 +113,7 @@ static int pair_skip(Corpus *c, size_t d, int T) {
     return ch.n == rj.n && !memcmp(ch.tokens, rj.tokens, ch.n * sizeof(uint32_t)) ? 2 : 0;
 }
 
-/* the eligible pairs [first, first + n) of corpus c as indices base + d; counts the skipped */
+/* the eligible pairs d of corpus c into ids (as base + d); counts the skipped ones by reason */
 static size_t eligible(Corpus *c, size_t base, int T, size_t *ids, size_t *skipped) {
     size_t k = 0, nd = corpus_num_docs(c);
     for (size_t d = 0; d < nd; d++) {

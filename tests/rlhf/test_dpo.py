@@ -12,6 +12,7 @@ sft/ckpt-150.h5, pref.train.h5, pref.heldout.h5), where the reply naming gold is
      parameters); the reference cache of the run folder is reused;
   4. 2 ranks x 8 pairs = 1 rank x 16 = 1 rank x 2 micro-batches of 8, within float round-off;
   5. robust, ipo, hinge, simpo (+ label smoothing, sft_weight) run and lower their loss;
+  5b. pairs with identical replies or longer than seq_len are counted and skipped;
   6. bad configs (unknown dpo.loss, dpo.beta = 0, a chat corpus, a missing reference, label
      smoothing with ipo) are refused in one line naming
      the key, exit code 2, nothing written.
@@ -134,6 +135,23 @@ for extra in (["--dpo.loss=robust", "--dpo.label_smoothing=0.1"], ["--dpo.loss=i
           f"val_accuracy {e[0]['val_accuracy']:.3f} -> {e[10]['val_accuracy']:.3f}")
     if not e[10]["val_loss"] < e[0]["val_loss"]:
         fail(f"{' '.join(extra)} did not lower the held-out loss")
+
+# 5b. pairs with identical replies and pairs longer than seq_len are counted and skipped
+rows = [json.loads(l) for l in open(f"{WORK}/pref.train.jsonl")][:40]
+for r in rows[:3]:
+    r["rejected"] = r["chosen"]
+rows[3]["chosen"] = " ".join(["gold"] * 60) + "."
+with open(f"{WORK}/pref.odd.jsonl", "w") as f:
+    f.writelines(json.dumps(r) + "\n" for r in rows)
+subprocess.run([BIN, "tokenize", "--kind", "preference", "--tokenizer", f"{WORK}/tok.model", "--input",
+                f"{WORK}/pref.odd.jsonl", "--output", f"{WORK}/pref.odd.h5", "--quiet"], env=ENV, check=True)
+shutil.rmtree(f"{WORK}/dpo_odd", ignore_errors=True)
+out = run(f"--train.out_dir={WORK}/dpo_odd", f"--data.pairs={WORK}/pref.odd.h5", "--train.steps=2", "--train.eval_every=0",
+          "--optim.warmup_steps=0")
+if "pairs: 36 for training" not in out or "1 + 0 longer than seq_len 48, 3 + 0 with identical replies" not in out:
+    fail("3 pairs with identical replies and 1 too long were not counted and skipped: " +
+         [l for l in out.splitlines() if l.startswith("pairs:")][0])
+print("skipped and counted: 3 pairs with identical replies, 1 longer than seq_len (36 of 40 train)")
 
 # 6. refused configs
 bad = f"{WORK}/dpo_bad"

@@ -115,6 +115,15 @@ if not h5same(f"{WORK}/dpo/ckpt-30.h5", f"{WORK}/dpo_half/ckpt-30.h5"):
     fail("resumed run: parameters differ")
 print("resume: 15 + resumed 15 steps bitwise the 30 in one go (metrics, parameters); reference cache reused")
 
+# 3b. another reference gets its own cache file (the key is the reference's checksum), and h != 0
+run(f"--train.out_dir={WORK}/dpo_half", "--train.resume=none", "--train.steps=5", "--train.eval_every=5",
+    f"--dpo.reference={WORK}/dpo/ckpt-15.h5")
+caches = sorted(f for f in os.listdir(f"{WORK}/dpo_half") if f.startswith("ref-logps-"))
+e5 = metrics(f"{WORK}/dpo_half", "val_loss")
+if len(caches) != 2 or e5[0]["val_margin"] == 0:
+    fail(f"dpo.reference = another checkpoint: expected a second cache file and h != 0, got {caches}")
+print(f"another reference: its own cache file ({caches[0]} beside {caches[1]}), step-0 val_margin {e5[0]['val_margin']:+.4f}")
+
 # 4. ranks and micro-batches
 short = ["--train.steps=10", "--train.eval_every=5", "--train.checkpoint_every=10"]
 run(f"--train.out_dir={WORK}/dpo_r1", *short)

@@ -12,7 +12,9 @@ sft/ckpt-150.h5, pref.train.h5, pref.heldout.h5), where the reply naming gold is
      parameters); the reference cache of the run folder is reused;
   4. 2 ranks x 8 pairs = 1 rank x 16 = 1 rank x 2 micro-batches of 8, within float round-off;
   5. robust, ipo, hinge, simpo (+ label smoothing, sft_weight) run and lower their loss;
-  6. bad configs (unknown dpo.loss, dpo.beta = 0, a chat corpus) are refused in one line naming
+  5b. pairs with identical replies or longer than seq_len are counted and skipped;
+  6. bad configs (unknown dpo.loss, dpo.beta = 0, a chat corpus, a missing reference, label
+     smoothing with ipo) are refused in one line naming
      the key, exit code 2, nothing written.
 
 usage: test_dpo.py GRIFFIN_BIN TASK_WORK_DIR"""
@@ -113,6 +115,15 @@ if not h5same(f"{WORK}/dpo/ckpt-30.h5", f"{WORK}/dpo_half/ckpt-30.h5"):
     fail("resumed run: parameters differ")
 print("resume: 15 + resumed 15 steps bitwise the 30 in one go (metrics, parameters); reference cache reused")
 
+# 3b. another reference gets its own cache file (the key is the reference's checksum), and h != 0
+run(f"--train.out_dir={WORK}/dpo_half", "--train.resume=none", "--train.steps=5", "--train.eval_every=5",
+    f"--dpo.reference={WORK}/dpo/ckpt-15.h5")
+caches = sorted(f for f in os.listdir(f"{WORK}/dpo_half") if f.startswith("ref-logps-"))
+e5 = metrics(f"{WORK}/dpo_half", "val_loss")
+if len(caches) != 2 or e5[0]["val_margin"] == 0:
+    fail(f"dpo.reference = another checkpoint: expected a second cache file and h != 0, got {caches}")
+print(f"another reference: its own cache file ({caches[0]} beside {caches[1]}), step-0 val_margin {e5[0]['val_margin']:+.4f}")
+
 # 4. ranks and micro-batches
 short = ["--train.steps=10", "--train.eval_every=5", "--train.checkpoint_every=10"]
 run(f"--train.out_dir={WORK}/dpo_r1", *short)
@@ -134,10 +145,28 @@ for extra in (["--dpo.loss=robust", "--dpo.label_smoothing=0.1"], ["--dpo.loss=i
     if not e[10]["val_loss"] < e[0]["val_loss"]:
         fail(f"{' '.join(extra)} did not lower the held-out loss")
 
+# 5b. pairs with identical replies and pairs longer than seq_len are counted and skipped
+rows = [json.loads(l) for l in open(f"{WORK}/pref.train.jsonl")][:40]
+for r in rows[:3]:
+    r["rejected"] = r["chosen"]
+rows[3]["chosen"] = " ".join(["gold"] * 60) + "."
+with open(f"{WORK}/pref.odd.jsonl", "w") as f:
+    f.writelines(json.dumps(r) + "\n" for r in rows)
+subprocess.run([BIN, "tokenize", "--kind", "preference", "--tokenizer", f"{WORK}/tok.model", "--input",
+                f"{WORK}/pref.odd.jsonl", "--output", f"{WORK}/pref.odd.h5", "--quiet"], env=ENV, check=True)
+shutil.rmtree(f"{WORK}/dpo_odd", ignore_errors=True)
+out = run(f"--train.out_dir={WORK}/dpo_odd", f"--data.pairs={WORK}/pref.odd.h5", "--train.steps=2", "--train.eval_every=0",
+          "--optim.warmup_steps=0")
+if "pairs: 36 for training" not in out or "1 + 0 longer than seq_len 48, 3 + 0 with identical replies" not in out:
+    fail("3 pairs with identical replies and 1 too long were not counted and skipped: " +
+         [l for l in out.splitlines() if l.startswith("pairs:")][0])
+print("skipped and counted: 3 pairs with identical replies, 1 longer than seq_len (36 of 40 train)")
+
 # 6. refused configs
 bad = f"{WORK}/dpo_bad"
 for args, want in ((["--dpo.loss=kto"], "dpo.loss"), (["--dpo.beta=0"], "dpo.beta"),
-                   ([f"--data.pairs={WORK}/sft.h5"], "data.pairs")):
+                   ([f"--data.pairs={WORK}/sft.h5"], "data.pairs"), ([f"--dpo.reference={WORK}/none.h5"], "dpo.reference"),
+                   (["--dpo.loss=ipo", "--dpo.label_smoothing=0.1"], "dpo.label_smoothing")):
     out = run(f"--train.out_dir={bad}", *args, expect=2).strip()
     if len(out.splitlines()) != 1 or want not in out or os.path.exists(bad):
         fail(f"{' '.join(args)}: not refused in one line naming {want} with nothing written: {out!r}")

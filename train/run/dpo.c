@@ -21,7 +21,8 @@
  *
  * metrics.jsonl per step: loss, reward_accuracy (ρ_chosen > ρ_rejected; ties count one half),
  * reward_margin, rewards_chosen, rewards_rejected (implicit rewards ρ, rlhf/dpo.h),
- * logp_chosen, logp_rejected (per reply token), grad_norm, lr, ms; per evaluation on [data]
+ * logp_chosen, logp_rejected (per reply token), grad_norm, lr, ms, tokens_per_s (row
+ * positions, padding included); per evaluation on [data]
  * valid: val_loss, val_accuracy, val_margin, val_rewards_chosen, val_rewards_rejected,
  * val_pairs. */
 #include <stdio.h>
@@ -84,6 +85,10 @@ static int check(const TrainConfig *cfg, char *err, size_t errlen) {
     char key[CFG_NAME + 8];
     if (!cfg->train.init[0])
         return set_error(err, errlen, "%s: train.init (the SFT checkpoint the policy starts from) is required", cfg->source);
+    if (access(cfg->train.init, R_OK) != 0)
+        return set_error(err, errlen, "%s: train.init = %s cannot be read", cfg->source, cfg->train.init);
+    if (d->reference[0] && access(d->reference, R_OK) != 0)
+        return set_error(err, errlen, "%s: dpo.reference = %s cannot be read", cfg->source, d->reference);
     if (cfg->griffin.reward_head)
         return set_error(err, errlen, "%s: the policy is a language model (model.reward_head = false)", cfg->source);
     if (cfg->train.steps <= 0) return set_error(err, errlen, "%s: train.steps must be set (> 0)", cfg->source);
@@ -109,7 +114,7 @@ static int pair_skip(Corpus *c, size_t d, int T) {
     return ch.n == rj.n && !memcmp(ch.tokens, rj.tokens, ch.n * sizeof(uint32_t)) ? 2 : 0;
 }
 
-/* the eligible pairs [first, first + n) of corpus c as indices base + d; counts the skipped */
+/* the eligible pairs d of corpus c into ids (as base + d); counts the skipped ones by reason */
 static size_t eligible(Corpus *c, size_t base, int T, size_t *ids, size_t *skipped) {
     size_t k = 0, nd = corpus_num_docs(c);
     for (size_t d = 0; d < nd; d++) {
@@ -398,10 +403,12 @@ static double pair_stats(DpoStage *s, int M, double *sums) {
     return l;
 }
 
+/* tokens: the rows' positions (2 per pair, seq_len each), as the forward and backward see them */
 static void plan(void *st, Engine *e, StepPlan *p) {
-    (void)e, (void)p;
+    (void)e;
     DpoStage *s = st;
     memset(s->sums, 0, sizeof s->sums);
+    p->tokens = (int64_t)(2 * s->gpairs) * s->T;
 }
 
 /* micro-batch a: this rank's B pairs of the global batch */
@@ -461,18 +468,18 @@ static void evaluate(void *st, Engine *e) {
 
 static void end_step(void *st, Engine *e, const StepInfo *si) {
     DpoStage *s = st;
-    double *v = s->sums, n = s->gpairs;
+    double *v = s->sums, n = s->gpairs, tps = 2 * n * s->T / si->seconds;
     dist_allreduce_sum_f64(v, S_N);
     if (!si->log) return;
     run_say(&e->out, "step %6lld/%lld | loss %.4f | acc %.3f | margin %+.4f | chosen %+.4f | rejected %+.4f | logp %.3f / "
-            "%.3f | norm %.3f | lr %.2e | %.0f ms | eta %.0fs\n", (long long)si->step, (long long)si->total,
+            "%.3f | norm %.3f | lr %.2e | %.0f ms | %.0f tok/s | eta %.0fs\n", (long long)si->step, (long long)si->total,
             s->loss_sum / n, v[S_RIGHT] / n, v[S_MARGIN] / n, v[S_RC] / n, v[S_RR] / n, v[S_LPC] / v[S_NC],
-            v[S_LPR] / v[S_NR], si->norm, (double)si->lr, 1e3 * si->seconds, si->eta);
+            v[S_LPR] / v[S_NR], si->norm, (double)si->lr, 1e3 * si->seconds, tps, si->eta);
     run_metric(&e->out, "{\"step\":%lld,\"loss\":%.17g,\"reward_accuracy\":%.9g,\"reward_margin\":%.9g,"
                "\"rewards_chosen\":%.9g,\"rewards_rejected\":%.9g,\"logp_chosen\":%.9g,\"logp_rejected\":%.9g,"
-               "\"grad_norm\":%.9g,\"lr\":%.6g,\"ms\":%.1f}", (long long)si->step, s->loss_sum / n, v[S_RIGHT] / n,
-               v[S_MARGIN] / n, v[S_RC] / n, v[S_RR] / n, v[S_LPC] / v[S_NC], v[S_LPR] / v[S_NR], si->norm,
-               (double)si->lr, 1e3 * si->seconds);
+               "\"grad_norm\":%.9g,\"lr\":%.6g,\"ms\":%.1f,\"tokens_per_s\":%.1f}", (long long)si->step,
+               s->loss_sum / n, v[S_RIGHT] / n, v[S_MARGIN] / n, v[S_RC] / n, v[S_RR] / n, v[S_LPC] / v[S_NC],
+               v[S_LPR] / v[S_NR], si->norm, (double)si->lr, 1e3 * si->seconds, tps);
 }
 
 static const StageDef dpo_stage = {

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <errno.h>
 
 #include "common/check.h"
 #include "data/chat.h"
@@ -65,6 +67,33 @@ static TrainConfig *sample_config(int argc, char **argv) {
     return cfg;
 }
 
+/* the prompt, or one prompt per non-empty line of prompt_file */
+static char **read_prompts(const char *prompt, const char *prompt_file, int *n) {
+    char **texts = NULL;
+    *n = 0;
+    if (prompt) {
+        texts = mallocCheck(sizeof(char *));
+        texts[(*n)++] = strdup(prompt);
+        return texts;
+    }
+    REQUIRE(access(prompt_file, R_OK) == 0, "sample: --prompt-file %s: %s", prompt_file, strerror(errno));
+    FILE *f = fopenCheck(prompt_file, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (!len) continue;
+        texts = realloc(texts, sizeof(char *) * (size_t)(*n + 1));
+        CHECK(texts, "out of memory");
+        texts[(*n)++] = strdup(line);
+    }
+    free(line);
+    fclose(f);
+    REQUIRE(*n > 0, "sample: %s has no prompts", prompt_file);
+    return texts;
+}
+
 int cmd_sample(int argc, char **argv) {
     TrainConfig *cfg = sample_config(argc, argv);
     const SampleSection *ss = &cfg->sample;
@@ -115,28 +144,8 @@ int cmd_sample(int argc, char **argv) {
     CHECK(sp.temperature >= 0 && sp.top_k >= 0 && sp.top_p > 0 && sp.top_p <= 1,
           "griffin sample: need temperature >= 0, top-k >= 0, 0 < top-p <= 1");
 
-    /* prompts */
-    char **texts = NULL;
     int n_prompts = 0;
-    if (prompt) {
-        texts = mallocCheck(sizeof(char *));
-        texts[n_prompts++] = strdup(prompt);
-    } else {
-        FILE *f = fopenCheck(prompt_file, "r");
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t len;
-        while ((len = getline(&line, &cap, f)) >= 0) {
-            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-            if (!len) continue;
-            texts = realloc(texts, sizeof(char *) * (size_t)(n_prompts + 1));
-            CHECK(texts, "out of memory");
-            texts[n_prompts++] = strdup(line);
-        }
-        free(line);
-        fclose(f);
-        CHECK(n_prompts > 0, "griffin sample: %s has no prompts", prompt_file);
-    }
+    char **texts = read_prompts(prompt, prompt_file, &n_prompts);
 
     /* every (prompt, sample) pair is one sequence */
     int total = n_prompts * num_samples;

@@ -120,9 +120,9 @@ GriffinModel *griffin_create(const GriffinConfig *cfg, int max_B, int max_T, uin
     return griffin_create_ex(cfg, max_B, max_T, seed, 0);
 }
 
-GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed, int flags) {
+/* the flags, config and sizes of a model, before anything large is allocated */
+static void shape(GriffinModel *m, const GriffinConfig *cfg, int max_B, int max_T, int flags) {
     CHECK(max_B > 0 && max_T > 0, "griffin_create: batch %d x %d must be positive", max_B, max_T);
-    GriffinModel *m = callocCheck(1, sizeof *m);
     m->inference_only = (flags & GRIFFIN_INFERENCE) != 0;
     m->recompute = (flags & GRIFFIN_RECOMPUTE) != 0 && !m->inference_only;
     m->chunked_loss = (flags & GRIFFIN_CHUNKED_LOSS) != 0;
@@ -132,12 +132,27 @@ GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, 
     CHECK(!err, "model config: %s", err);
     int rows = (1 << 21) / m->cfg.vocab_size;
     m->loss_rows = rows < 16 ? 16 : rows > 1024 ? 1024 : rows;
+    m->max_B = max_B;
+    m->max_T = max_T;
+}
+
+size_t griffin_arena_bytes(const GriffinConfig *cfg, int max_B, int max_T, int flags) {
+    GriffinModel m = {0};
+    shape(&m, cfg, max_B, max_T, flags);
+    m.layers = callocCheck((size_t)m.cfg.depth, sizeof(LayerActs));
+    Carver count = {NULL, 0};
+    layout(&m, &count);
+    free(m.layers);
+    return count.used * sizeof(float);
+}
+
+GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed, int flags) {
+    GriffinModel *m = callocCheck(1, sizeof *m);
+    shape(m, cfg, max_B, max_T, flags);
     param_table_build(&m->table, &m->cfg);
     m->params = alignedCallocCheck(m->table.total * sizeof(float));
     m->grads = m->inference_only ? NULL : alignedCallocCheck(m->table.total * sizeof(float));
     params_init(&m->table, m->params, seed);
-    m->max_B = max_B;
-    m->max_T = max_T;
     m->layers = callocCheck((size_t)m->cfg.depth, sizeof(LayerActs));
     Carver count = {NULL, 0};
     layout(m, &count);

@@ -172,6 +172,9 @@ WeightView griffin_weight(const GriffinModel *m, int t);
 /* analytic model FLOPs per trained token (forward + backward) at sequence length T */
 double griffin_flops_per_token(const GriffinConfig *c, int T);
 
+/* bytes of the activation arena a model created with these arguments would hold, computed
+ * without allocating it (memory plans) */
+size_t griffin_arena_bytes(const GriffinConfig *cfg, int max_B, int max_T, int flags);
 /* bytes of the activation arena (for reports) */
 size_t griffin_activation_bytes(const GriffinModel *m);
 

@@ -12,7 +12,7 @@ set(LIC_DIR ${PIPELINE_TEST_DIR}/lic)
 add_test(NAME pipeline_corpora
   COMMAND bash -c "rm -rf ${LIC_DIR} && ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/make_corpora.sh $<TARGET_FILE:griffin> ${LIC_DIR} 2>/dev/null && cp ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/lic.ini ${LIC_DIR}/")
 set_tests_properties(pipeline_corpora PROPERTIES LABELS "train" FIXTURES_SETUP lic_corpora)
-foreach(t learns resume resume2 ranks mixture recompute freeze score formats)
+foreach(t learns resume resume2 ranks mixture recompute freeze plan score formats)
   add_test(NAME pretrain_${t}
     COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/test_pretrain.py $<TARGET_FILE:griffin> ${LIC_DIR} ${t})
   set_tests_properties(pretrain_${t} PROPERTIES LABELS "train" FIXTURES_REQUIRED lic_corpora)

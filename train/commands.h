@@ -6,6 +6,7 @@ int cmd_bench(int argc, char **argv);
 int bench_sample(int argc, char **argv); /* griffin bench sample */
 int bench_data(int argc, char **argv);   /* griffin bench data */
 int cmd_pretrain(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
 int cmd_reward(int argc, char **argv);
 int cmd_rlhf(int argc, char **argv);

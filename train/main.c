@@ -18,6 +18,7 @@ static const Command commands[] = {
     {"dpo", cmd_dpo, "direct preference optimisation on preference pairs (DPO, robust, IPO, hinge, SimPO)"},
     {"sample", cmd_sample, "generate text from a checkpoint (plain or chat), fixed-size state"},
     {"eval", cmd_eval, "loss, perplexity and bits per byte of a checkpoint on corpora; reward-model accuracy"},
+    {"plan", cmd_plan, "the memory a config needs per rank (computed before allocating), against what is available"},
     {"bench", cmd_bench, "train throughput, FLOPs and memory (griffin bench train --help)"},
     {"tokenize", cmd_tokenize, "text/JSONL(.gz) -> corpus.h5 (kinds: text, chat, preference, prompt)"},
     {"inspect", cmd_inspect, "describe a corpus file (--show N decodes documents)"},

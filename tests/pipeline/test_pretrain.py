@@ -16,6 +16,9 @@ usage: test_pretrain.py GRIFFIN_BIN WORK_DIR TEST
                 move, the checkpoints hold no moments for it, the start-up line counts it frozen;
                 killed (SIGKILL) at random moments and resumed, the run repeats the uninterrupted
                 one bitwise
+  plan          `griffin plan`: the table, its total within 20% of the peak RSS of a short run;
+                a run whose plan exceeds the machine is refused in well under a second, nothing
+                written (exit 2)
   score         `griffin eval --per-document`: documents scored with an 8-token parallel pass
                 and then decode steps carrying the fixed-size state have the NLL of one
                 parallel pass over the whole document (1e-5)
@@ -221,6 +224,29 @@ def test_freeze():
     print("resumed after kill -9: losses, gradient norms and final parameters bitwise identical")
 
 
+def test_plan():
+    p = subprocess.run([BIN, "plan", CFG], env=ENV, stdout=subprocess.PIPE, text=True)
+    total = [float(l.split()[-2]) for l in p.stdout.splitlines() if l.strip().startswith("total")]
+    out = fresh("plan_run")
+    t = subprocess.run(["/usr/bin/time", "-f", "%M", BIN, "pretrain", CFG, f"--train.out_dir={out}", "--train.steps=6",
+                        "--stage.1.steps=3", "--stage.2.steps=3", "--optim.warmup_steps=2"], env=ENV,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    rss = float(t.stderr.strip().splitlines()[-1]) * 1024 / 1e6
+    print(p.stdout.strip())
+    print(f"plan {total[0] if total else 0:.1f} MB, measured peak RSS {rss:.1f} MB")
+    if p.returncode != 0 or not total or abs(total[0] - rss) > 0.2 * rss:
+        fail("the memory plan is not within 20% of the measured peak RSS")
+    out = fresh("plan_huge")
+    t0 = time.time()
+    r = subprocess.run([BIN, "pretrain", CFG, f"--train.out_dir={out}", "--train.batch_size=1000000"], env=ENV,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    dt = time.time() - t0
+    print(f"a run that cannot fit: exit {r.returncode} in {dt:.2f} s: {r.stderr.splitlines()[0] if r.stderr else ''}")
+    if r.returncode != 2 or "refused before allocating" not in r.stderr or os.path.exists(os.path.join(WORK, out)) \
+            or dt > 5:
+        fail("a run whose plan exceeds the machine must be refused at once, nothing written")
+
+
 def test_score():
     out = fresh("score")
     run(out, "--train.steps=8", "--stage.1.steps=4", "--stage.2.steps=4", "--train.checkpoint_every=0",
@@ -346,6 +372,8 @@ elif TEST == "recompute":
     test_recompute()
 elif TEST == "freeze":
     test_freeze()
+elif TEST == "plan":
+    test_plan()
 elif TEST == "score":
     test_score()
 elif TEST == "formats":

@@ -14,6 +14,7 @@
 #include "optim/clip.h"
 #include "optim/dist.h"
 #include "train/ckpt/ckpt_zero.h"
+#include "train/run/plan.h"
 
 void engine_apply_precision(Engine *e) {
     int want = e->cfg->train.precision;
@@ -256,6 +257,25 @@ static int run_loop(Engine *e, void *st) {
     }
 }
 
+/* the memory plan against what this machine has: refused before anything is written when it
+ * does not fit (the ranks of one machine share it: OMPI_COMM_WORLD_LOCAL_SIZE of them) */
+static int check_memory(Engine *e) {
+    MemPlan p;
+    plan_compute(e->cfg, e->def->name, e->world, &p);
+    double avail = plan_available();
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    int here = local && atoi(local) > 0 ? atoi(local) : e->world;
+    e->plan_bytes = p.total;
+    if (!(avail > 0) || p.total * here <= avail) return 0;
+    if (e->rank == 0) {
+        fprintf(stderr, "griffin %s: this run needs %.1f MB per rank (%d on this machine), %.1f MB are available: refused "
+                "before allocating anything\n", e->def->name, p.total / 1e6, here, avail / 1e6);
+        plan_print(stderr, &p, avail, e->world, e->def->name);
+        plan_advice(stderr, e->cfg, e->def->name, e->world);
+    }
+    return -1;
+}
+
 static int usage(const StageDef *def, int argc) {
     printf("usage: griffin %s CONFIG.ini [--section.key=value ...]\n%s\n", def->name, def->usage ? def->usage : "");
     train_config_usage(stdout);
@@ -269,6 +289,11 @@ int engine_main(const StageDef *def, int argc, char **argv) {
     if (!e.cfg) return 2;
     e.rank = dist_rank(), e.world = dist_size();
     e.total = e.cfg->train.steps;
+    if (check_memory(&e)) {
+        free(e.cfg);
+        dist_finalize();
+        return 2;
+    }
     open_run(&e);
     nonfinite_fault_from_env(&e.fault);
     if (e.fault.what)
@@ -276,6 +301,7 @@ int engine_main(const StageDef *def, int argc, char **argv) {
                 e.fault.what == NF_GRAD ? "a NaN gradient" : "an Inf weight", e.fault.rank, (long long)e.fault.step);
     void *st = def->setup(&e);
     set_up_optimizer(&e);
+    run_say(&e.out, "memory plan: %.1f MB per rank (griffin plan prints the table)\n", e.plan_bytes / 1e6);
     resume_or_init(&e, st);
     e.step0 = e.step;
     e.t_start = now_seconds();

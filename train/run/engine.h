@@ -107,6 +107,7 @@ struct Engine {
     int resumed;              /* the run continues a checkpoint */
     NonfiniteFault fault;
     double t_start;
+    double plan_bytes;        /* the memory plan's total (train/run/plan.h) */
 };
 
 /* The whole command: argv = [command, config.ini, --section.key=value ...]. Returns the exit

@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "common/check.h"
@@ -71,7 +70,7 @@ static const char *ref_path(const TrainConfig *cfg) { return cfg->dpo.reference[
 
 /* 0 if path is a readable preference corpus, else -1 with the message */
 static int check_corpus(const TrainConfig *cfg, const char *key, const char *path, char *err, size_t errlen) {
-    if (access(path, R_OK) != 0) return set_error(err, errlen, "%s: %s = %s cannot be read", cfg->source, key, path);
+    if (engine_unreadable(key, path, err, errlen)) return -1;
     Corpus *c = corpus_open(path, CORPUS_ANY);
     CorpusKind k = corpus_kind(c);
     corpus_close(c);
@@ -85,10 +84,9 @@ static int check(const TrainConfig *cfg, char *err, size_t errlen) {
     char key[CFG_NAME + 8];
     if (!cfg->train.init[0])
         return set_error(err, errlen, "%s: train.init (the SFT checkpoint the policy starts from) is required", cfg->source);
-    if (access(cfg->train.init, R_OK) != 0)
-        return set_error(err, errlen, "%s: train.init = %s cannot be read", cfg->source, cfg->train.init);
-    if (d->reference[0] && access(d->reference, R_OK) != 0)
-        return set_error(err, errlen, "%s: dpo.reference = %s cannot be read", cfg->source, d->reference);
+    if (engine_unreadable("train.init", cfg->train.init, err, errlen) ||
+        engine_unreadable("dpo.reference", d->reference, err, errlen))
+        return -1;
     if (cfg->griffin.reward_head)
         return set_error(err, errlen, "%s: the policy is a language model (model.reward_head = false)", cfg->source);
     if (cfg->train.steps <= 0) return set_error(err, errlen, "%s: train.steps must be set (> 0)", cfg->source);

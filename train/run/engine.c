@@ -26,14 +26,19 @@ void engine_apply_precision(Engine *e) {
                 gemm_precision_name(got));
 }
 
+int engine_unreadable(const char *key, const char *path, char *err, size_t errlen) {
+    if (!path[0] || access(path, R_OK) == 0) return 0;
+    return set_error(err, errlen, "%s = %s: %s", key, path, strerror(errno));
+}
+
 void engine_require_file(const char *key, const char *path) {
-    REQUIRE(access(path, R_OK) == 0, "%s = %s: %s", key, path, strerror(errno));
+    char err[CFG_STR + 256];
+    REQUIRE(!engine_unreadable(key, path, err, sizeof err), "%s", err);
 }
 
 void engine_read_tokenizer(Engine *e) {
     const char *path = e->cfg->model.tokenizer;
-    if (!path[0]) return;
-    engine_require_file("model.tokenizer", path);
+    if (!path[0]) return; /* readable: checked with the config (check_files) */
     e->tok_bytes = run_read_file(path, &e->tok_len);
 }
 
@@ -62,16 +67,14 @@ static int plain_path(const char *p) {
 
 /* the files the config names that every stage reads: missing ones are a config error */
 static int check_files(const TrainConfig *cfg, char *err, size_t errlen) {
-    for (int i = 0; i < cfg->n_data; i++)
-        if (plain_path(cfg->data[i].path) && access(cfg->data[i].path, R_OK))
-            return set_error(err, errlen, "data.%s = %s: %s", cfg->data[i].name, cfg->data[i].path, strerror(errno));
-    for (int i = 0; i < cfg->n_valid; i++)
-        if (plain_path(cfg->valid[i].path) && access(cfg->valid[i].path, R_OK))
-            return set_error(err, errlen, "data.valid%s%s = %s: %s", cfg->valid[i].name[0] ? "." : "", cfg->valid[i].name,
-                             cfg->valid[i].path, strerror(errno));
-    if (cfg->model.tokenizer[0] && access(cfg->model.tokenizer, R_OK))
-        return set_error(err, errlen, "model.tokenizer = %s: %s", cfg->model.tokenizer, strerror(errno));
-    return 0;
+    char key[CFG_NAME + 16];
+    for (int i = 0; i < cfg->n_data + cfg->n_valid; i++) {
+        const DataEntry *d = i < cfg->n_data ? &cfg->data[i] : &cfg->valid[i - cfg->n_data];
+        if (i < cfg->n_data) snprintf(key, sizeof key, "data.%s", d->name);
+        else snprintf(key, sizeof key, "data.valid%s%s", d->name[0] ? "." : "", d->name);
+        if (plain_path(d->path) && engine_unreadable(key, d->path, err, errlen)) return -1;
+    }
+    return engine_unreadable("model.tokenizer", cfg->model.tokenizer, err, errlen);
 }
 
 /* MPI, the config and the stage's own checks; a bad one is reported by rank 0 in one line,

@@ -116,7 +116,10 @@ int engine_main(const StageDef *def, int argc, char **argv);
 
 /* train.precision for every matrix product of this process, saying in the log what runs */
 void engine_apply_precision(Engine *e);
-/* A file a key names must be readable: else one line "KEY = PATH: why" (REQUIRE, exit 2). */
+/* A file a key names must be readable (an empty path is not checked): else -1 with the message
+ * "KEY = PATH: why" in err (the checks before anything is written), or, from
+ * engine_require_file, that line and exit 2 (REQUIRE). */
+int engine_unreadable(const char *key, const char *path, char *err, size_t errlen);
 void engine_require_file(const char *key, const char *path);
 /* Reads the tokenizer bytes of model.tokenizer into e->tok_bytes (if set). */
 void engine_read_tokenizer(Engine *e);

@@ -19,12 +19,10 @@
  * score_ms, update_ms: rank 0's sampling, scoring passes, and updates); on held-out prompts
  * (rlhf.valid_prompts, one sample each with a fixed seed, so evaluations compare like with
  * like): val_rm_score, val_reward, val_kl, val_ended_fraction, val_response_length. */
-#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/check.h"
 #include "common/sys.h"
@@ -147,7 +145,7 @@ static int missing(const TrainConfig *cfg, char *err, size_t errlen) {
                          "rlhf.reference", "rlhf.valid_prompts"};
     const char *path[] = {policy_path(cfg), rc->reward_model, rc->prompts, rc->reference, rc->valid_prompts};
     for (int i = 0; i < 5; i++)
-        if (path[i][0] && access(path[i], R_OK)) return set_error(err, errlen, "%s = %s: %s", key[i], path[i], strerror(errno));
+        if (engine_unreadable(key[i], path[i], err, errlen)) return -1;
     return 0;
 }
 

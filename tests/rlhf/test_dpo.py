@@ -14,7 +14,7 @@ sft/ckpt-150.h5, pref.train.h5, pref.heldout.h5), where the reply naming gold is
   5. robust, ipo, hinge, simpo (+ label smoothing, sft_weight) run and lower their loss;
   5b. pairs with identical replies or longer than seq_len are counted and skipped;
   6. bad configs (unknown dpo.loss, dpo.beta = 0, a chat corpus, a missing reference, label
-     smoothing with ipo) are refused in one line naming
+     smoothing with ipo, a reference trained with another tokenizer) are refused in one line naming
      the key, exit code 2, nothing written.
 
 usage: test_dpo.py GRIFFIN_BIN TASK_WORK_DIR"""
@@ -171,4 +171,22 @@ for args, want in ((["--dpo.loss=kto"], "dpo.loss"), (["--dpo.beta=0"], "dpo.bet
     if len(out.splitlines()) != 1 or want not in out or os.path.exists(bad):
         fail(f"{' '.join(args)}: not refused in one line naming {want} with nothing written: {out!r}")
     print(f"refused: {out}")
+
+# 6b. a reference trained with another tokenizer: refused before anything is written. The SFT
+# weights go out and back in with a tokenizer trained on half the text (same vocabulary limit).
+with open(f"{WORK}/all.txt") as f:
+    lines = f.readlines()
+with open(f"{WORK}/half.txt", "w") as f:
+    f.writelines(lines[::2])
+subprocess.run([os.path.join(HERE, "../../scripts/data/train_tokenizer.sh"), f"{WORK}/half.txt", f"{WORK}/tok_other",
+                "400", "--hard_vocab_limit=false"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+shutil.rmtree(f"{WORK}/sft_export", ignore_errors=True)
+subprocess.run([BIN, "export", "--checkpoint", f"{WORK}/sft/ckpt-150.h5", "--format", "official", "--dtype", "fp32", "--out",
+                f"{WORK}/sft_export"], env=ENV, check=True, stdout=subprocess.DEVNULL)
+subprocess.run([BIN, "import", "--from", f"{WORK}/sft_export", "--tokenizer", f"{WORK}/tok_other.model", "--out",
+                f"{WORK}/sft_other_tok.h5"], env=ENV, check=True, stdout=subprocess.DEVNULL)
+out = run(f"--train.out_dir={bad}", f"--dpo.reference={WORK}/sft_other_tok.h5", expect=2).strip()
+if len(out.splitlines()) != 1 or "another tokenizer" not in out or os.path.exists(bad):
+    fail(f"a reference with another tokenizer: not refused in one line with nothing written: {out!r}")
+print(f"refused: {out}")
 print("ok")

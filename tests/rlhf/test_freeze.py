@@ -88,7 +88,9 @@ for ranks, B in ((1, 8), (2, 4)):
     check(f"rlhf, {ranks} rank(s)", SFT, f"{out}/ckpt-4.h5", r"embedder\..*|blocks\.\d+\.mlp_block\..*", f"{out}/log.txt")
 keys = ("reward", "rm_score", "kl", "loss", "grad_norm")
 a, b = metrics(f"{WORK}/freeze_rl1"), metrics(f"{WORK}/freeze_rl2")
-worst = max(abs(x[k] - y[k]) / (1e-3 + abs(x[k])) for x, y in zip(a, b) for k in keys)
+# kl is a mean of differences of log-probabilities of size ~1: near zero, its round-off is
+# relative to those, so its floor is 1e-2 (1e-3 for the others)
+worst = max(abs(x[k] - y[k]) / ((1e-2 if k == "kl" else 1e-3) + abs(x[k])) for x, y in zip(a, b) for k in keys)
 print(f"rlhf frozen: 1 rank vs 2 ranks, worst relative difference {worst:.2e}")
 if len(a) != len(b) or worst > 2e-4:
     fail("rlhf with frozen tensors: 2 ranks differ from 1")

@@ -79,6 +79,25 @@ static int check_corpus(const TrainConfig *cfg, const char *key, const char *pat
                      "--kind preference)", cfg->source, key, path, corpus_kind_name(k));
 }
 
+/* 0 if the reference carries train.init's tokenizer (checked before anything is written), else -1 */
+static int check_reference_tokenizer(const TrainConfig *cfg, char *err, size_t errlen) {
+    const char *ref = cfg->dpo.reference;
+    if (!ref[0] || !strcmp(ref, cfg->train.init) || !dpo_uses_reference((DpoKind)cfg->dpo.loss)) return 0;
+    CkptLoaded a, b;
+    char why[1024];
+    if (ckpt_load(cfg->train.init, NULL, NULL, NULL, NULL, &a, why, sizeof why) != CKPT_OK)
+        return set_error(err, errlen, "%s: train.init = %s: %s", cfg->source, cfg->train.init, why);
+    if (ckpt_load(ref, NULL, NULL, NULL, NULL, &b, why, sizeof why) != CKPT_OK) {
+        ckpt_loaded_free(&a);
+        return set_error(err, errlen, "%s: dpo.reference = %s: %s", cfg->source, ref, why);
+    }
+    int same = a.tokenizer_len == b.tokenizer_len && !memcmp(a.tokenizer, b.tokenizer, a.tokenizer_len);
+    ckpt_loaded_free(&a), ckpt_loaded_free(&b);
+    if (same) return 0;
+    return set_error(err, errlen, "%s: dpo.reference = %s was trained with another tokenizer than train.init = %s",
+                     cfg->source, ref, cfg->train.init);
+}
+
 static int check(const TrainConfig *cfg, char *err, size_t errlen) {
     const DpoSection *d = &cfg->dpo;
     char key[CFG_NAME + 8];
@@ -99,7 +118,7 @@ static int check(const TrainConfig *cfg, char *err, size_t errlen) {
         if (check_corpus(cfg, key, cfg->data[i].path, err, errlen)) return -1;
     }
     if (cfg->n_valid > 0 && check_corpus(cfg, "data.valid", cfg->valid[0].path, err, errlen)) return -1;
-    return 0;
+    return check_reference_tokenizer(cfg, err, errlen);
 }
 
 /* ---- pairs ------------------------------------------------------------------------- */

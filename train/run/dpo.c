@@ -79,7 +79,8 @@ static int check_corpus(const TrainConfig *cfg, const char *key, const char *pat
                      "--kind preference)", cfg->source, key, path, corpus_kind_name(k));
 }
 
-/* 0 if the reference carries train.init's tokenizer (checked before anything is written), else -1 */
+/* 0 if the reference's tokenizer agrees with train.init's (the engine's rule), checked before anything is
+ * written; else -1 */
 static int check_reference_tokenizer(const TrainConfig *cfg, char *err, size_t errlen) {
     const char *ref = cfg->dpo.reference;
     if (!ref[0] || !strcmp(ref, cfg->train.init) || !dpo_uses_reference((DpoKind)cfg->dpo.loss)) return 0;
@@ -91,7 +92,7 @@ static int check_reference_tokenizer(const TrainConfig *cfg, char *err, size_t e
         ckpt_loaded_free(&a);
         return set_error(err, errlen, "%s: dpo.reference = %s: %s", cfg->source, ref, why);
     }
-    int same = a.tokenizer_len == b.tokenizer_len && !memcmp(a.tokenizer, b.tokenizer, a.tokenizer_len);
+    int same = engine_tokenizers_agree(a.tokenizer, a.tokenizer_len, b.tokenizer, b.tokenizer_len);
     ckpt_loaded_free(&a), ckpt_loaded_free(&b);
     if (same) return 0;
     return set_error(err, errlen, "%s: dpo.reference = %s was trained with another tokenizer than train.init = %s",

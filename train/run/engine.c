@@ -42,9 +42,12 @@ void engine_read_tokenizer(Engine *e) {
     e->tok_bytes = run_read_file(path, &e->tok_len);
 }
 
+int engine_tokenizers_agree(const void *a, size_t alen, const void *b, size_t blen) {
+    return !a || !alen || !b || !blen || (alen == blen && !memcmp(a, b, alen));
+}
+
 void engine_check_tokenizer(const Engine *e, const CkptLoaded *ld, const char *what) {
-    REQUIRE(!e->tok_bytes || !ld->tokenizer_len ||
-              (ld->tokenizer_len == e->tok_len && !memcmp(ld->tokenizer, e->tok_bytes, e->tok_len)),
+    REQUIRE(engine_tokenizers_agree(e->tok_bytes, e->tok_len, ld->tokenizer, ld->tokenizer_len),
           "%s was trained with another tokenizer than model.tokenizer = %s; use the same tokenizer (and corpora "
           "made with it)", what, e->cfg->model.tokenizer);
 }

@@ -126,5 +126,7 @@ void engine_read_tokenizer(Engine *e);
 /* Dies with "NAME: what was trained with another tokenizer than model.tokenizer" unless the
  * checkpoint's stored tokenizer (if any) equals e->tok_bytes (if any). */
 void engine_check_tokenizer(const Engine *e, const CkptLoaded *ld, const char *what);
+/* the rule of that check: 1 if either tokenizer is absent (len 0) or their bytes are equal */
+int engine_tokenizers_agree(const void *a, size_t alen, const void *b, size_t blen);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *family_name(Family f) {
@@ -18,6 +19,40 @@ int family_parse(const char *name, Family *f) {
     else if (!strcmp(name, "hawk")) *f = FAMILY_HAWK;
     else if (!strcmp(name, "transformer")) *f = FAMILY_TRANSFORMER;
     else return -1;
+    return 0;
+}
+
+static const char *const lora_official[LORA_NUM] = {"proj_q", "proj_k", "proj_v", "proj_final", "linear_x",
+                                                    "linear_y", "linear_out", "ffw_up", "ffw_down"};
+
+const char *lora_target_name(LoraTarget t) { return t >= 0 && t < LORA_NUM ? lora_official[t] : "?"; }
+
+int lora_target_parse(const char *name) {
+    static const struct { const char *hf; LoraTarget t; } hf[] = {
+        {"q_proj", LORA_Q}, {"k_proj", LORA_K}, {"v_proj", LORA_V}, {"o_proj", LORA_FINAL},
+        {"gate_proj", LORA_UP}, {"up_proj", LORA_UP}, {"down_proj", LORA_DOWN}};
+    for (int t = 0; t < LORA_NUM; t++)
+        if (!strcmp(name, lora_official[t])) return t;
+    for (size_t i = 0; i < sizeof hf / sizeof hf[0]; i++)
+        if (!strcmp(name, hf[i].hf)) return (int)hf[i].t;
+    return -1;
+}
+
+/* the smallest side of a target's matrices: a rank above it adds nothing a full update lacks */
+static int lora_smallest_side(const GriffinConfig *c, LoraTarget t) {
+    int D = c->width, K = c->width / c->num_heads, E = c->lru_width, F = c->mlp_width;
+    switch (t) {
+    case LORA_K: case LORA_V: return K;
+    case LORA_Q: case LORA_FINAL: return D;
+    case LORA_LIN_X: case LORA_LIN_Y: case LORA_LIN_OUT: return D < E ? D : E;
+    case LORA_UP: case LORA_DOWN: return D < F ? D : F;
+    default: return 0;
+    }
+}
+
+static int has_block(const GriffinConfig *c, BlockType b) {
+    for (int i = 0; i < c->depth; i++)
+        if (c->block_types[i] == b) return 1;
     return 0;
 }
 
@@ -40,6 +75,25 @@ const char *config_finalize(GriffinConfig *c) {
         case FAMILY_TRANSFORMER: c->block_types[i] = BLOCK_ATTENTION; break;
         default: return "unknown family";
         }
+    }
+    if (c->lora_rank < 0) return "lora_rank must be >= 0";
+    if (c->lora_rank > 0) {
+        static char msg[160];
+        if (!(c->lora_alpha > 0)) return "lora_alpha must be > 0";
+        if (!c->lora_targets || (c->lora_targets & ~LORA_ALL)) return "lora_targets must name at least one layer";
+        int any = 0;
+        for (int t = 0; t < LORA_NUM; t++) {
+            if (!(c->lora_targets & (1u << t))) continue;
+            int side = lora_smallest_side(c, (LoraTarget)t);
+            if (c->lora_rank > side) {
+                snprintf(msg, sizeof msg, "lora_rank %d is larger than %s's smallest side %d", c->lora_rank,
+                         lora_official[t], side);
+                return msg;
+            }
+            BlockType need = t <= LORA_FINAL ? BLOCK_ATTENTION : BLOCK_RECURRENT;
+            any |= t >= LORA_UP || has_block(c, need);
+        }
+        if (!any) return "lora_targets names only layers this model family does not have";
     }
     return NULL;
 }

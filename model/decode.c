@@ -27,6 +27,7 @@
 DecodeState *decode_create(const GriffinModel *m, int B) {
     const GriffinConfig *c = &m->cfg;
     CHECK(B > 0, "decode_create: batch must be positive");
+    CHECK(!m->lora_active, "decode_create: the model's LoRA adapters are on; merge them first (griffin_merge_adapters)");
     DecodeState *s = callocCheck(1, sizeof *s);
     s->m = m;
     s->B = B;

@@ -11,6 +11,7 @@
 
 #include "../common/check.h"
 #include "layers.h"
+#include "lora.h"
 #include "vmath.h"
 
 const char *const prof_kind_name[PROF_NUM] = {"embedding", "norms", "mlp", "recurrent linears", "conv1d",
@@ -106,6 +107,8 @@ static void layout(GriffinModel *m, Carver *cv) {
     m->logits = carve(cv, NL * V);
     m->lse = carve(cv, N);
     m->row_weight = carve(cv, N);
+    size_t R = (size_t)c->lora_rank;
+    if (R) m->lora_u = carve(cv, N * R);
     if (m->inference_only) return; /* no backward buffers */
     m->dlogits = carve(cv, NL * V);
     m->d_res = carve(cv, N * D);
@@ -114,6 +117,7 @@ static void layout(GriffinModel *m, Carver *cv) {
     m->d_k = carve(cv, N * K);
     m->d_v = carve(cv, N * K);
     m->d_scores = carve(cv, band);
+    if (R) m->lora_du = carve(cv, N * R);
 }
 
 GriffinModel *griffin_create(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed) {
@@ -134,6 +138,7 @@ static void shape(GriffinModel *m, const GriffinConfig *cfg, int max_B, int max_
     m->loss_rows = rows < 16 ? 16 : rows > 1024 ? 1024 : rows;
     m->max_B = max_B;
     m->max_T = max_T;
+    m->lora_active = m->cfg.lora_rank > 0;
 }
 
 size_t griffin_arena_bytes(const GriffinConfig *cfg, int max_B, int max_T, int flags) {
@@ -240,13 +245,63 @@ static const float *layer_matrix(const GriffinModel *m, const LayerPtrs *w, int 
     return weight_f32(&v, narrow_weights_scratch(m->narrow));
 }
 
+/* ---- LoRA hooks: y += s·(x·Aᵀ)·Bᵀ at every targeted linear of layer l (branch: ffw_up's) ---- */
+static int adapter(const GriffinModel *m, int l, LoraTarget t, int part) {
+    return m->lora_active ? lora_tensor(&m->table, l, t, part) : -1;
+}
+
+static float lora_s(const GriffinModel *m) { return m->cfg.lora_alpha / (float)m->cfg.lora_rank; }
+
+static void adapt_forward(GriffinModel *m, int l, LoraTarget t, int branch, float *y, const float *x, int NI, int NO) {
+    int ia = adapter(m, l, t, 0);
+    if (ia < 0) return;
+    int ib = lora_tensor(&m->table, l, t, 1), r = m->cfg.lora_rank;
+    const float *A = m->params + m->table.t[ia].offset + (size_t)branch * r * NI;
+    const float *B = m->params + m->table.t[ib].offset + (size_t)branch * NO * r;
+    lora_forward(y, m->lora_u, x, A, B, lora_s(m), m->B * m->T, NI, NO, r);
+}
+
+static void adapt_backward(GriffinModel *m, int l, LoraTarget t, int branch, float *dx, const float *dy,
+                           const float *x, int NI, int NO) {
+    int ia = adapter(m, l, t, 0);
+    if (ia < 0) return;
+    int ib = lora_tensor(&m->table, l, t, 1), r = m->cfg.lora_rank;
+    size_t oa = (size_t)branch * r * NI, ob = (size_t)branch * NO * r;
+    float *dA = griffin_grad_of(m, ia), *dB = griffin_grad_of(m, ib);
+    lora_backward(dx, dA ? dA + oa : NULL, dB ? dB + ob : NULL, m->lora_u, m->lora_du, dy, x,
+                  m->params + m->table.t[ia].offset + oa, m->params + m->table.t[ib].offset + ob, lora_s(m),
+                  m->B * m->T, NI, NO, r);
+}
+
+void griffin_set_adapters(GriffinModel *m, int on) { m->lora_active = on && m->cfg.lora_rank > 0; }
+
+void griffin_merge_adapters(GriffinModel *m) {
+    CHECK(!m->narrow, "griffin_merge_adapters: merge before narrowing the weights");
+    const ParamTable *pt = &m->table;
+    const int r = m->cfg.lora_rank;
+    for (int l = 0; l < m->cfg.depth && m->lora_active; l++) {
+        for (int t = 0; t < LORA_NUM; t++) {
+            int ia = lora_tensor(pt, l, (LoraTarget)t, 0), ib = lora_tensor(pt, l, (LoraTarget)t, 1);
+            if (ia < 0) continue;
+            const TensorInfo *W = &pt->t[pt->t[ia].lora_of];
+            int up = t == LORA_UP, NI = W->shape[1], NO = up ? W->shape[2] : W->shape[0];
+            for (int c = 0; c < (up ? 2 : 1); c++)
+                lora_merge(m->params + W->offset + (size_t)c * NI * NO, m->params + pt->t[ia].offset + (size_t)c * r * NI,
+                           m->params + pt->t[ib].offset + (size_t)c * NO * r, lora_s(m), NI, NO, r, up);
+        }
+    }
+    m->lora_active = 0;
+}
+
 static void recurrent_forward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *w, float *out) {
     const GriffinConfig *c = &m->cfg;
     int N = m->B * m->T, D = c->width, E = c->lru_width;
     size_t NE = (size_t)N * E;
     double t = tic(m);
     linear_forward(a->y_pre, a->tn_out, layer_matrix(m, w, l, P_LIN_Y_W), w->p[P_LIN_Y_B], N, D, E);
+    adapt_forward(m, l, LORA_LIN_Y, 0, a->y_pre, a->tn_out, D, E);
     linear_forward(a->x_br, a->tn_out, layer_matrix(m, w, l, P_LIN_X_W), w->p[P_LIN_X_B], N, D, E);
+    adapt_forward(m, l, LORA_LIN_X, 0, a->x_br, a->tn_out, D, E);
     toc(m, PROF_REC_LINEAR, 0, &t);
     conv1d_forward(a->conv, a->x_br, m->pos, w->p[P_CONV_W], w->p[P_CONV_B], m->B, m->T, E);
     toc(m, PROF_CONV, 0, &t);
@@ -255,6 +310,7 @@ static void recurrent_forward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *w
     toc(m, PROF_RGLRU, 0, &t);
     vm_gelu_mul(a->rprod, a->y_pre, a->lru, NE); /* GeLU(y branch) ⊙ RG-LRU */
     linear_forward(out, a->rprod, layer_matrix(m, w, l, P_LIN_OUT_W), w->p[P_LIN_OUT_B], N, E, D);
+    adapt_forward(m, l, LORA_LIN_OUT, 0, out, a->rprod, E, D);
     toc(m, PROF_REC_LINEAR, 0, &t);
 }
 
@@ -263,14 +319,18 @@ static void attention_block_forward(GriffinModel *m, int l, LayerActs *a, LayerP
     int N = m->B * m->T, D = c->width, H = c->num_heads, K = D / H;
     double t = tic(m);
     linear_forward(a->q, a->tn_out, layer_matrix(m, w, l, P_Q_W), NULL, N, D, D);
+    adapt_forward(m, l, LORA_Q, 0, a->q, a->tn_out, D, D);
     linear_forward(a->k, a->tn_out, layer_matrix(m, w, l, P_K_W), NULL, N, D, K);
+    adapt_forward(m, l, LORA_K, 0, a->k, a->tn_out, D, K);
     linear_forward(a->v, a->tn_out, layer_matrix(m, w, l, P_V_W), NULL, N, D, K);
+    adapt_forward(m, l, LORA_V, 0, a->v, a->tn_out, D, K);
     rope_forward(a->q, m->pos, N, H, K);
     rope_forward(a->k, m->pos, N, 1, K);
     toc(m, PROF_ATT_LINEAR, 0, &t);
     attention_forward(a->att, a->probs, a->q, a->k, a->v, m->pos, m->B, m->T, H, K, c->window);
     toc(m, PROF_ATTENTION, 0, &t);
     linear_forward(out, a->att, layer_matrix(m, w, l, P_FINAL_W), w->p[P_FINAL_B], N, D, D);
+    adapt_forward(m, l, LORA_FINAL, 0, out, a->att, D, D);
     toc(m, PROF_ATT_LINEAR, 0, &t);
 }
 
@@ -318,13 +378,17 @@ static void layer_forward(GriffinModel *m, int l, float *next) {
     toc(m, PROF_NORM, 0, &t);
     m->acts_layer = l;
     /* mlp_forward, with one weight matrix at a time */
-    mlp_forward_up(a->gate_pre, a->up_pre, a->mprod, a->cn_out, layer_matrix(m, &w, l, P_UP_W), w.p[P_UP_B], N, D,
-                   c->mlp_width);
+    int F = c->mlp_width;
+    mlp_up_products(a->gate_pre, a->up_pre, a->cn_out, layer_matrix(m, &w, l, P_UP_W), w.p[P_UP_B], N, D, F);
+    adapt_forward(m, l, LORA_UP, 0, a->gate_pre, a->cn_out, D, F);
+    adapt_forward(m, l, LORA_UP, 1, a->up_pre, a->cn_out, D, F);
+    vm_gelu_mul(a->mprod, a->gate_pre, a->up_pre, (size_t)N * F);
     if (!next) {
         toc(m, PROF_MLP, 0, &t);
         return;
     }
-    linear_forward(next, a->mprod, layer_matrix(m, &w, l, P_DOWN_W), w.p[P_DOWN_B], N, c->mlp_width, D);
+    linear_forward(next, a->mprod, layer_matrix(m, &w, l, P_DOWN_W), w.p[P_DOWN_B], N, F, D);
+    adapt_forward(m, l, LORA_DOWN, 0, next, a->mprod, F, D);
     toc(m, PROF_MLP, 0, &t);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < ND; i++) next[i] += a->resid[i];
@@ -405,7 +469,7 @@ float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, co
     return m->loss;
 }
 
-static void recurrent_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w, LayerPtrs *g,
+static void recurrent_backward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *w, LayerPtrs *g,
                                const float *dout, float *dnorm) {
     const GriffinConfig *c = &m->cfg;
     int N = m->B * m->T, D = c->width, E = c->lru_width;
@@ -415,6 +479,7 @@ static void recurrent_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w, Laye
     double t = tic(m);
     memset(d_rprod, 0, NE * sizeof(float));
     linear_backward(d_rprod, g->p[P_LIN_OUT_W], g->p[P_LIN_OUT_B], dout, a->rprod, w->p[P_LIN_OUT_W], N, E, D);
+    adapt_backward(m, l, LORA_LIN_OUT, 0, d_rprod, dout, a->rprod, E, D);
     vm_gelu_mul_backward(d_ypre, d_lru, d_rprod, a->y_pre, a->lru, NE);
     memset(d_conv, 0, NE * sizeof(float));
     toc(m, PROF_REC_LINEAR, 1, &t);
@@ -426,11 +491,13 @@ static void recurrent_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w, Laye
     conv1d_backward(d_xbr, g->p[P_CONV_W], g->p[P_CONV_B], d_conv, a->x_br, m->pos, w->p[P_CONV_W], m->B, m->T, E);
     toc(m, PROF_CONV, 1, &t);
     linear_backward(dnorm, g->p[P_LIN_X_W], g->p[P_LIN_X_B], d_xbr, a->tn_out, w->p[P_LIN_X_W], N, D, E);
+    adapt_backward(m, l, LORA_LIN_X, 0, dnorm, d_xbr, a->tn_out, D, E);
     linear_backward(dnorm, g->p[P_LIN_Y_W], g->p[P_LIN_Y_B], d_ypre, a->tn_out, w->p[P_LIN_Y_W], N, D, E);
+    adapt_backward(m, l, LORA_LIN_Y, 0, dnorm, d_ypre, a->tn_out, D, E);
     toc(m, PROF_REC_LINEAR, 1, &t);
 }
 
-static void attention_block_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w, LayerPtrs *g,
+static void attention_block_backward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *w, LayerPtrs *g,
                                      const float *dout, float *dnorm) {
     const GriffinConfig *c = &m->cfg;
     int N = m->B * m->T, D = c->width, H = c->num_heads, K = D / H;
@@ -439,6 +506,7 @@ static void attention_block_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w
     double t = tic(m);
     memset(d_att, 0, ND * sizeof(float));
     linear_backward(d_att, g->p[P_FINAL_W], g->p[P_FINAL_B], dout, a->att, w->p[P_FINAL_W], N, D, D);
+    adapt_backward(m, l, LORA_FINAL, 0, d_att, dout, a->att, D, D);
     memset(d_q, 0, ND * sizeof(float));
     memset(m->d_k, 0, NK * sizeof(float));
     memset(m->d_v, 0, NK * sizeof(float));
@@ -449,8 +517,11 @@ static void attention_block_backward(GriffinModel *m, LayerActs *a, LayerPtrs *w
     rope_backward(d_q, m->pos, N, H, K);
     rope_backward(m->d_k, m->pos, N, 1, K);
     linear_backward(dnorm, g->p[P_Q_W], NULL, d_q, a->tn_out, w->p[P_Q_W], N, D, D);
+    adapt_backward(m, l, LORA_Q, 0, dnorm, d_q, a->tn_out, D, D);
     linear_backward(dnorm, g->p[P_K_W], NULL, m->d_k, a->tn_out, w->p[P_K_W], N, D, K);
+    adapt_backward(m, l, LORA_K, 0, dnorm, m->d_k, a->tn_out, D, K);
     linear_backward(dnorm, g->p[P_V_W], NULL, m->d_v, a->tn_out, w->p[P_V_W], N, D, K);
+    adapt_backward(m, l, LORA_V, 0, dnorm, m->d_v, a->tn_out, D, K);
     toc(m, PROF_ATT_LINEAR, 1, &t);
 }
 
@@ -489,16 +560,22 @@ static void backward_trunk(GriffinModel *m) {
         grad_ptrs(m, l, &g);
         /* out = MLP(RMSNorm_c(resid)) + resid */
         memset(m->d_norm, 0, ND * sizeof(float));
-        mlp_backward(m->d_norm, g.p[P_UP_W], g.p[P_UP_B], g.p[P_DOWN_W], g.p[P_DOWN_B], m->d_s[0], m->d_s[1],
-                     m->d_s[2], m->d_res, a->cn_out, a->gate_pre, a->up_pre, a->mprod, w.p[P_UP_W],
-                     w.p[P_DOWN_W], N, D, F);
+        /* mlp_backward, with the adapters between its products */
+        float *dprod = m->d_s[0], *dgate = m->d_s[1], *dup = m->d_s[2];
+        memset(dprod, 0, (size_t)N * F * sizeof(float));
+        linear_backward(dprod, g.p[P_DOWN_W], g.p[P_DOWN_B], m->d_res, a->mprod, w.p[P_DOWN_W], N, F, D);
+        adapt_backward(m, l, LORA_DOWN, 0, dprod, m->d_res, a->mprod, F, D);
+        vm_gelu_mul_backward(dgate, dup, dprod, a->gate_pre, a->up_pre, (size_t)N * F);
+        mlp_backward_up(m->d_norm, g.p[P_UP_W], g.p[P_UP_B], dgate, dup, a->cn_out, w.p[P_UP_W], N, D, F);
+        adapt_backward(m, l, LORA_UP, 0, m->d_norm, dgate, a->cn_out, D, F);
+        adapt_backward(m, l, LORA_UP, 1, m->d_norm, dup, a->cn_out, D, F);
         toc(m, PROF_MLP, 1, &t);
         rmsnorm_backward(m->d_res, g.p[P_CHANNEL_NORM], m->d_norm, a->resid, a->cn_rstd, w.p[P_CHANNEL_NORM], N, D);
         /* resid = Temporal(RMSNorm_t(x_in)) + x_in */
         memset(m->d_norm, 0, ND * sizeof(float));
         toc(m, PROF_NORM, 1, &t);
-        if (c->block_types[l] == BLOCK_RECURRENT) recurrent_backward(m, a, &w, &g, m->d_res, m->d_norm);
-        else attention_block_backward(m, a, &w, &g, m->d_res, m->d_norm);
+        if (c->block_types[l] == BLOCK_RECURRENT) recurrent_backward(m, l, a, &w, &g, m->d_res, m->d_norm);
+        else attention_block_backward(m, l, a, &w, &g, m->d_res, m->d_norm);
         t = tic(m);
         rmsnorm_backward(m->d_res, g.p[P_TEMPORAL_NORM], m->d_norm, a->x_in, a->tn_rstd, w.p[P_TEMPORAL_NORM], N, D);
         toc(m, PROF_NORM, 1, &t);

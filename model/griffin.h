@@ -91,6 +91,8 @@ typedef struct GriffinModel {
     int profile;                  /* accumulate prof[][] */
     uint8_t *frozen;              /* [table.count] 1: no weight gradient (griffin_set_trainable), or NULL */
     double prof[PROF_NUM][2];     /* seconds: [kind][0 forward, 1 backward] */
+    int lora_active;              /* cfg.lora_rank > 0 and the adapters are on (griffin_set_adapters) */
+    float *lora_u, *lora_du;      /* [N, r] adapter scratch */
 } GriffinModel;
 
 /* Builds the parameter table and allocates everything for batches up to (max_B, max_T);
@@ -153,6 +155,14 @@ void griffin_zero_grad(GriffinModel *m);
 void griffin_set_trainable(GriffinModel *m, const uint8_t *on);
 /* The gradient of tensor i in m->grads, or NULL when it is frozen. */
 float *griffin_grad_of(GriffinModel *m, int i);
+/* LoRA adapters (cfg.lora_rank > 0, model/lora.h) take part in forward and backward while on
+ * (the default); off, the model is its base, bitwise (a reference policy that shares the
+ * weights). */
+void griffin_set_adapters(GriffinModel *m, int on);
+/* Adds every adapter into its base weight (W += (alpha/r)·B·A) and switches the adapters
+ * off: the model computes the same function with plain weights (for decode and export). */
+void griffin_merge_adapters(GriffinModel *m);
+
 /* Per-chunk logits hook of griffin_forward (see GriffinLogitsHook); hook NULL removes it. */
 void griffin_set_logits_hook(GriffinModel *m, GriffinLogitsHook hook, void *ctx);
 /* Accumulate the time of each kind of work into m->prof while on (griffin bench train). */

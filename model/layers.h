@@ -38,6 +38,9 @@ void rmsnorm_backward(float *dx, float *dscale, const float *dout, const float *
 
 /* ---- mlp.c: gated GeLU-tanh MLP ---- */
 /* the GeLU itself: vm_gelu / vm_gelu_mul in vmath.h */
+/* gate_pre, up_pre [N,F] = x·w_up[c] + b_up[c]: the up projection's two products only */
+void mlp_up_products(float *gate_pre, float *up_pre, const float *x, const float *w_up, const float *b_up, int N,
+                     int D, int F);
 /* the first half of mlp_forward: gate_pre, up_pre and prod (backward's inputs), no output */
 void mlp_forward_up(float *gate_pre, float *up_pre, float *prod, const float *x, const float *w_up,
                     const float *b_up, int N, int D, int F);
@@ -48,6 +51,9 @@ void mlp_backward(float *dx, float *dw_up, float *db_up, float *dw_down, float *
                   float *dprod, float *dgate, float *dup, const float *dout, const float *x,
                   const float *gate_pre, const float *up_pre, const float *prod, const float *w_up,
                   const float *w_down, int N, int D, int F);
+/* the up projection's part of mlp_backward: dx += dgate·w0ᵀ + dup·w1ᵀ, dw_up, db_up */
+void mlp_backward_up(float *dx, float *dw_up, float *db_up, const float *dgate, const float *dup, const float *x,
+                     const float *w_up, int N, int D, int F);
 
 /* ---- conv1d.c: causal depthwise conv, 4 taps, document-masked ---- */
 void conv1d_forward(float *out, const float *x, const int *pos, const float *w, const float *b,

@@ -17,10 +17,15 @@ static void matmul_io_bias(float *y, const float *x, const float *w, const float
  * saved: gate_pre [N,F] = x·w_up[0] + b_up[0], up_pre [N,F] = x·w_up[1] + b_up[1],
  *        prod [N,F] = gelu(gate_pre) ⊙ up_pre
  * out [N,D] = prod · w_downᵀ + b_down */
-void mlp_forward_up(float *gate_pre, float *up_pre, float *prod, const float *x, const float *w_up,
-                    const float *b_up, int N, int D, int F) {
+void mlp_up_products(float *gate_pre, float *up_pre, const float *x, const float *w_up, const float *b_up, int N,
+                     int D, int F) {
     matmul_io_bias(gate_pre, x, w_up, b_up, N, D, F);
     matmul_io_bias(up_pre, x, w_up + (size_t)D * F, b_up + F, N, D, F);
+}
+
+void mlp_forward_up(float *gate_pre, float *up_pre, float *prod, const float *x, const float *w_up,
+                    const float *b_up, int N, int D, int F) {
+    mlp_up_products(gate_pre, up_pre, x, w_up, b_up, N, D, F);
     vm_gelu_mul(prod, gate_pre, up_pre, (size_t)N * F);
 }
 
@@ -43,6 +48,11 @@ void mlp_backward(float *dx, float *dw_up, float *db_up, float *dw_down, float *
     memset(dprod, 0, NF * sizeof(float));
     linear_backward(dprod, dw_down, db_down, dout, prod, w_down, N, F, D);
     vm_gelu_mul_backward(dgate, dup, dprod, gate_pre, up_pre, NF);
+    mlp_backward_up(dx, dw_up, db_up, dgate, dup, x, w_up, N, D, F);
+}
+
+void mlp_backward_up(float *dx, float *dw_up, float *db_up, const float *dgate, const float *dup, const float *x,
+                     const float *w_up, int N, int D, int F) {
     const float *br[2] = {dgate, dup};
     for (int c = 0; c < 2; c++) {
         const float *w = w_up + (size_t)c * D * F;

@@ -28,14 +28,55 @@ static int add(ParamTable *pt, int cap, int layer, int slot, const char *name, P
     t->group = g;
     t->init = init;
     t->init_std = std;
+    t->lora_of = -1;
     return pt->count++;
+}
+
+ParamSlot lora_target_slot(LoraTarget t) {
+    static const ParamSlot slot[LORA_NUM] = {P_Q_W, P_K_W, P_V_W, P_FINAL_W, P_LIN_X_W,
+                                             P_LIN_Y_W, P_LIN_OUT_W, P_UP_W, P_DOWN_W};
+    return slot[t];
+}
+
+int lora_tensor(const ParamTable *pt, int layer, LoraTarget t, int part) {
+    return pt->lora_index ? pt->lora_index[((size_t)layer * LORA_NUM + t) * 2 + part] : -1;
+}
+
+/* A [r,NI] uniform(±1/sqrt(NI)), B [NO,r] zero (the adapted model starts as the base); per
+ * branch for ffw_up. Adapters go in layer order, A before B. */
+static void add_lora(ParamTable *pt, int cap, const GriffinConfig *c) {
+    const int r = c->lora_rank, L = c->depth;
+    pt->lora_first = pt->count;
+    if (r <= 0) return;
+    pt->lora_index = mallocCheck(sizeof(int) * (size_t)L * LORA_NUM * 2);
+    for (int i = 0; i < L * LORA_NUM * 2; i++) pt->lora_index[i] = -1;
+    for (int l = 0; l < L; l++) {
+        for (int t = 0; t < LORA_NUM; t++) {
+            int w = pt->slot_index[l * P_NUM_SLOTS + lora_target_slot((LoraTarget)t)];
+            if (!(c->lora_targets & (1u << t)) || w < 0) continue;
+            const TensorInfo *base = &pt->t[w];
+            char stem[64], n[96]; /* the longest stem, blocks.255.recurrent_block.linear_out, has 38 characters */
+            snprintf(stem, sizeof stem, "%.*s", (int)(strlen(base->name) - (t == LORA_UP ? 2 : 7)), base->name);
+            int up = t == LORA_UP, NO = up ? base->shape[2] : base->shape[0], NI = base->shape[1];
+            int *idx = &pt->lora_index[((size_t)l * LORA_NUM + t) * 2];
+            snprintf(n, sizeof n, "%s.lora_A.weight", stem);
+            idx[0] = up ? add(pt, cap, l, -1, n, GROUP_WEIGHT, INIT_UNIFORM, 1.0f / sqrtf((float)NI), 3, 2, r, NI, 0)
+                        : add(pt, cap, l, -1, n, GROUP_WEIGHT, INIT_UNIFORM, 1.0f / sqrtf((float)NI), 2, r, NI, 0, 0);
+            snprintf(n, sizeof n, "%s.lora_B.weight", stem);
+            idx[1] = up ? add(pt, cap, l, -1, n, GROUP_WEIGHT, INIT_ZERO, 0, 3, 2, NO, r, 0)
+                        : add(pt, cap, l, -1, n, GROUP_WEIGHT, INIT_ZERO, 0, 2, NO, r, 0, 0);
+            pt->t[idx[0]].lora_of = pt->t[idx[1]].lora_of = w;
+            pt->t[idx[0]].lora_part = 'A';
+            pt->t[idx[1]].lora_part = 'B';
+        }
+    }
 }
 
 void param_table_build(ParamTable *pt, const GriffinConfig *c) {
     const int V = c->vocab_size, D = c->width, E = c->lru_width, F = c->mlp_width;
     const int H = c->num_heads, K = D / H, bw = E / H, L = c->depth;
     const float nscale = 2.0f / (float)L; /* final-layer variance scale 2/N */
-    int cap = 4 + L * P_NUM_SLOTS;
+    int cap = 4 + L * (P_NUM_SLOTS + 2 * LORA_NUM);
     memset(pt, 0, sizeof *pt);
     pt->t = callocCheck((size_t)cap, sizeof(TensorInfo));
     pt->slot_index = mallocCheck(sizeof(int) * (size_t)L * P_NUM_SLOTS);
@@ -88,11 +129,13 @@ void param_table_build(ParamTable *pt, const GriffinConfig *c) {
         pt->reward_w = add(pt, cap, -1, -1, "reward_head.weight", GROUP_BIAS, INIT_ZERO, 0, 1, D, 0, 0, 0);
         pt->reward_b = add(pt, cap, -1, -1, "reward_head.bias", GROUP_BIAS, INIT_ZERO, 0, 1, 1, 0, 0, 0);
     }
+    add_lora(pt, cap, c);
 }
 
 void param_table_free(ParamTable *pt) {
     free(pt->t);
     free(pt->slot_index);
+    free(pt->lora_index);
     memset(pt, 0, sizeof *pt);
 }
 
@@ -119,6 +162,9 @@ void params_init(const ParamTable *pt, float *params, uint64_t seed) {
         case INIT_ZERO: memset(p, 0, t->numel * sizeof(float)); break;
         case INIT_NORMAL:
             for (size_t j = 0; j < t->numel; j++) p[j] = (float)((double)t->init_std * rng_normal(&r));
+            break;
+        case INIT_UNIFORM:
+            for (size_t j = 0; j < t->numel; j++) p[j] = (float)((double)t->init_std * (2.0 * rng_uniform(&r) - 1.0));
             break;
         case INIT_A_PARAM: {
             const double lo = 0.9 * 0.9 + 1e-8, hi = 0.999 * 0.999 + 1e-8;

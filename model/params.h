@@ -29,7 +29,8 @@ typedef enum { GROUP_WEIGHT = 0, GROUP_BIAS, GROUP_NORM, GROUP_A_PARAM, GROUP_EM
 typedef enum {
     INIT_NORMAL = 0, /* normal(0, std) */
     INIT_ZERO,
-    INIT_A_PARAM     /* RG-LRU ring init, radius in [0.9, 0.999] */
+    INIT_A_PARAM,    /* RG-LRU ring init, radius in [0.9, 0.999] */
+    INIT_UNIFORM     /* uniform(-std, std): LoRA's A, as PEFT's kaiming_uniform(a=sqrt(5)) */
 } InitKind;
 
 typedef struct {
@@ -43,6 +44,8 @@ typedef struct {
     ParamGroup group;
     InitKind init;
     float init_std;
+    int lora_of;     /* a LoRA adapter: the index of the weight it adapts, else -1 */
+    char lora_part;  /* 'A' or 'B' for an adapter, else 0 */
 } TensorInfo;
 
 typedef struct {
@@ -53,12 +56,23 @@ typedef struct {
     int final_norm;     /* index of final_norm.scale */
     int reward_w, reward_b; /* reward_head.weight [D] and .bias [1] (after final_norm), or -1 */
     int *slot_index;    /* [depth][P_NUM_SLOTS] -> tensor index or -1 */
+    /* LoRA adapters (cfg lora_rank > 0) come after every other tensor, so a model without them
+     * is a prefix of one with them (same names, same offsets): a base checkpoint loads into it.
+     * For a target W [NO,NI]: A [r,NI], B [NO,r]; ffw_up (2 branches, stored [2,D,F]):
+     * A [2,r,D], B [2,F,r]. */
+    int lora_first;     /* index of the first adapter tensor (= count without adapters) */
+    int *lora_index;    /* [depth][LORA_NUM][2] -> tensor index of A, B, or -1 */
 } ParamTable;
 
 void param_table_build(ParamTable *pt, const GriffinConfig *c);
 void param_table_free(ParamTable *pt);
 /* index of a tensor by name, or -1 */
 int param_table_find(const ParamTable *pt, const char *name);
+
+/* the base weight slot a LoRA target adapts (P_Q_W, ...) */
+ParamSlot lora_target_slot(LoraTarget t);
+/* tensor index of layer l's adapter part (0 = A, 1 = B) on target t, or -1 */
+int lora_tensor(const ParamTable *pt, int layer, LoraTarget t, int part);
 
 /* Pointers of one layer's tensors inside a flat buffer (params or grads); absent slots NULL. */
 typedef struct {

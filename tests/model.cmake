@@ -23,6 +23,7 @@ add_test(NAME reference_selftest COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURC
 set_tests_properties(reference_selftest PROPERTIES LABELS "model;reference" TIMEOUT 900)
 griffin_c_test(test_overfit "model" test_overfit.c)
 griffin_c_test(test_recompute "model" test_recompute.c)
+griffin_c_test(test_lora "model" test_lora.c)
 griffin_c_test(test_decode "model" test_decode.c)
 griffin_c_test(test_sampler "model" test_sampler.c)
 griffin_c_test(test_loss_mask "model" test_loss_mask.c)

@@ -80,6 +80,7 @@ const char *config_finalize(GriffinConfig *c) {
     if (c->lora_rank > 0) {
         static char msg[160];
         if (!(c->lora_alpha > 0)) return "lora_alpha must be > 0";
+        if (!(c->lora_dropout >= 0 && c->lora_dropout < 1)) return "lora_dropout must be in [0, 1)";
         if (!c->lora_targets || (c->lora_targets & ~LORA_ALL)) return "lora_targets must name at least one layer";
         int any = 0;
         for (int t = 0; t < LORA_NUM; t++) {

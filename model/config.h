@@ -37,6 +37,7 @@ typedef struct {
     int lora_rank;    /* r: LoRA adapters on the targeted linears (0: none) */
     float lora_alpha; /* adapter scale alpha / r */
     unsigned lora_targets; /* bit set of LoraTarget */
+    float lora_dropout; /* p: adapter inputs dropped in training forwards (griffin_set_dropout_key) */
     BlockType block_types[GRIFFIN_MAX_LAYERS]; /* filled by config_finalize */
 } GriffinConfig;
 

@@ -109,7 +109,8 @@ static void layout(GriffinModel *m, Carver *cv) {
     m->row_weight = carve(cv, N);
     size_t R = (size_t)c->lora_rank;
     if (R) m->lora_u = carve(cv, N * R);
-    if (m->inference_only) return; /* no backward buffers */
+    if (m->inference_only) return; /* no backward buffers (and no dropout) */
+    if (R && c->lora_dropout > 0) m->drop_x = carve(cv, N * S), m->drop_dx = carve(cv, N * S);
     m->dlogits = carve(cv, NL * V);
     m->d_res = carve(cv, N * D);
     m->d_norm = carve(cv, N * D);
@@ -157,6 +158,7 @@ GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, 
     param_table_build(&m->table, &m->cfg);
     m->params = alignedCallocCheck(m->table.total * sizeof(float));
     m->grads = m->inference_only ? NULL : alignedCallocCheck(m->table.total * sizeof(float));
+    m->grad_floats = m->inference_only ? 0 : m->table.total;
     params_init(&m->table, m->params, seed);
     m->layers = callocCheck((size_t)m->cfg.depth, sizeof(LayerActs));
     Carver count = {NULL, 0};
@@ -186,6 +188,7 @@ void griffin_free(GriffinModel *m) {
     free(m->pos);
     free(m->mask);
     free(m->frozen);
+    free(m->grad_off);
     free(m);
 }
 
@@ -193,18 +196,34 @@ size_t griffin_activation_bytes(const GriffinModel *m) { return m->arena_floats 
 
 void griffin_zero_grad(GriffinModel *m) {
     CHECK(m->grads, "griffin_zero_grad: an inference-only model has no gradients");
-    memset(m->grads, 0, m->table.total * sizeof(float)); }
+    memset(m->grads, 0, m->grad_floats * sizeof(float));
+}
 
 void griffin_set_trainable(GriffinModel *m, const uint8_t *on) {
     free(m->frozen);
+    free(m->grad_off);
     m->frozen = NULL;
-    if (!on) return;
-    m->frozen = mallocCheck((size_t)m->table.count);
-    for (int i = 0; i < m->table.count; i++) m->frozen[i] = !on[i];
+    m->grad_off = NULL;
+    size_t n = m->table.total;
+    if (on) {
+        m->frozen = mallocCheck((size_t)m->table.count);
+        m->grad_off = mallocCheck(sizeof(size_t) * (size_t)m->table.count);
+        n = 0;
+        for (int i = 0; i < m->table.count; i++) {
+            m->frozen[i] = !on[i];
+            m->grad_off[i] = n;
+            if (on[i]) n += m->table.t[i].numel;
+        }
+    }
+    if (m->inference_only || n == m->grad_floats) return;
+    free(m->grads);
+    m->grads = alignedCallocCheck(n * sizeof(float));
+    m->grad_floats = n;
 }
 
 float *griffin_grad_of(GriffinModel *m, int i) {
-    return m->frozen && m->frozen[i] ? NULL : m->grads + m->table.t[i].offset;
+    if (m->frozen && m->frozen[i]) return NULL;
+    return m->grads + (m->grad_off ? m->grad_off[i] : m->table.t[i].offset);
 }
 
 void griffin_set_logits_hook(GriffinModel *m, GriffinLogitsHook hook, void *ctx) {
@@ -216,11 +235,9 @@ void griffin_set_profile(GriffinModel *m, int on) { m->profile = on != 0; }
 
 /* layer l's gradient pointers, NULL for frozen tensors (the kernels skip those) */
 static void grad_ptrs(GriffinModel *m, int l, LayerPtrs *g) {
-    layer_ptrs(&m->table, m->grads, l, g);
-    if (!m->frozen) return;
     for (int s = 0; s < P_NUM_SLOTS; s++) {
         int i = m->table.slot_index[l * P_NUM_SLOTS + s];
-        if (i >= 0 && m->frozen[i]) g->p[s] = NULL;
+        g->p[s] = i < 0 ? NULL : griffin_grad_of(m, i);
     }
 }
 
@@ -252,13 +269,25 @@ static int adapter(const GriffinModel *m, int l, LoraTarget t, int part) {
 
 static float lora_s(const GriffinModel *m) { return m->cfg.lora_alpha / (float)m->cfg.lora_rank; }
 
+/* the dropout mask's key of one adapter (layer, target, branch) in this micro-batch, or 0 */
+static uint64_t site_key(const GriffinModel *m, int l, LoraTarget t, int branch) {
+    if (!m->drop_key || !m->drop_x) return 0;
+    uint64_t site = ((uint64_t)l * LORA_NUM + (uint64_t)t) * 2 + (uint64_t)branch + 1;
+    return m->drop_key ^ (site * 0xD1B54A32D192ED03ull);
+}
+
 static void adapt_forward(GriffinModel *m, int l, LoraTarget t, int branch, float *y, const float *x, int NI, int NO) {
     int ia = adapter(m, l, t, 0);
     if (ia < 0) return;
-    int ib = lora_tensor(&m->table, l, t, 1), r = m->cfg.lora_rank;
+    int ib = lora_tensor(&m->table, l, t, 1), r = m->cfg.lora_rank, N = m->B * m->T;
     const float *A = m->params + m->table.t[ia].offset + (size_t)branch * r * NI;
     const float *B = m->params + m->table.t[ib].offset + (size_t)branch * NO * r;
-    lora_forward(y, m->lora_u, x, A, B, lora_s(m), m->B * m->T, NI, NO, r);
+    uint64_t key = site_key(m, l, t, branch);
+    if (key) { /* the adapter sees dropout(x) */
+        lora_dropout(m->drop_x, x, key, m->cfg.lora_dropout, N, NI);
+        x = m->drop_x;
+    }
+    lora_forward(y, m->lora_u, x, A, B, lora_s(m), N, NI, NO, r);
 }
 
 static void adapt_backward(GriffinModel *m, int l, LoraTarget t, int branch, float *dx, const float *dy,
@@ -267,29 +296,28 @@ static void adapt_backward(GriffinModel *m, int l, LoraTarget t, int branch, flo
     if (ia < 0) return;
     int ib = lora_tensor(&m->table, l, t, 1), r = m->cfg.lora_rank;
     size_t oa = (size_t)branch * r * NI, ob = (size_t)branch * NO * r;
-    float *dA = griffin_grad_of(m, ia), *dB = griffin_grad_of(m, ib);
-    lora_backward(dx, dA ? dA + oa : NULL, dB ? dB + ob : NULL, m->lora_u, m->lora_du, dy, x,
-                  m->params + m->table.t[ia].offset + oa, m->params + m->table.t[ib].offset + ob, lora_s(m),
-                  m->B * m->T, NI, NO, r);
+    float *dA = griffin_grad_of(m, ia), *dB = griffin_grad_of(m, ib), *dxa = dx;
+    int N = m->B * m->T;
+    uint64_t key = site_key(m, l, t, branch);
+    if (key) { /* the same mask as the forward: the adapter's input and its gradient */
+        lora_dropout(m->drop_x, x, key, m->cfg.lora_dropout, N, NI);
+        x = m->drop_x;
+        dxa = m->drop_dx;
+        memset(dxa, 0, (size_t)N * NI * sizeof(float));
+    }
+    lora_backward(dxa, dA ? dA + oa : NULL, dB ? dB + ob : NULL, m->lora_u, m->lora_du, dy, x,
+                  m->params + m->table.t[ia].offset + oa, m->params + m->table.t[ib].offset + ob, lora_s(m), N, NI,
+                  NO, r);
+    if (key) lora_dropout_add(dx, dxa, key, m->cfg.lora_dropout, N, NI);
 }
+
+void griffin_set_dropout_key(GriffinModel *m, uint64_t key) { m->drop_key = key; }
 
 void griffin_set_adapters(GriffinModel *m, int on) { m->lora_active = on && m->cfg.lora_rank > 0; }
 
 void griffin_merge_adapters(GriffinModel *m) {
     CHECK(!m->narrow, "griffin_merge_adapters: merge before narrowing the weights");
-    const ParamTable *pt = &m->table;
-    const int r = m->cfg.lora_rank;
-    for (int l = 0; l < m->cfg.depth && m->lora_active; l++) {
-        for (int t = 0; t < LORA_NUM; t++) {
-            int ia = lora_tensor(pt, l, (LoraTarget)t, 0), ib = lora_tensor(pt, l, (LoraTarget)t, 1);
-            if (ia < 0) continue;
-            const TensorInfo *W = &pt->t[pt->t[ia].lora_of];
-            int up = t == LORA_UP, NI = W->shape[1], NO = up ? W->shape[2] : W->shape[0];
-            for (int c = 0; c < (up ? 2 : 1); c++)
-                lora_merge(m->params + W->offset + (size_t)c * NI * NO, m->params + pt->t[ia].offset + (size_t)c * r * NI,
-                           m->params + pt->t[ib].offset + (size_t)c * NO * r, lora_s(m), NI, NO, r, up);
-        }
-    }
+    if (m->lora_active) lora_merge_all(&m->table, &m->cfg, m->params);
     m->lora_active = 0;
 }
 

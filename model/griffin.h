@@ -55,7 +55,9 @@ typedef struct GriffinModel {
     GriffinConfig cfg;
     ParamTable table;
     float *params;        /* [table.total] */
-    float *grads;         /* [table.total] */
+    float *grads;         /* [grad_floats]: laid out by the table, or packed by the trainable set */
+    size_t grad_floats;   /* table.total, or the trainable floats (griffin_set_trainable) */
+    size_t *grad_off;     /* [table.count] offset of each tensor's gradient in grads, or NULL: the table's */
     int max_B, max_T;
     int inference_only;   /* no gradients or backward buffers */
     int recompute;        /* activation checkpointing: see GRIFFIN_RECOMPUTE */
@@ -93,6 +95,8 @@ typedef struct GriffinModel {
     double prof[PROF_NUM][2];     /* seconds: [kind][0 forward, 1 backward] */
     int lora_active;              /* cfg.lora_rank > 0 and the adapters are on (griffin_set_adapters) */
     float *lora_u, *lora_du;      /* [N, r] adapter scratch */
+    uint64_t drop_key;            /* != 0: adapter dropout of cfg.lora_dropout in this forward/backward */
+    float *drop_x, *drop_dx;      /* [N, max(D,E,F)] dropped adapter input and its gradient (lora_dropout > 0) */
 } GriffinModel;
 
 /* Builds the parameter table and allocates everything for batches up to (max_B, max_T);
@@ -149,9 +153,11 @@ void griffin_layer_activations(GriffinModel *m, int l);
 void griffin_zero_grad(GriffinModel *m);
 
 /* The tensors backward computes weight gradients for: on [table.count] (1 = trainable), or
- * NULL for every tensor. A frozen tensor's gradient is never written (it stays as zeroed)
- * and its weight-gradient products are skipped; input gradients flow through it as before,
- * so the trainable tensors' gradients are bitwise those of a run without frozen tensors. */
+ * NULL for every tensor. A frozen tensor has no gradient (griffin_grad_of is NULL) and its
+ * weight-gradient products are skipped; input gradients flow through it as before, so the
+ * trainable tensors' gradients are bitwise those of a run without frozen tensors. m->grads
+ * then holds only the trainable tensors', packed in table order (the layout of the trainable
+ * set's table, optim/trainable.h): a frozen base costs no gradient memory. */
 void griffin_set_trainable(GriffinModel *m, const uint8_t *on);
 /* The gradient of tensor i in m->grads, or NULL when it is frozen. */
 float *griffin_grad_of(GriffinModel *m, int i);
@@ -159,6 +165,10 @@ float *griffin_grad_of(GriffinModel *m, int i);
  * (the default); off, the model is its base, bitwise (a reference policy that shares the
  * weights). */
 void griffin_set_adapters(GriffinModel *m, int on);
+/* Adapter dropout (cfg.lora_dropout > 0) for the next forward and its backward: key != 0
+ * draws the masks (the same key, the same masks), 0 switches it off (evaluation). Training
+ * sets a key per micro-batch from (seed, step, update, micro-batch, rank). */
+void griffin_set_dropout_key(GriffinModel *m, uint64_t key);
 /* Adds every adapter into its base weight (W += (alpha/r)·B·A) and switches the adapters
  * off: the model computes the same function with plain weights (for decode and export). */
 void griffin_merge_adapters(GriffinModel *m);

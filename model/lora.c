@@ -38,6 +38,37 @@ void lora_backward(float *dx, float *dA, float *dB, float *u, float *du, const f
     gemm(0, 0, N, NI, r, du, r, A, NI, 1.0f, dx, NI);
 }
 
+static inline uint64_t mix64(uint64_t z) { /* splitmix64's finaliser */
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* 1/(1−p) where element j of the key's mask is kept, else 0 */
+static inline float keep(uint64_t key, size_t j, float p, float inv) {
+    return (float)(mix64(key + 0x9E3779B97F4A7C15ull * (j + 1)) >> 40) * (1.0f / 16777216.0f) >= p ? inv : 0.0f;
+}
+
+void lora_dropout(float *out, const float *x, uint64_t key, float p, int N, int NI) {
+    const float inv = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < NI; i++) {
+            size_t j = (size_t)n * NI + i;
+            out[j] = x[j] * keep(key, j, p, inv);
+        }
+}
+
+void lora_dropout_add(float *dx, const float *t, uint64_t key, float p, int N, int NI) {
+    const float inv = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < NI; i++) {
+            size_t j = (size_t)n * NI + i;
+            dx[j] += t[j] * keep(key, j, p, inv);
+        }
+}
+
 /* W += s·B·A: W [NO,NI] (torch Linear), or with in_out W [NI,NO] (ffw_up's einsum layout) */
 void lora_merge(float *W, const float *A, const float *B, float s, int NI, int NO, int r, int in_out) {
     float *sB = mallocCheck(sizeof(float) * (size_t)NO * r);
@@ -45,4 +76,18 @@ void lora_merge(float *W, const float *A, const float *B, float s, int NI, int N
     if (in_out) gemm(1, 1, NI, NO, r, A, NI, sB, r, 1.0f, W, NO);
     else gemm(0, 0, NO, NI, r, sB, r, A, NI, 1.0f, W, NI);
     free(sB);
+}
+
+void lora_merge_all(const ParamTable *pt, const GriffinConfig *c, float *params) {
+    const int r = c->lora_rank;
+    const float s = c->lora_alpha / (float)r;
+    for (int ia = pt->lora_first; ia < pt->count; ia++) {
+        const TensorInfo *A = &pt->t[ia];
+        if (A->lora_part != 'A') continue;
+        const TensorInfo *Bt = &pt->t[ia + 1], *W = &pt->t[A->lora_of];
+        int up = A->ndim == 3, NI = W->shape[1], NO = up ? W->shape[2] : W->shape[0];
+        for (int b = 0; b < (up ? 2 : 1); b++)
+            lora_merge(params + W->offset + (size_t)b * NI * NO, params + A->offset + (size_t)b * r * NI,
+                       params + Bt->offset + (size_t)b * NO * r, s, NI, NO, r, up);
+    }
 }

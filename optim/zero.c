@@ -37,18 +37,10 @@ static int piece(const ZeroShard *z, int k, size_t *a, size_t *b, size_t *flat) 
 }
 
 double zero_reduce(ZeroShard *z, float *grads) {
-    if (z->set->all || z->pg) { /* the flat buffer, or the packed trainable gradients */
-        float *g = grads;
-        if (z->pg) {
-            trainable_pack(z->set, z->pt, z->pg, grads);
-            g = z->pg;
-        }
-        if (dist_size() > 1) dist_reduce_scatter_mean(g, z->n);
-        return grad_sumsq(g + z->lo, z->hi - z->lo);
-    }
-    double s = 0.0; /* one rank, some tensors frozen: the trainable tensors in place */
-    for (int k = 0; k < z->set->mt.count; k++)
-        s += grad_sumsq(grads + z->pt->t[z->set->src[k]].offset, z->set->mt.t[k].numel);
+    if (dist_size() > 1) dist_reduce_scatter_mean(grads, z->n);
+    if (z->set->all || dist_size() > 1) return grad_sumsq(grads + z->lo, z->hi - z->lo);
+    double s = 0.0; /* one rank, some tensors frozen: tensor by tensor */
+    for (int k = 0; k < z->set->mt.count; k++) s += grad_sumsq(grads + z->set->mt.t[k].offset, z->set->mt.t[k].numel);
     return s;
 }
 
@@ -61,8 +53,7 @@ void zero_update_shard(ZeroShard *z, float *params, float *grads, const AdamWCon
     for (int k = 0; k < z->set->mt.count; k++) {
         size_t a, b, flat;
         if (!piece(z, k, &a, &b, &flat)) continue;
-        const float *g = z->pg ? z->pg + a : grads + flat;
-        adamw_update_span(params + flat, g, z->m + (a - z->lo), z->v + (a - z->lo), b - a, z->set->mt.t[k].group, ac,
+        adamw_update_span(params + flat, grads + a, z->m + (a - z->lo), z->v + (a - z->lo), b - a, z->set->mt.t[k].group, ac,
                           lr, t, grad_scale);
     }
 }

@@ -84,7 +84,9 @@ static void score(PpoBatch *b) {
         size_t o = (size_t)s0 * Tb;
         for (int i = 0; i < Sm; i++) b->mrows[i] = b->rows[s0 + i] - (int)o;
         rm_score(b->rm, b->score + s0, b->tok + o, b->pos + o, b->mrows, Sm, Tb);
+        if (b->ref == b->pol) griffin_set_adapters(b->pol, 0); /* the reference: the policy's base */
         forward_logprobs(b->ref, b->logq + o, b->tok + o, b->tgt + o, b->pos + o, b->mask + o, Sm, Tb, NULL, NULL, NULL);
+        if (b->ref == b->pol) griffin_set_adapters(b->pol, 1);
         forward_logprobs(b->pol, b->logp_old + o, b->tok + o, b->tgt + o, b->pos + o, b->mask + o, Sm, Tb, &b->entropy,
                          &b->maxdiff, b->logp_s + o);
     }

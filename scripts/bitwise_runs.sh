@@ -3,7 +3,7 @@
 #   scripts/bitwise_runs.sh GRIFFIN_BINARY OUT_DIR        records the runs into OUT_DIR
 #   scripts/bitwise_runs.sh --compare DIR_A DIR_B         says whether two records are bitwise equal
 # The runs (tiny configs on `scripts/prepare_data.sh --small`, fixed seeds): pretrain across two
-# mixture stages (1 rank, 2 ranks, 2 micro-batches), sft, reward and rlhf (1 and 2 ranks; rlhf also
+# mixture stages (1 rank, 2 ranks, 2 micro-batches), sft (also with frozen tensors), reward and rlhf (1 and 2 ranks; rlhf also
 # with 2 micro-batches and 2 PPO minibatches). A record keeps each run's metrics.jsonl without the
 # wall-clock fields (ms, tokens/s, MFU, sample/score/update ms) and its final checkpoint;
 # --compare diffs the metrics and h5diffs the checkpoints' parameters and Adam moments (exact).
@@ -51,6 +51,8 @@ sft=(--train.init="$out/pretrain1/ckpt-20.h5" --train.steps=12 --stage.1.steps=1
      --train.checkpoint_every=6 --train.log_every=1)
 run sft1 1 sft configs/tiny_sft.ini "${sft[@]}"
 run sft2 2 sft configs/tiny_sft.ini "${sft[@]}" --train.batch_size=4
+run sft_frozen1 1 sft configs/tiny_sft.ini "${sft[@]}" --train.freeze='embedder.*,blocks.0.*'
+run sft_frozen2 2 sft configs/tiny_sft.ini "${sft[@]}" --train.batch_size=4 --train.freeze='embedder.*,blocks.0.*'
 rw=(--train.init="$out/sft1/ckpt-12.h5" --train.steps=12 --train.eval_every=6 --train.checkpoint_every=6
     --train.log_every=1)
 run reward1 1 reward configs/tiny_reward.ini "${rw[@]}"

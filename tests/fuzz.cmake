@@ -11,7 +11,7 @@ file(MAKE_DIRECTORY ${FUZZ_WORK})
 add_executable(fuzz_make_seeds fuzz/make_seeds.c)
 target_link_libraries(fuzz_make_seeds PRIVATE griffin_core)
 
-foreach(name config corpus checkpoint jsonl safetensors tasks megatron llmc nanogpt)
+foreach(name config corpus checkpoint jsonl safetensors tasks megatron llmc nanogpt peft)
   add_executable(fuzz_${name} fuzz/fuzz_${name}.c)
   target_compile_options(fuzz_${name} PRIVATE ${GRIFFIN_WARNINGS} ${GRIFFIN_C_WARNINGS})
   target_link_libraries(fuzz_${name} PRIVATE griffin_core)

@@ -42,3 +42,9 @@ add_test(NAME rlhf_dpo
   COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/rlhf/test_dpo.py $<TARGET_FILE:griffin>
           ${CMAKE_CURRENT_BINARY_DIR}/rlhf_work/task)
 set_tests_properties(rlhf_dpo PROPERTIES LABELS "rlhf;train" FIXTURES_REQUIRED rlhf_task_dir TIMEOUT 600)
+# [lora] adapters in sft (learns, base bitwise frozen, resume bitwise), sample / eval / export
+# --merge of the adapter checkpoint, reward, rlhf and dpo with adapters, bad settings refused
+add_test(NAME rlhf_lora
+  COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/rlhf/test_lora.py $<TARGET_FILE:griffin>
+          ${CMAKE_CURRENT_BINARY_DIR}/rlhf_work/task)
+set_tests_properties(rlhf_lora PROPERTIES LABELS "rlhf;train" FIXTURES_REQUIRED rlhf_task_dir TIMEOUT 600)

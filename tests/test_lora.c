@@ -230,17 +230,82 @@ static void test_recompute_and_frozen(Family fam) {
     int bad = 0;
     for (int i = 0; i < pt->count; i++) {
         size_t n = pt->t[i].numel;
-        const float *g0 = a->grads + pt->t[i].offset, *g1 = fr->grads + pt->t[i].offset;
-        if (set.on[i]) bad += memcmp(g0, g1, n * sizeof(float)) != 0;
-        else
-            for (size_t j = 0; j < n; j++) bad += g1[j] != 0.0f;
+        const float *g0 = a->grads + pt->t[i].offset, *g1 = griffin_grad_of(fr, i);
+        bad += set.on[i] ? !g1 || memcmp(g0, g1, n * sizeof(float)) != 0 : g1 != NULL;
     }
-    EXPECT(!bad, "%s: frozen base: adapter gradients bitwise the full backward's, base gradients zero (%d wrong)",
+    EXPECT(!bad, "%s: frozen base: adapter gradients bitwise the full backward's, no base gradients (%d wrong)",
            family_name(fam), bad);
+    EXPECT(fr->grad_floats == set.n, "%s: the gradient buffer holds the trainable floats only (%zu of %zu)",
+           family_name(fam), fr->grad_floats, set.n);
     trainable_free(&set);
     griffin_free(a);
     griffin_free(rc);
     griffin_free(fr);
+}
+
+/* dropout: off without a key; a key gives the same masks every time (and in recompute), other
+ * keys others; its gradient against central differences of the loss at a fixed key */
+static void test_dropout(void) {
+    GriffinConfig cd = config(FAMILY_GRIFFIN, 3), c0 = config(FAMILY_GRIFFIN, 3);
+    cd.lora_dropout = 0.5f;
+    GriffinModel *m = griffin_create_ex(&cd, B, T, 6, 0), *z = griffin_create_ex(&c0, B, T, 6, 0);
+    GriffinModel *rc = griffin_create_ex(&cd, B, T, 6, GRIFFIN_RECOMPUTE);
+    randomize_adapters(m);
+    memcpy(z->params, m->params, m->table.total * sizeof(float));
+    memcpy(rc->params, m->params, m->table.total * sizeof(float));
+    run(m, 0);
+    run(z, 0);
+    float l0 = m->loss;
+    EXPECT(l0 == z->loss, "no key: no dropout (%.9g vs %.9g)", (double)l0, (double)z->loss);
+    griffin_set_dropout_key(m, 77);
+    run(m, 1);
+    float l1 = m->loss;
+    run(m, 0);
+    EXPECT(l1 == m->loss && l1 != l0, "a key: the same masks each time (%.9g, %.9g), unlike none (%.9g)", (double)l1,
+           (double)m->loss, (double)l0);
+    griffin_set_dropout_key(rc, 77);
+    run(m, 1);
+    run(rc, 1);
+    EXPECT(!memcmp(m->grads, rc->grads, m->table.total * sizeof(float)), "dropout: recompute gives bitwise the same gradients");
+    griffin_set_dropout_key(m, 78);
+    run(m, 0);
+    EXPECT(m->loss != l1, "another key, other masks");
+    /* central differences at key 77 over the largest gradients of a few adapters and a norm */
+    griffin_set_dropout_key(m, 77);
+    run(m, 1);
+    const ParamTable *pt = &m->table;
+    float *g = malloc(pt->total * sizeof(float));
+    memcpy(g, m->grads, pt->total * sizeof(float));
+    int probe[3] = {pt->lora_first, pt->lora_first + 1, pt->slot_index[P_CHANNEL_NORM]};
+    double worst = 0;
+    for (int k = 0; k < 3; k++) {
+        const TensorInfo *t = &pt->t[probe[k]];
+        size_t best[4] = {0};
+        for (int q = 0; q < 4; q++) /* four largest gradients */
+            for (size_t j = 0; j < t->numel; j++) {
+                int taken = 0;
+                for (int w = 0; w < q; w++) taken |= best[w] == j;
+                if (!taken && fabs((double)g[t->offset + j]) > fabs((double)g[t->offset + best[q]])) best[q] = j;
+            }
+        for (int q = 0; q < 4; q++) {
+            float *p = m->params + t->offset + best[q], keep = *p, h = 1e-2f;
+            *p = keep + h;
+            run(m, 0);
+            double up = m->loss;
+            *p = keep - h;
+            run(m, 0);
+            double dn = m->loss;
+            *p = keep;
+            double fd = (up - dn) / (2.0 * (double)h), an = g[t->offset + best[q]];
+            worst = fmax(worst, fabs(fd - an) / fmax(fabs(an), 1e-3));
+        }
+    }
+    EXPECT(worst < 3e-2, "dropout gradients vs central differences: worst relative %.2e", worst);
+    printf("dropout 0.5: masks fixed by the key (recompute bitwise); gradients vs central differences %.2e\n", worst);
+    free(g);
+    griffin_free(m);
+    griffin_free(z);
+    griffin_free(rc);
 }
 
 static void test_config(void) {
@@ -267,6 +332,7 @@ static void test_config(void) {
 int main(void) {
     test_kernel();
     test_config();
+    test_dropout();
     const Family fams[] = {FAMILY_GRIFFIN, FAMILY_HAWK, FAMILY_TRANSFORMER};
     for (int f = 0; f < 3; f++) {
         test_base_identity(fams[f]);

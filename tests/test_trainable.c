@@ -4,7 +4,7 @@
  * - the packed table: the trainable tensors in order, offsets packed, pack/unpack round trip;
  * - backward with frozen tensors: every trainable tensor's gradient is bitwise the gradient of
  *   the model with nothing frozen (input gradients flow through frozen weights unchanged),
- *   every frozen tensor's gradient stays exactly zero; checked per family, for the language
+ *   frozen tensors have no gradient (packed away); checked per family, for the language
  *   model loss and the hidden-state path, with several freeze patterns;
  * - ZeRO-1 on one rank over a frozen set: AdamW updates the trainable tensors exactly as a
  *   full update does, frozen tensors are bitwise unchanged. */
@@ -117,14 +117,10 @@ static void test_frozen_backward(Family fam, const char *freeze, int hidden) {
     grads(part, hidden);
     int bad = 0;
     for (int i = 0; i < pt->count; i++) {
-        const float *a = full->grads + pt->t[i].offset, *b = part->grads + pt->t[i].offset;
+        const float *a = full->grads + pt->t[i].offset, *b = griffin_grad_of(part, i);
         size_t n = pt->t[i].numel;
-        if (s.on[i] && memcmp(a, b, n * sizeof(float))) bad++, printf("  %s: trainable gradient differs\n", pt->t[i].name);
-        for (size_t j = 0; !s.on[i] && j < n; j++)
-            if (b[j] != 0.0f) {
-                bad++, printf("  %s: frozen gradient not zero\n", pt->t[i].name);
-                break;
-            }
+        if (s.on[i] && (!b || memcmp(a, b, n * sizeof(float)))) bad++, printf("  %s: trainable gradient differs\n", pt->t[i].name);
+        if (!s.on[i] && b) bad++, printf("  %s: a frozen tensor has a gradient\n", pt->t[i].name);
     }
     EXPECT(!bad, "%s, freeze %s, %s: %d tensors wrong", family_name(fam), freeze, hidden ? "hidden path" : "LM loss", bad);
     printf("%s, freeze %-40s %s: %d of %d tensors trainable, gradients as the full model's\n", family_name(fam), freeze,

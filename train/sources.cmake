@@ -5,7 +5,7 @@ list(APPEND GRIFFIN_SOURCES train/run/engine.c train/run/lm_stage.c train/run/pr
   train/run/step_check.c train/run/plan.c train/run/corpus_open.c train/ckpt/ckpt_zero.c)
 list(APPEND GRIFFIN_SOURCES train/ckpt/checkpoint_util.c train/ckpt/checkpoint_write.c train/ckpt/checkpoint_read.c)
 list(APPEND GRIFFIN_SOURCES train/config/config.c train/config/config_table.c train/config/config_out.c)
-list(APPEND GRIFFIN_SOURCES train/interop/interop.c train/interop/interop_config.c train/interop/import.c
+list(APPEND GRIFFIN_SOURCES train/interop/interop.c train/interop/interop_config.c train/interop/peft.c train/interop/import.c
   train/interop/export.c)
 list(APPEND GRIFFIN_SOURCES train/tools/bench.c train/tools/bench_sample.c train/tools/tokenize.c
   train/tools/inspect.c train/tools/model_io.c train/tools/sample.c train/tools/eval.c train/tools/eval_policy.c

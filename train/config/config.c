@@ -505,6 +505,33 @@ static int missing(Ctx *x, const char *section, const char *name) {
     return 0;
 }
 
+/* [lora]: the model's adapter fields, and the default trainable set of an adapted model (the
+ * adapters, and a reward model's head) written into train.trainable, so the stored config
+ * names the set it trained */
+static int lora_finalize(Ctx *x, TrainConfig *c) {
+    GriffinConfig *g = &c->griffin;
+    g->lora_rank = c->lora.rank;
+    g->lora_alpha = c->lora.alpha;
+    g->lora_dropout = c->lora.dropout;
+    g->lora_targets = 0;
+    char buf[CFG_STR];
+    snprintf(buf, sizeof buf, "%s", c->lora.targets);
+    for (char *save = NULL, *p = strtok_r(buf, ", \t", &save); p; p = strtok_r(NULL, ", \t", &save)) {
+        int t = !strcmp(p, "all") ? -2 : lora_target_parse(p);
+        if (t == -1)
+            return fail(x, key_where(x, "lora", "targets"), "lora.targets",
+                        "'%s' is not a layer name (proj_q proj_k proj_v proj_final linear_x linear_y linear_out "
+                        "ffw_up ffw_down, or HF q_proj k_proj v_proj o_proj gate_proj up_proj down_proj)", p);
+        g->lora_targets |= t == -2 ? LORA_ALL : 1u << t;
+    }
+    if (!g->lora_targets && g->lora_rank > 0)
+        return fail(x, key_where(x, "lora", "targets"), "lora.targets", "names no layer");
+    if (g->lora_rank > 0 && !c->train.trainable[0])
+        snprintf(c->train.trainable, sizeof c->train.trainable, "*.lora_A.weight,*.lora_B.weight%s",
+                 c->model.reward_head ? ",reward_head.*" : "");
+    return 1;
+}
+
 static int finalize(Ctx *x) {
     TrainConfig *c = x->c;
     /* required keys */
@@ -588,7 +615,15 @@ static int finalize(Ctx *x) {
     g->soft_cap = c->model.soft_cap;
     g->embed_scale = c->model.embed_scale;
     g->reward_head = c->model.reward_head;
+    if (!lora_finalize(x, c)) return 0;
     const char *msg = config_finalize(g);
+    if (msg && !strncmp(msg, "lora_", 5)) { /* lora_rank ..., lora_alpha ..., lora_targets ... */
+        char key[32] = "";
+        sscanf(msg + 5, "%31[a-z]", key);
+        char name[48];
+        snprintf(name, sizeof name, "lora.%s", key);
+        return fail(x, key_where(x, "lora", key), name, "%s", msg);
+    }
     if (msg) {
         /* the message starts with the field it is about */
         char first[64] = "";

@@ -3,7 +3,7 @@
  * command-line overrides, validation, the start-up table, the INI serialisation stored in
  * checkpoints and the usage text.
  *
- *   [model] [train] [optim] [rlhf] [dpo] [sample]   fixed keys (see train_config_usage)
+ *   [model] [train] [optim] [rlhf] [dpo] [lora] [sample]   fixed keys (see train_config_usage)
  *   [data]     <name> = PATH.h5               one line per training corpus
  *              valid = PATH.h5                validation corpus; more as valid.<group> = PATH
  *   [stage.N]  steps = N                      N = 1, 2, ... contiguous
@@ -115,6 +115,13 @@ typedef struct {
 } DpoSection;
 
 typedef struct {
+    int rank;                   /* r (0: no adapters) */
+    float alpha;                /* the adapters' scale is alpha / r */
+    float dropout;              /* p of the adapters' input dropout in training */
+    char targets[CFG_STR];      /* "all" or comma-separated layer names (model/config.h lora_target_parse) */
+} LoraSection;
+
+typedef struct {
     char checkpoint[CFG_STR];
     char prompt[CFG_STR];
     int max_tokens;
@@ -154,6 +161,7 @@ typedef struct {
     OptimSection optim;
     RlhfSection rlhf;
     DpoSection dpo;
+    LoraSection lora;
     SampleSection sample;
     int n_data;
     DataEntry data[CFG_MAX_DATA];

@@ -98,6 +98,14 @@ const CfgKey cfg_keys[] = {
     {"dpo", "reference", CT_PATH, OFF(dpo.reference), "", 0, 0, 0, 0, NULL, "frozen reference checkpoint (\"\" = train.init)"},
     {"dpo", "precompute_ref", CT_BOOL, OFF(dpo.precompute_ref), "true", 0, 0, 0, 0, NULL,
      "score every pair under the reference once (cached in out_dir), then free it; false: keep it, score each batch"},
+    /* [lora] */
+    {"lora", "rank", CT_INT, OFF(lora.rank), "0", 0, 0, 65536, 0, NULL,
+     "LoRA adapter rank r on the targeted linears (0 = no adapters); with r > 0 only the adapters train unless train.trainable says otherwise"},
+    {"lora", "alpha", CT_FLOAT, OFF(lora.alpha), "16", 0, 0, 1e6, R_MIN_OPEN, NULL, "adapter scale: the update is (alpha / rank) * B * A"},
+    {"lora", "dropout", CT_FLOAT, OFF(lora.dropout), "0", 0, 0, 1, R_MAX_OPEN, NULL,
+     "dropout probability of the adapters' input in training steps (PEFT's lora_dropout; not in rlhf)"},
+    {"lora", "targets", CT_STRING, OFF(lora.targets), "all", 0, 0, 0, 0, NULL,
+     "all, or layers by official name (proj_q proj_k proj_v proj_final linear_x linear_y linear_out ffw_up ffw_down) or HF name (q_proj ... o_proj gate_proj up_proj down_proj)"},
     /* [sample] */
     {"sample", "checkpoint", CT_PATH, OFF(sample.checkpoint), "", 0, 0, 0, 0, NULL, "checkpoint to sample from"},
     {"sample", "prompt", CT_STRING, OFF(sample.prompt), "", 0, 0, 0, 0, NULL, "prompt text"},
@@ -114,7 +122,7 @@ _Static_assert(RLHF_KL_K1 == 0 && RLHF_KL_K3 == 1, "rlhf.kl_estimator names: k1|
 const int cfg_nkeys = (int)(sizeof cfg_keys / sizeof cfg_keys[0]);
 _Static_assert(sizeof cfg_keys / sizeof cfg_keys[0] <= CFG_MAX_KEYS, "raise CFG_MAX_KEYS in config.h");
 
-const char *const cfg_sections[CFG_NSECTIONS] = {"model", "train", "optim", "rlhf", "dpo", "sample", "data"};
+const char *const cfg_sections[CFG_NSECTIONS] = {"model", "train", "optim", "rlhf", "dpo", "lora", "sample", "data"};
 
 int cfg_section_index(const char *s) {
     for (int i = 0; i < CFG_NSECTIONS; i++)

@@ -27,7 +27,7 @@ typedef struct {
 extern const CfgKey cfg_keys[];
 extern const int cfg_nkeys;
 /* the fixed sections (stages are "stage.N") */
-#define CFG_NSECTIONS 7
+#define CFG_NSECTIONS 8
 extern const char *const cfg_sections[CFG_NSECTIONS];
 
 int cfg_section_index(const char *s);

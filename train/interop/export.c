@@ -17,6 +17,7 @@
 #include "common/sys.h"
 #include "data/safetensors.h"
 #include "data/tokenizer.h"
+#include "model/lora.h"
 #include "model/params.h"
 #include "train/ckpt/checkpoint.h"
 #include "train/commands.h"
@@ -27,16 +28,21 @@
 
 static void export_usage(FILE *f) {
     fprintf(f,
-            "usage: griffin export --checkpoint CKPT.h5 --format official|hf --dtype fp32|bf16 --out DIR\n"
-            "                      [--max-shard-size BYTES] [--force]\n"
+            "usage: griffin export --checkpoint CKPT.h5 --format official|hf|peft --dtype fp32|bf16 --out DIR\n"
+            "                      [--max-shard-size BYTES] [--force] [--merge]\n"
             "  --format official  official torch state_dict names (embedder.input_embedding, blocks.N....)\n"
             "                     and a config.json with the GriffinConfig fields\n"
             "  --format hf        HuggingFace RecurrentGemmaForCausalLM names and config.json\n"
             "                     (ffw_up split into gate_proj/up_proj, conv_1d as [L,1,4])\n"
+            "  --format peft      a checkpoint with LoRA adapters: the adapters only, as HF PEFT saves them\n"
+            "                     (adapter_model.safetensors with HF module names, adapter_config.json);\n"
+            "                     PEFT loads them onto the base exported with --format hf\n"
             "  --dtype bf16       round to nearest even (fp32 is exact)\n"
             "  --max-shard-size   split into model-0000k-of-0000n.safetensors + model.safetensors.index.json\n"
             "                     above this many bytes (default 5e9; suffixes K, M, G = 1e3, 1e6, 1e9)\n"
             "  --force            replace the safetensors/config files of an earlier export in DIR\n"
+            "  --merge            a checkpoint with LoRA adapters: write the merged weights W + (alpha/r)*B*A\n"
+            "                     (required for such a checkpoint; the result is a plain model)\n"
             "HF caveat: the HF port's parallel pass has no sliding window (it attends to all earlier\n"
             "tokens), so its outputs match this model's only for sequences up to the window.\n");
 }
@@ -80,7 +86,7 @@ static uint64_t parse_size(const char *s) {
 static int is_export_file(const char *n) {
     size_t k = strlen(n);
     return (k > 12 && !strcmp(n + k - 12, ".safetensors")) || (k > 23 && !strcmp(n + k - 23, ".safetensors.index.json")) ||
-           !strcmp(n, "config.json") || !strcmp(n, "tokenizer_config.json");
+           !strcmp(n, "config.json") || !strcmp(n, "tokenizer_config.json") || !strcmp(n, "adapter_config.json");
 }
 
 typedef struct {
@@ -93,7 +99,8 @@ typedef struct {
     Layout lay;
     StDtype dt;
     uint64_t max_shard;
-    int force;
+    int force, merge;  /* --force, --merge */
+    char base[CFG_STR]; /* the checkpoint's train.init (PEFT's base_model_name_or_path) */
     CkptLoaded ld;
     GriffinConfig cfg;
     ParamTable pt;
@@ -121,6 +128,10 @@ static int parse_args(Export *x, int argc, char **argv) {
             x->force = 1;
             continue;
         }
+        if (!strcmp(a, "--merge")) {
+            x->merge = 1;
+            continue;
+        }
         if (i + 1 >= argc) return fprintf(stderr, "griffin export: %s needs a value (see --help)\n", a), 3;
         const char *v = argv[++i];
         if (!strcmp(a, "--checkpoint")) x->ckpt = v;
@@ -135,7 +146,8 @@ static int parse_args(Export *x, int argc, char **argv) {
     if (!x->ckpt || !format || !x->out) return export_usage(stderr), 3;
     if (!strcmp(format, "official")) x->lay = LAYOUT_OFFICIAL;
     else if (!strcmp(format, "hf")) x->lay = LAYOUT_HF;
-    else return fprintf(stderr, "griffin export: --format must be official or hf (got '%s')\n", format), 3;
+    else if (!strcmp(format, "peft")) x->lay = LAYOUT_PEFT;
+    else return fprintf(stderr, "griffin export: --format must be official, hf or peft (got '%s')\n", format), 3;
     if (!strcmp(dtype_s, "fp32")) x->dt = ST_F32;
     else if (!strcmp(dtype_s, "bf16")) x->dt = ST_BF16;
     else return fprintf(stderr, "griffin export: --dtype must be fp32 or bf16 (got '%s')\n", dtype_s), 3;
@@ -151,16 +163,29 @@ static int load_source(Export *x) {
     TrainConfig *tc = callocCheck(1, sizeof *tc);
     int bad = train_config_parse_string(tc, x->ld.config, x->ckpt, NULL, 0, NULL, x->err, sizeof x->err);
     x->cfg = tc->griffin;
+    snprintf(x->base, sizeof x->base, "%s", tc->train.init);
     free(tc);
     if (bad) return fprintf(stderr, "griffin export: %s: its stored config does not parse: %s\n", x->ckpt, x->err), -1;
     if (x->lay == LAYOUT_HF && (!x->cfg.embed_scale || !(x->cfg.soft_cap > 0)))
         return fprintf(stderr, "griffin export: the HF RecurrentGemma port always scales input embeddings by sqrt(width) "
                        "and always soft-caps the logits; this model has embed_scale = %s and soft_cap = %g: use --format "
                        "official\n", x->cfg.embed_scale ? "true" : "false", (double)x->cfg.soft_cap), -1;
+    if (x->lay == LAYOUT_PEFT && (x->cfg.lora_rank == 0 || x->merge))
+        return fprintf(stderr, "griffin export: --format peft writes LoRA adapters: %s\n",
+                       x->merge ? "--merge does not apply" : "this checkpoint has none (lora.rank = 0)"), -1;
+    if (x->cfg.lora_rank > 0 && x->lay != LAYOUT_PEFT && !x->merge)
+        return fprintf(stderr, "griffin export: %s holds LoRA adapters (rank %d): pass --merge to write the merged "
+                       "weights, or --format peft for the adapters alone\n", x->ckpt, x->cfg.lora_rank), -1;
     param_table_build(&x->pt, &x->cfg);
     x->params = alignedCallocCheck(x->pt.total * sizeof(float));
     if (ckpt_load_weights(x->ckpt, &x->pt, x->params, x->err, sizeof x->err) != CKPT_OK)
         return fprintf(stderr, "griffin export: %s: %s\n", x->ckpt, x->err), -1;
+    if (x->cfg.lora_rank > 0 && x->merge) { /* merged: the base tensors, a prefix of the table, are the plain model */
+        lora_merge_all(&x->pt, &x->cfg, x->params);
+        param_table_free(&x->pt);
+        x->cfg.lora_rank = 0;
+        param_table_build(&x->pt, &x->cfg);
+    }
     x->pad = 0, x->eos = 1, x->bos = 2;
     if (x->ld.tokenizer_len) {
         Tokenizer *t = tokenizer_load_from_memory(x->ld.tokenizer, x->ld.tokenizer_len, x->ckpt);
@@ -207,7 +232,7 @@ static int plan_shards(Export *x) {
     uint64_t cur = 0;
     for (int k = 0; k < x->n; k++) {
         uint64_t b = (uint64_t)layout_entry_numel(&x->es[k]) * st_dtype_size(x->dt);
-        if (x->n_shards == 0 || (cur > 0 && cur + b > x->max_shard)) {
+        if (x->n_shards == 0 || (cur > 0 && cur + b > x->max_shard && x->lay != LAYOUT_PEFT)) { /* PEFT: one file */
             x->n_shards++;
             cur = 0;
         }
@@ -220,7 +245,8 @@ static int plan_shards(Export *x) {
     x->files = callocCheck(MAX_OUT_FILES, sizeof(OutFile));
     char name[256];
     for (int s = 0; s < x->n_shards; s++) {
-        if (x->n_shards == 1) snprintf(name, sizeof name, "model.safetensors");
+        if (x->lay == LAYOUT_PEFT) snprintf(name, sizeof name, "adapter_model.safetensors");
+        else if (x->n_shards == 1) snprintf(name, sizeof name, "model.safetensors");
         else snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", s + 1, x->n_shards);
         add_out(x, name);
     }
@@ -289,6 +315,12 @@ static int write_side(Export *x, const char *name, const void *bytes, size_t n) 
 /* the index (several shards), config.json, the tokenizer (and HF's tokenizer_config.json) */
 static int write_side_files(Export *x) {
     int rc = 0;
+    if (x->lay == LAYOUT_PEFT) {
+        char *cj = interop_peft_config_json(&x->cfg, x->base);
+        rc = write_side(x, "adapter_config.json", cj, strlen(cj));
+        free(cj);
+        return rc;
+    }
     if (x->n_shards > 1) {
         json_t *root = json_object(), *meta = json_object(), *map = json_object();
         json_object_set_new(meta, "total_size", json_integer((json_int_t)x->total_bytes));
@@ -374,7 +406,7 @@ int cmd_export(int argc, char **argv) {
     if (!rc) {
         printf("exported %s -> %s: %s layout, %s, %d tensors in %d file%s (%.1f MB)%s\n", x->ckpt, x->out,
                layout_name(x->lay), x->dt == ST_F32 ? "F32" : "BF16", x->n, x->n_shards, x->n_shards == 1 ? "" : "s",
-               (double)x->total_bytes / 1e6, x->ld.tokenizer_len ? ", tokenizer.model" : ", no tokenizer (the checkpoint carries none)");
+               (double)x->total_bytes / 1e6, x->lay == LAYOUT_PEFT ? ", adapter_config.json" : x->ld.tokenizer_len ? ", tokenizer.model" : ", no tokenizer (the checkpoint carries none)");
         if (x->lay == LAYOUT_HF)
             printf("note: the HF port's parallel pass has no sliding window; its outputs match this model's only for "
                    "sequences of at most %d tokens (the window)\n", x->cfg.window);

@@ -16,6 +16,7 @@
 #include "model/params.h"
 #include "train/ckpt/checkpoint.h"
 #include "train/commands.h"
+#include "train/config/config.h"
 #include "train/interop/interop.h"
 
 static void import_usage(FILE *f) {
@@ -31,6 +32,10 @@ static void import_usage(FILE *f) {
             "               the embedding scale as in the RecurrentGemma presets\n"
             "  --tokenizer  default: tokenizer.model beside the weights (embedded in the checkpoint)\n"
             "  --window, --soft-cap  override the config's attention window / logit soft cap\n"
+            "       griffin import --from PEFT_DIR --base BASE.h5 --out CKPT.h5\n"
+            "  a LoRA adapter as HF PEFT saves it (adapter_model.safetensors, adapter_config.json) onto\n"
+            "  the griffin checkpoint of its base: CKPT.h5 is BASE.h5's model with [lora] set and the\n"
+            "  adapters' weights (train.init, griffin sample / eval take it; export --merge merges it)\n"
             "The result is a weights-only checkpoint (step 0, no optimizer state) for train.init,\n"
             "griffin sample and griffin eval; it is written under a temporary name, then renamed.\n");
 }
@@ -127,7 +132,7 @@ static int save_as(const char *out, const CkptState *s, char *err, size_t errlen
 
 /* one import: options, where the files are, the model, its weights and tokenizer */
 typedef struct {
-    const char *from, *out, *config, *tokenizer;
+    const char *from, *out, *config, *tokenizer, *base;
     int window;
     float soft_cap;
     char err[4096], weights[4096], dir[4096], cpath[4200], tpath[4200];
@@ -153,6 +158,7 @@ static int import_args(Import *x, int argc, char **argv) {
         else if (!strcmp(a, "--out")) x->out = v;
         else if (!strcmp(a, "--config")) x->config = v;
         else if (!strcmp(a, "--tokenizer")) x->tokenizer = v;
+        else if (!strcmp(a, "--base")) x->base = v;
         else if (!strcmp(a, "--window")) x->window = (int)strtol(v, &end, 10);
         else if (!strcmp(a, "--soft-cap")) x->soft_cap = strtof(v, &end);
         else return fprintf(stderr, "griffin import: unknown option %s (see --help)\n", a), 3;
@@ -271,6 +277,91 @@ static void import_report(const Import *x) {
     if (x->tok) printf("tokenizer = %s\n", x->tpath);
 }
 
+/* a PEFT adapter onto its base checkpoint: the base's config with [lora] from adapter_config.json,
+ * the base's tensors, the adapters from the safetensors */
+static int import_peft(Import *x) {
+    char apath[4200];
+    snprintf(apath, sizeof apath, "%s/adapter_config.json", x->dir);
+    size_t alen = 0;
+    uint8_t *atext = read_bytes(apath, &alen);
+    if (!atext) return fprintf(stderr, "griffin import: %s: cannot read: %s (--base imports a PEFT adapter)\n", apath,
+                               strerror(errno)), -1;
+    GriffinConfig lc = {0};
+    int rc = interop_parse_peft_config((const char *)atext, alen, apath, &lc, x->err, sizeof x->err);
+    free(atext);
+    if (rc) return fprintf(stderr, "griffin import: %s\n", x->err), -1;
+    CkptLoaded ld;
+    if (ckpt_load(x->base, NULL, NULL, NULL, NULL, &ld, x->err, sizeof x->err) != CKPT_OK)
+        return fprintf(stderr, "griffin import: --base %s: %s\n", x->base, x->err), -1;
+    TrainConfig *tc = callocCheck(1, sizeof *tc), *ac = callocCheck(1, sizeof *ac);
+    char *ini = NULL;
+    rc = -1;
+    if (!ld.config || train_config_parse_string(tc, ld.config, x->base, NULL, 0, NULL, x->err, sizeof x->err)) {
+        fprintf(stderr, "griffin import: --base %s: its stored config does not parse: %s\n", x->base,
+                ld.config ? x->err : "none stored");
+        goto done;
+    }
+    if (tc->griffin.lora_rank > 0) {
+        fprintf(stderr, "griffin import: --base %s has LoRA adapters of its own: merge them first (griffin export "
+                        "--merge, then import)\n", x->base);
+        goto done;
+    }
+    tc->lora.rank = lc.lora_rank, tc->lora.alpha = lc.lora_alpha;
+    tc->lora.targets[0] = 0;
+    for (int t = 0; t < LORA_NUM; t++)
+        if (lc.lora_targets & (1u << t))
+            snprintf(tc->lora.targets + strlen(tc->lora.targets), CFG_STR - strlen(tc->lora.targets), "%s%s",
+                     tc->lora.targets[0] ? "," : "", lora_target_name((LoraTarget)t));
+    tc->train.trainable[0] = tc->train.freeze[0] = 0;
+    snprintf(tc->train.init, sizeof tc->train.init, "%s", x->base); /* the adapter's base */
+    ini = train_config_to_ini(tc);
+    if (train_config_parse_string(ac, ini, apath, NULL, 0, NULL, x->err, sizeof x->err)) {
+        fprintf(stderr, "griffin import: %s does not fit the base %s: %s\n", apath, x->base, x->err);
+        goto done;
+    }
+    x->cfg = ac->griffin;
+    param_table_build(&x->pt, &x->cfg);
+    x->params = alignedCallocCheck(x->pt.total * sizeof(float));
+    GriffinConfig plain = x->cfg;
+    plain.lora_rank = 0;
+    ParamTable bt;
+    param_table_build(&bt, &plain); /* the base's tensors: a prefix */
+    int brc = ckpt_load_weights(x->base, &bt, x->params, x->err, sizeof x->err);
+    param_table_free(&bt);
+    if (brc != CKPT_OK) {
+        fprintf(stderr, "griffin import: --base %s: %s\n", x->base, x->err);
+        goto done;
+    }
+    StSet st;
+    if (st_open(&st, x->weights, x->err, sizeof x->err)) {
+        fprintf(stderr, "griffin import: %s\n", x->err);
+        goto done;
+    }
+    x->lay = LAYOUT_PEFT;
+    int prc = interop_read_params(&st, &x->pt, LAYOUT_PEFT, x->params, x->err, sizeof x->err);
+    for (int i = 0; !prc && i < st.count; i++) x->counts[st.t[i].dtype]++;
+    x->n_tensors = st.count, x->n_files = st.n_files;
+    st_close(&st);
+    if (prc) {
+        fprintf(stderr, "griffin import: %s (adapters for the base %s)\n", x->err, x->base);
+        goto done;
+    }
+    char *out_ini = train_config_to_ini(ac);
+    CkptState s = {.pt = &x->pt, .params = x->params, .config = out_ini, .tokenizer = ld.tokenizer,
+                   .tokenizer_len = ld.tokenizer_len};
+    rc = save_as(x->out, &s, x->err, sizeof x->err);
+    free(out_ini);
+    if (rc) fprintf(stderr, "griffin import: %s\n", x->err);
+    else printf("imported the PEFT adapter %s (rank %d, alpha %g, %d tensors) onto %s -> %s\n", x->weights,
+                x->cfg.lora_rank, (double)x->cfg.lora_alpha, x->n_tensors, x->base, x->out);
+done:
+    free(ini);
+    free(tc);
+    free(ac);
+    ckpt_loaded_free(&ld);
+    return rc ? -1 : 0;
+}
+
 int cmd_import(int argc, char **argv) {
     Import *x = callocCheck(1, sizeof *x);
     int rc = import_args(x, argc, argv);
@@ -278,8 +369,12 @@ int cmd_import(int argc, char **argv) {
         free(x);
         return rc - 1;
     }
-    rc = locate(x) || read_weights(x) || read_tokenizer(x) || write_checkpoint(x) ? 1 : 0;
-    if (!rc) import_report(x);
+    if (x->base) {
+        rc = locate(x) || import_peft(x) ? 1 : 0;
+    } else {
+        rc = locate(x) || read_weights(x) || read_tokenizer(x) || write_checkpoint(x) ? 1 : 0;
+        if (!rc) import_report(x);
+    }
     free(x->tok);
     free(x->params);
     param_table_free(&x->pt);

@@ -11,7 +11,7 @@
 #include "common/check.h"
 #include "common/sys.h"
 
-const char *layout_name(Layout l) { return l == LAYOUT_HF ? "hf" : "official"; }
+const char *layout_name(Layout l) { return l == LAYOUT_PEFT ? "peft" : l == LAYOUT_HF ? "hf" : "official"; }
 
 /* ---- names ---- */
 
@@ -51,10 +51,42 @@ static void entry_from(LayoutEntry *e, const TensorInfo *t, int param) {
     for (int d = 0; d < t->ndim; d++) e->shape[d] = t->shape[d];
 }
 
+/* PEFT: every adapter tensor under its HF module's name (ffw_up's branches as gate_proj and up_proj) */
+static int peft_layout(const ParamTable *pt, LayoutEntry *es) {
+    int n = 0;
+    for (int i = pt->lora_first; i < pt->count; i++) {
+        const TensorInfo *t = &pt->t[i], *w = &pt->t[t->lora_of];
+        int up = w->slot == P_UP_W;
+        for (int c = 0; c < (up ? 2 : 1); c++) {
+            LayoutEntry *e = &es[n++];
+            entry_from(e, t, i);
+            char module[48]; /* the longest, temporal_block.linear_out, has 26 characters */
+            if (up) {
+                snprintf(module, sizeof module, "mlp_block.%s", c ? "up_proj" : "gate_proj");
+                e->xf = XF_HALF;
+                e->part = c;
+                e->ndim = 2;
+                e->shape[0] = t->shape[1];
+                e->shape[1] = t->shape[2];
+            } else {
+                const char *suf = hf_suffix(w->slot);
+                snprintf(module, sizeof module, "%.*s", (int)strlen(suf) - 7, suf); /* without ".weight" */
+            }
+            snprintf(e->name, sizeof e->name, "base_model.model.model.layers.%d.%s.lora_%c.weight", t->layer, module,
+                     t->lora_part);
+        }
+    }
+    return n;
+}
+
 int interop_layout(const ParamTable *pt, Layout l, LayoutEntry **out) {
     LayoutEntry *es = callocCheck((size_t)pt->count * 2, sizeof(LayoutEntry));
+    if (l == LAYOUT_PEFT) {
+        *out = es;
+        return peft_layout(pt, es);
+    }
     int n = 0;
-    for (int i = 0; i < pt->count; i++) {
+    for (int i = 0; i < pt->lora_first; i++) {
         const TensorInfo *t = &pt->t[i];
         LayoutEntry *e = &es[n++];
         entry_from(e, t, i);
@@ -132,6 +164,7 @@ void interop_export_tensor(const ParamTable *pt, const float *params, const Layo
         memcpy(dst, src + (size_t)e->part * F, sizeof(float) * (size_t)F);
         break;
     }
+    case XF_HALF: memcpy(dst, src + (size_t)e->part * (t->numel / 2), sizeof(float) * (t->numel / 2)); break;
     }
 }
 
@@ -158,6 +191,7 @@ void interop_import_tensor(const ParamTable *pt, float *params, const LayoutEntr
         memcpy(dst + (size_t)e->part * F, src, sizeof(float) * (size_t)F);
         break;
     }
+    case XF_HALF: memcpy(dst + (size_t)e->part * (t->numel / 2), src, sizeof(float) * (t->numel / 2)); break;
     }
 }
 

@@ -10,7 +10,15 @@
  *   blocks.i.mlp_block.ffw_up.b [2,1,1,F]     ->  gate_proj.bias = b[0,0,0], up_proj.bias = b[1,0,0]
  *   everything else is renamed only; lm_head.weight is tied to model.embed_tokens.weight and
  *   not written (on import it is accepted if equal to the embedding).
- * An embedding table with more rows than vocab_size is accepted on import and sliced. */
+ * An embedding table with more rows than vocab_size is accepted on import and sliced.
+ *
+ * The PEFT layout (HF PEFT's adapter_model.safetensors for RecurrentGemmaForCausalLM) holds
+ * the LoRA adapters only, under the HF module names:
+ *   blocks.i.<block>.<linear>.lora_A.weight [r,NI]  ->  base_model.model.model.layers.i.
+ *                                                       <temporal_block|mlp_block>.<hf linear>.lora_A.weight
+ *   blocks.i.mlp_block.ffw_up.lora_A.weight [2,r,D] ->  ...mlp_block.gate_proj.lora_A.weight = [0],
+ *                                                       ...mlp_block.up_proj.lora_A.weight   = [1]
+ * and the same for lora_B ([NO,r]; ffw_up [2,F,r]). PEFT's scale is lora_alpha / r, as ours. */
 #ifndef GRIFFIN_INTEROP_H
 #define GRIFFIN_INTEROP_H
 
@@ -21,8 +29,8 @@
 #include "model/config.h"
 #include "model/params.h"
 
-typedef enum { LAYOUT_OFFICIAL = 0, LAYOUT_HF = 1 } Layout;
-typedef enum { XF_COPY = 0, XF_CONV, XF_UP_W, XF_UP_B } Transform;
+typedef enum { LAYOUT_OFFICIAL = 0, LAYOUT_HF = 1, LAYOUT_PEFT = 2 } Layout;
+typedef enum { XF_COPY = 0, XF_CONV, XF_UP_W, XF_UP_B, XF_HALF } Transform;
 
 /* One tensor of an external layout and where it lives in the parameter table. */
 typedef struct {
@@ -31,7 +39,7 @@ typedef struct {
     int64_t shape[4];
     int param;        /* index into the ParamTable */
     Transform xf;
-    int part;         /* ffw_up branch (0 = gate, 1 = up) for XF_UP_* */
+    int part;         /* ffw_up branch (0 = gate, 1 = up) for XF_UP_* and XF_HALF */
 } LayoutEntry;
 
 const char *layout_name(Layout l);
@@ -55,6 +63,15 @@ int interop_read_params(const StSet *s, const ParamTable *pt, Layout l, float *p
 /* config.json text (malloc'd) in the style of layout l: HF RecurrentGemmaConfig keys, or the
  * official GriffinConfig fields. dtype: "float32" or "bfloat16"; pad/eos/bos ids for HF. */
 char *interop_config_json(const GriffinConfig *c, Layout l, const char *dtype, int pad_id, int eos_id, int bos_id);
+
+/* adapter_config.json text (malloc'd) of HF PEFT for c's adapters (r, lora_alpha, the target
+ * modules by HF name); base: the base model's name or path */
+char *interop_peft_config_json(const GriffinConfig *c, const char *base);
+/* Parses an adapter_config.json (text of len bytes, named `path` in messages) into c's
+ * lora_rank, lora_alpha and lora_targets; refuses what this model cannot represent (not LORA,
+ * rslora, DoRA, fan_in_fan_out, bias, modules_to_save, an unknown target). Returns 0 or -1. */
+int interop_parse_peft_config(const char *text, size_t len, const char *path, GriffinConfig *c, char *err,
+                              size_t errlen);
 
 /* Parses a config.json of either style (detected from its keys; *style set) into c
  * (finalised). Returns 0 or -1 with a message naming the file and key. */

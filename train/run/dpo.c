@@ -393,11 +393,10 @@ static void teardown(void *st) {
 
 static void init(void *st, Engine *e) {
     (void)st;
-    char err[2048];
+    char how[128];
     const char *init = e->cfg->train.init;
-    CHECK(ckpt_load_weights(init, &e->m->table, e->m->params, err, sizeof err) == CKPT_OK, "train.init = %s: %s", init,
-          err);
-    run_say(&e->out, "policy from %s, reference %s\n", init, ref_path(e->cfg));
+    load_init_weights(init, e->m, "train.init", how, sizeof how);
+    run_say(&e->out, "policy from %s (%s), reference %s\n", init, how, ref_path(e->cfg));
 }
 
 static size_t cursor(void *st, uint64_t **values) {

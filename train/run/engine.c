@@ -195,6 +195,18 @@ static int nonfinite_flags(Engine *e, int own, double shard_sq, double loss_sum,
     return nf;
 }
 
+/* a 64-bit hash of n words (splitmix64's finaliser over a running sum): dropout keys */
+static uint64_t engine_hash(const uint64_t *v, int n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < n; i++) {
+        h += v[i] + 0x9E3779B97F4A7C15ull;
+        h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+        h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+        h ^= h >> 31;
+    }
+    return h;
+}
+
 /* one optimizer update: the micro-steps, reduce-scatter, the check, clip, AdamW, all-gather.
  * Returns 0, or -1 when the update was refused (non-finite, reported on rank 0). */
 static int update(Engine *e, void *st, const StepPlan *p, int u, float lr, double *norm) {
@@ -203,11 +215,17 @@ static int update(Engine *e, void *st, const StepPlan *p, int u, float lr, doubl
     griffin_zero_grad(m);
     if (inject && e->fault.what == NF_WEIGHTS) m->params[m->table.t[m->table.embed].offset] = INFINITY;
     double local = 0.0;
-    for (int a = 0; a < p->micro; a++) local += e->def->micro_step(st, e, u, a);
-    if (inject && e->fault.what == NF_GRAD) m->grads[m->table.total / 2] = NAN;
+    for (int a = 0; a < p->micro; a++) {
+        /* adapter dropout (lora.dropout): masks of this micro-batch only, the same after a resume */
+        uint64_t key[5] = {(uint64_t)e->cfg->train.seed, (uint64_t)e->step, (uint64_t)u, (uint64_t)a, (uint64_t)e->rank};
+        griffin_set_dropout_key(m, engine_hash(key, 5) | 1);
+        local += e->def->micro_step(st, e, u, a);
+        griffin_set_dropout_key(m, 0);
+    }
+    if (inject && e->fault.what == NF_GRAD) m->grads[m->grad_floats / 2] = NAN;
     /* what this rank saw itself, before the reduce-scatter mixes the ranks' gradients */
     int own = isfinite(local) ? 0 : NF_LOSS;
-    if (e->world > 1 && !isfinite(grad_sumsq(m->grads, m->table.total))) own |= NF_GRAD;
+    if (e->world > 1 && !isfinite(grad_sumsq(m->grads, m->grad_floats))) own |= NF_GRAD;
     double shard_sq = zero_reduce(&e->zs, m->grads); /* this rank's shard of the mean gradient */
     double loss_sum = dist_sum_double(local);
     *norm = sqrt(dist_sum_double(shard_sq));

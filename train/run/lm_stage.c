@@ -12,6 +12,7 @@
 #include "model/sampler.h"
 #include "optim/dist.h"
 #include "train/run/corpus_open.h"
+#include "train/tools/model_io.h"
 #include "train/tools/perf.h"
 
 typedef struct {
@@ -200,16 +201,15 @@ static void init(void *st, Engine *e) {
     (void)st;
     const char *path = e->cfg->train.init;
     if (!path[0]) return;
-    char err[2048], what[CFG_STR + 32];
+    char err[2048], what[CFG_STR + 32], how[128];
     engine_require_file("train.init", path);
-    REQUIRE(ckpt_load_weights(path, &e->m->table, e->m->params, err, sizeof err) == CKPT_OK, "train.init = %s: %s", path,
-            err);
+    load_init_weights(path, e->m, "train.init", how, sizeof how);
     CkptLoaded meta;
     REQUIRE(ckpt_load(path, NULL, NULL, NULL, NULL, &meta, err, sizeof err) == CKPT_OK, "train.init = %s: %s", path, err);
     snprintf(what, sizeof what, "train.init = %s", path);
     engine_check_tokenizer(e, &meta, what);
     ckpt_loaded_free(&meta);
-    run_say(&e->out, "initialised weights from %s\n", path);
+    run_say(&e->out, "initialised %s from %s\n", how, path);
 }
 
 /* the cursor is the same on every rank (each rank walks the whole global stream) */

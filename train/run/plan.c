@@ -64,15 +64,17 @@ void plan_compute(const TrainConfig *cfg, const char *stage, int ranks, MemPlan 
     if (!strcmp(stage, "rlhf")) B = B * cfg->rlhf.samples_per_prompt / ts->grad_accum;
     if (!strcmp(stage, "dpo")) B *= 2;
     row(p, "parameters (fp32)", 4.0 * (double)P);
-    row(p, "gradients", 4.0 * (double)P);
+    row(p, n < P ? "gradients (the trainable tensors')" : "gradients", 4.0 * (double)n);
     row(p, "AdamW moments (this rank's shard)", 8.0 * (double)n / ranks + (n < P && ranks > 1 ? 4.0 * n : 0));
     row(p, ts->recompute ? "activations (recompute)" : "activations", (double)griffin_arena_bytes(&c, B, T, rec));
     if (!strcmp(stage, "rlhf")) {
-        row(p, "reference model", frozen_model(&c, P, B, T));
+        if (!(c.lora_rank > 0 && !cfg->rlhf.reference[0])) /* else the policy with its adapters off (a plain init) */
+            row(p, "reference model", frozen_model(&c, P, B, T));
         GriffinConfig rc = c;
         rc.reward_head = 1;
         row(p, "reward model", frozen_model(&rc, P, B, T));
         int S = ts->batch_size * cfg->rlhf.samples_per_prompt;
+        if (c.lora_rank > 0) row(p, "rollout sampler (adapters merged)", frozen_model(&c, P, B, T));
         row(p, "decode states (rollouts, evaluation)", decode_bytes(&c, S) + decode_bytes(&c, ts->batch_size) +
                                                           decode_bytes(&c, S));
     }
@@ -146,6 +148,16 @@ void plan_advice(FILE *f, const TrainConfig *cfg, const char *stage, int ranks) 
     plan_compute(t, stage, ranks, &a);
     fprintf(f, "  a small trainable set (e.g. --train.trainable='blocks.*.mlp_block.ffw_down.*') %.1f MB\n",
             a.total / 1e6);
+    if (!cfg->griffin.lora_rank) {
+        *t = *cfg;
+        t->griffin.lora_rank = 16, t->griffin.lora_alpha = 32, t->griffin.lora_targets = LORA_ALL;
+        snprintf(t->train.trainable, sizeof t->train.trainable, "*.lora_A.weight,*.lora_B.weight%s",
+                 !strcmp(stage, "reward") ? ",reward_head.*" : "");
+        if (!config_finalize(&t->griffin)) {
+            plan_compute(t, stage, ranks, &a);
+            fprintf(f, "  LoRA adapters, the base frozen (--lora.rank=16 --lora.alpha=32) %.1f MB\n", a.total / 1e6);
+        }
+    }
     free(t);
 }
 

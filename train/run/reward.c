@@ -25,24 +25,13 @@
 #include "rlhf/rlhf.h"
 #include "train/commands.h"
 #include "train/run/engine.h"
+#include "train/tools/model_io.h"
 
 /* Weights of train.init: a reward model's own, else a language model's (the prefix). */
 static void init_from(GriffinModel *m, const char *path, RunOut *out) {
-    char err[2048];
-    int rc = ckpt_load_weights(path, &m->table, m->params, err, sizeof err);
-    if (rc == CKPT_ERR_MISMATCH) {
-        GriffinConfig lm = m->cfg;
-        lm.reward_head = 0;
-        ParamTable pt;
-        param_table_build(&pt, &lm);
-        rc = ckpt_load_weights(path, &pt, m->params, err, sizeof err); /* same offsets: a prefix */
-        param_table_free(&pt);
-        REQUIRE(rc == CKPT_OK, "train.init = %s: %s", path, err);
-        run_say(out, "initialised the backbone from %s (reward head: zero)\n", path);
-        return;
-    }
-    REQUIRE(rc == CKPT_OK, "train.init = %s: %s", path, err);
-    run_say(out, "initialised from reward model %s\n", path);
+    char how[128];
+    load_init_weights(path, m, "train.init", how, sizeof how);
+    run_say(out, "initialised %s from %s\n", how, path);
 }
 
 /* The tokenizer bytes: model.tokenizer, else the one stored in train.init; when both exist

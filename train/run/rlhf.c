@@ -157,6 +157,9 @@ static int check(const TrainConfig *cfg, char *err, size_t errlen) {
     else if (!rc->reward_model[0]) snprintf(err, errlen, "%s: rlhf.reward_model is required", cfg->source);
     else if (!rc->prompts[0]) snprintf(err, errlen, "%s: rlhf.prompts (a prompt corpus) is required", cfg->source);
     else if (cfg->griffin.reward_head) snprintf(err, errlen, "%s: the policy is a language model (model.reward_head = false)", cfg->source);
+    else if (cfg->griffin.lora_rank > 0 && cfg->griffin.lora_dropout > 0)
+        snprintf(err, errlen, "%s: lora.dropout must be 0 in rlhf: its ratios compare the trainer's log-probabilities "
+                 "with the sampler's, which has no dropout", cfg->source);
     else if (ts->steps <= 0) snprintf(err, errlen, "%s: train.steps (iterations) must be set", cfg->source);
     else if (rc->max_new_tokens >= ts->seq_len) snprintf(err, errlen, "%s: rlhf.max_new_tokens must be below train.seq_len", cfg->source);
     else if (S % ts->grad_accum)
@@ -173,13 +176,15 @@ static int check(const TrainConfig *cfg, char *err, size_t errlen) {
 }
 
 /* the policy (the engine's model) from the init checkpoint, and the tokenizer it carries */
-static void load_policy(Engine *e, int Sm) {
+/* returns 1 when the policy's adapters start at B = 0 (off, it is the checkpoint's model) */
+static int load_policy(Engine *e, int Sm) {
     const TrainSection *ts = &e->cfg->train;
     const char *init = policy_path(e->cfg);
     char err[2048];
     e->m = griffin_create_ex(&e->cfg->griffin, Sm, ts->seq_len, (uint64_t)ts->seed,
                              ts->recompute ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
-    REQUIRE(ckpt_load_weights(init, &e->m->table, e->m->params, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
+    char how[128];
+    int fresh = load_init_weights(init, e->m, "policy", how, sizeof how);
     CkptLoaded meta;
     REQUIRE(ckpt_load(init, NULL, NULL, NULL, NULL, &meta, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
     REQUIRE(meta.tokenizer_len > 0, "policy %s carries no tokenizer", init);
@@ -187,6 +192,7 @@ static void load_policy(Engine *e, int Sm) {
     e->tok_bytes = mallocCheck(e->tok_len);
     memcpy(e->tok_bytes, meta.tokenizer, e->tok_len);
     ckpt_loaded_free(&meta);
+    return fresh;
 }
 
 /* rollout prompts (a seeded per-epoch order over those that leave room for the reply) and the
@@ -222,10 +228,17 @@ static void *setup(Engine *e) {
                 "with the fp32 sampler's, so both compute in fp32\n", gemm_precision_name((GemmPrecision)ts->precision));
     s->ntok = callocCheck((size_t)s->nmb, sizeof(double));
     const char *init = policy_path(cfg), *refp = rc->reference[0] ? rc->reference : init;
-    load_policy(e, s->Sm);
+    int fresh = load_policy(e, s->Sm);
     s->tok = tokenizer_load_from_memory(e->tok_bytes, e->tok_len, init);
-    /* the reference gives log-probabilities only, the reward model scores hidden states: no [N,V] logits */
-    s->ref = load_frozen(refp, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "rlhf: reference", GRIFFIN_CHUNKED_LOSS);
+    /* the reference gives log-probabilities only, the reward model scores hidden states: no [N,V] logits.
+     * A policy of fresh adapters on the reference checkpoint is its own reference with the adapters
+     * off (ppo.c): the same weights, computed in the same chunks, so no second copy. */
+    if (fresh && !strcmp(refp, init)) {
+        s->ref = e->m;
+        run_say(&e->out, "reference: the policy with its LoRA adapters off (the weights of %s, not copied)\n", init);
+    } else {
+        s->ref = load_frozen(refp, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "rlhf: reference", GRIFFIN_CHUNKED_LOSS);
+    }
     s->rm = load_frozen(rc->reward_model, s->Sm, ts->seq_len, &e->m->cfg, s->tok, "rlhf: reward model",
                         GRIFFIN_CHUNKED_LOSS);
     REQUIRE(s->rm->table.reward_w >= 0, "rlhf.reward_model = %s has no reward head (train it with griffin reward)",
@@ -260,7 +273,7 @@ static void teardown(void *st) {
     corpus_close(s->pc);
     if (s->vc) corpus_close(s->vc);
     tokenizer_free(s->tok);
-    griffin_free(s->ref);
+    if (s->ref != s->b.pol) griffin_free(s->ref);
     griffin_free(s->rm);
     free(s);
 }

@@ -63,7 +63,7 @@ int load_init_weights(const char *path, GriffinModel *m, const char *what, char 
     char err[2048], e2[2048];
     int rc = ckpt_load_weights(path, &m->table, m->params, err, sizeof err);
     if (rc == CKPT_OK) {
-        snprintf(how, howlen, "every tensor");
+        snprintf(how, howlen, "weights");
         return 0;
     }
     REQUIRE(rc == CKPT_ERR_MISMATCH, "%s = %s: %s", what, path, err);

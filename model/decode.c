@@ -11,7 +11,8 @@
  * Every matrix product of a step (the MLP and unembedding included) goes through gemv_view
  * (model/gemv.c, gemv_narrow.c), which reads each weight once for the whole batch, in the
  * format the model stores it (fp32, bf16, int8: model/weights.h); the RG-LRU's small
- * block-diagonal gates stay in rglru_step. */
+ * block-diagonal gates stay in rglru_step. A model's LoRA adapters, when on, are added after
+ * their linear's product (y += (alpha/r)·(x·Aᵀ)·Bᵀ, model/lora.c), as its forward adds them. */
 #include "decode.h"
 
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "../common/check.h"
 #include "gemv.h"
 #include "layers.h"
+#include "lora.h"
 #include "vmath.h"
 
 #define CW GRIFFIN_CONV_WIDTH
@@ -27,7 +29,6 @@
 DecodeState *decode_create(const GriffinModel *m, int B) {
     const GriffinConfig *c = &m->cfg;
     CHECK(B > 0, "decode_create: batch must be positive");
-    CHECK(!m->lora_active, "decode_create: the model's LoRA adapters are on; merge them first (griffin_merge_adapters)");
     DecodeState *s = callocCheck(1, sizeof *s);
     s->m = m;
     s->B = B;
@@ -64,6 +65,7 @@ DecodeState *decode_create(const GriffinModel *m, int B) {
     s->att = alignedCallocCheck(sizeof(float) * B * D);
     s->rstd = alignedCallocCheck(sizeof(float) * B);
     s->logits = alignedCallocCheck(sizeof(float) * B * (size_t)c->vocab_size);
+    if (c->lora_rank > 0) s->lora_u = alignedCallocCheck(sizeof(float) * B * (size_t)c->lora_rank);
     return s;
 }
 
@@ -93,6 +95,7 @@ void decode_free(DecodeState *s) {
     free(s->att);
     free(s->rstd);
     free(s->logits);
+    free(s->lora_u);
     free(s);
 }
 
@@ -202,21 +205,33 @@ void decode_copy_row(DecodeState *dst, int b_dst, const DecodeState *src, int b_
 
 /* y [B,NO] = x [B,NI] · wᵀ + b for layer l's weight slot (part p of it) as the model stores
  * it: fp32, bf16 or int8 (gemv_view) */
-static void step_linear(const GriffinModel *m, float *y, const float *x, int l, ParamSlot slot, int p,
+static void step_linear(const DecodeState *s, float *y, const float *x, int l, ParamSlot slot, int p,
                         const float *b, int B) {
-    WeightView w = griffin_weight(m, m->table.slot_index[l * P_NUM_SLOTS + slot]);
+    const GriffinModel *m = s->m;
+    int wi = m->table.slot_index[l * P_NUM_SLOTS + slot];
+    WeightView w = griffin_weight(m, wi);
     gemv_view(y, x, &w, p, b, B);
+    if (!m->lora_active) return;
+    for (int t = 0; t < LORA_NUM; t++) { /* the adapter of this weight, if any */
+        int ia = lora_tensor(&m->table, l, (LoraTarget)t, 0);
+        if (ia < 0 || m->table.t[ia].lora_of != wi) continue;
+        const TensorInfo *W = &m->table.t[wi];
+        int up = slot == P_UP_W, NI = W->shape[1], NO = up ? W->shape[2] : W->shape[0], r = m->cfg.lora_rank;
+        const float *A = m->params + m->table.t[ia].offset + (size_t)p * r * NI;
+        const float *Bm = m->params + m->table.t[ia + 1].offset + (size_t)p * NO * r;
+        lora_forward(y, s->lora_u, x, A, Bm, m->cfg.lora_alpha / (float)r, B, NI, NO, r);
+    }
 }
 
 /* mlp_forward (mlp.c) with the decode products: x [B,D]; layer l's w_up [2,D,F], b_up [2,F];
  * w_down [D,F], b_down [D]; scratch gate, up [B,F]
  * out [B,D] = (gelu(x·w_up[0] + b_up[0]) ⊙ (x·w_up[1] + b_up[1])) · w_downᵀ + b_down */
-static void mlp_step(const GriffinModel *m, int l, float *out, float *gate, float *up, const float *x,
+static void mlp_step(const DecodeState *s, int l, float *out, float *gate, float *up, const float *x,
                      const float *b_up, const float *b_down, int B, int F) {
-    step_linear(m, gate, x, l, P_UP_W, 0, b_up, B);
-    step_linear(m, up, x, l, P_UP_W, 1, b_up + F, B);
+    step_linear(s, gate, x, l, P_UP_W, 0, b_up, B);
+    step_linear(s, up, x, l, P_UP_W, 1, b_up + F, B);
     vm_gelu_mul(gate, gate, up, (size_t)B * F); /* in place: each element read before it is written */
-    step_linear(m, out, gate, l, P_DOWN_W, 0, b_down, B);
+    step_linear(s, out, gate, l, P_DOWN_W, 0, b_down, B);
 }
 
 const float *decode_step(DecodeState *s, const int *tokens) {
@@ -237,25 +252,25 @@ const float *decode_step(DecodeState *s, const int *tokens) {
         rmsnorm_forward(s->tn, s->rstd, s->x, w.p[P_TEMPORAL_NORM], B, D);
         if (c->block_types[l] == BLOCK_RECURRENT) {
             float *y = s->s[0], *xb = s->s[1], *cv = s->s[2], *o = s->s[3];
-            step_linear(m, y, s->tn, l, P_LIN_Y_W, 0, w.p[P_LIN_Y_B], B);
-            step_linear(m, xb, s->tn, l, P_LIN_X_W, 0, w.p[P_LIN_X_B], B);
+            step_linear(s, y, s->tn, l, P_LIN_Y_W, 0, w.p[P_LIN_Y_B], B);
+            step_linear(s, xb, s->tn, l, P_LIN_X_W, 0, w.p[P_LIN_X_B], B);
             conv1d_step(cv, s->conv[l], xb, w.p[P_CONV_W], w.p[P_CONV_B], B, E);
             rglru_step(o, s->lru[l], s->s[4], s->s[5], cv, s->pos, w.p[P_A_PARAM], w.p[P_IGATE_W], w.p[P_IGATE_B],
                        w.p[P_AGATE_W], w.p[P_AGATE_B], B, E, H);
             vm_gelu_mul(o, y, o, BE);
-            step_linear(m, s->res, o, l, P_LIN_OUT_W, 0, w.p[P_LIN_OUT_B], B);
+            step_linear(s, s->res, o, l, P_LIN_OUT_W, 0, w.p[P_LIN_OUT_B], B);
         } else {
-            step_linear(m, s->q, s->tn, l, P_Q_W, 0, NULL, B);
-            step_linear(m, s->k, s->tn, l, P_K_W, 0, NULL, B);
-            step_linear(m, s->v, s->tn, l, P_V_W, 0, NULL, B);
+            step_linear(s, s->q, s->tn, l, P_Q_W, 0, NULL, B);
+            step_linear(s, s->k, s->tn, l, P_K_W, 0, NULL, B);
+            step_linear(s, s->v, s->tn, l, P_V_W, 0, NULL, B);
             rope_forward(s->q, s->pos, B, H, K);
             rope_forward(s->k, s->pos, B, 1, K);
             attention_step(s->att, s->kc[l], s->vc[l], s->q, s->k, s->v, s->n, s->seg_start, B, H, K, c->window);
-            step_linear(m, s->res, s->att, l, P_FINAL_W, 0, w.p[P_FINAL_B], B);
+            step_linear(s, s->res, s->att, l, P_FINAL_W, 0, w.p[P_FINAL_B], B);
         }
         for (size_t i = 0; i < BD; i++) s->res[i] += s->x[i];
         rmsnorm_forward(s->tn, s->rstd, s->res, w.p[P_CHANNEL_NORM], B, D);
-        mlp_step(m, l, s->x, s->s[0], s->s[1], s->tn, w.p[P_UP_B], w.p[P_DOWN_B], B, F);
+        mlp_step(s, l, s->x, s->s[0], s->s[1], s->tn, w.p[P_UP_B], w.p[P_DOWN_B], B, F);
         for (size_t i = 0; i < BD; i++) s->x[i] += s->res[i];
     }
     rmsnorm_forward(s->tn, s->rstd, s->x, m->params + pt->t[pt->final_norm].offset, B, D);

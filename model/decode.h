@@ -25,6 +25,7 @@ typedef struct {
     /* one-step scratch and outputs */
     float *x, *tn, *res, *s[6], *q, *k, *v, *att, *rstd;
     float *logits;     /* [B,V] soft-capped logits of the last step */
+    float *lora_u;     /* [B, r] adapter scratch (a model with LoRA adapters) */
     int *pos;          /* [B] */
 } DecodeState;
 

@@ -7,6 +7,8 @@
  * - B = 0 (a fresh adapter) gives bitwise the base model's logits, and so do adapters off;
  * - recompute: gradients bitwise those without it; the frozen base (train only the
  *   adapters) gives the adapters bitwise the gradients of a full backward;
+ * - decode with adapters on (prefill + steps) equals the parallel forward (rollouts sample from
+ *   the trained model itself), also with a recomputing model;
  * - configuration: names (official and Hugging Face), a rank above a layer's side and targets
  *   the family lacks are refused. */
 #include <math.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "common/rng.h"
+#include "model/decode.h"
 #include "model/griffin.h"
 #include "model/layers.h"
 #include "model/lora.h"
@@ -308,6 +311,37 @@ static void test_dropout(void) {
     griffin_free(rc);
 }
 
+static void test_decode_adapters(Family fam, int flags) {
+    GriffinConfig cl = config(fam, 3);
+    enum { TT = 16, P = 9 };
+    GriffinModel *m = griffin_create_ex(&cl, 1, TT, 12, flags);
+    randomize_adapters(m);
+    int tok[TT], pos[TT];
+    Rng r;
+    rng_seed(&r, 13, 0);
+    for (int t = 0; t < TT; t++) tok[t] = (int)rng_below(&r, V), pos[t] = t;
+    GriffinModel *f = griffin_create_ex(&cl, 1, TT, 12, 0); /* the parallel forward's logits */
+    memcpy(f->params, m->params, m->table.total * sizeof(float));
+    griffin_forward(f, tok, NULL, pos, NULL, 1, TT);
+    DecodeState *s = decode_create(m, 1);
+    const float *lg = decode_prefill(s, m, tok, pos, P);
+    double worst = 0;
+    for (int t = P - 1; t < TT; t++) {
+        if (t >= P) lg = decode_step(s, &tok[t]);
+        double d = 0, sc = 1e-30;
+        for (int v = 0; v < V; v++)
+            d = fmax(d, fabs((double)(lg[v] - f->logits[(size_t)t * V + v]))), sc = fmax(sc, fabs((double)f->logits[(size_t)t * V + v]));
+        worst = fmax(worst, d / sc);
+    }
+    EXPECT(worst < 1e-5, "%s%s: decode with adapters vs the parallel forward: %.2e", family_name(fam),
+           flags ? " (recompute)" : "", worst);
+    printf("%s%s: prefill %d + decode %d with adapters on vs the parallel forward: %.2e relative\n", family_name(fam),
+           flags ? " (recompute)" : "", P, TT - P, worst);
+    decode_free(s);
+    griffin_free(m);
+    griffin_free(f);
+}
+
 static void test_config(void) {
     EXPECT(lora_target_parse("proj_q") == LORA_Q && lora_target_parse("q_proj") == LORA_Q &&
                lora_target_parse("o_proj") == LORA_FINAL && lora_target_parse("gate_proj") == LORA_UP &&
@@ -338,7 +372,9 @@ int main(void) {
         test_base_identity(fams[f]);
         test_chain_rule(fams[f]);
         test_recompute_and_frozen(fams[f]);
+        test_decode_adapters(fams[f], 0);
     }
+    test_decode_adapters(FAMILY_GRIFFIN, GRIFFIN_RECOMPUTE);
     if (!failures) printf("test_lora: all passed\n");
     return failures != 0;
 }

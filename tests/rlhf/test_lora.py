@@ -225,6 +225,11 @@ clean = lambda ms: [{k: v for k, v in m.items() if k not in timing} for m in ms]
 if clean(metrics(rl2, "rm_score")) != clean(ms):
     fail("rlhf: the shared reference (adapters off) differs from a separate reference copy")
 print("rlhf: the policy with adapters off as the reference = a separate copy of the base, bitwise")
+rl3 = fresh(f"{WORK}/lora_rlhf_bf16")
+run("rlhf", f"{WORK}/task_rlhf.ini", f"--train.out_dir={rl3}", "--train.steps=2", "--train.eval_every=0", *LORA,
+    "--rlhf.sampler_weights=bf16")
+m3 = metrics(rl3, "kl")
+print(f"rlhf with adapters and a bf16 sampler (base bf16, adapters fp32): {len(m3)} iterations, kl {m3[-1]['kl']:.4f}")
 
 # 5. dpo with adapters
 dp = fresh(f"{WORK}/lora_dpo")

@@ -74,7 +74,6 @@ void plan_compute(const TrainConfig *cfg, const char *stage, int ranks, MemPlan 
         rc.reward_head = 1;
         row(p, "reward model", frozen_model(&rc, P, B, T));
         int S = ts->batch_size * cfg->rlhf.samples_per_prompt;
-        if (c.lora_rank > 0) row(p, "rollout sampler (adapters merged)", frozen_model(&c, P, B, T));
         row(p, "decode states (rollouts, evaluation)", decode_bytes(&c, S) + decode_bytes(&c, ts->batch_size) +
                                                           decode_bytes(&c, S));
     }

@@ -17,7 +17,7 @@ void weights_apply(GriffinModel *m, WeightFormat f, const char *ckpt) {
 }
 
 GriffinModel *weights_sampler(GriffinModel *m, WeightFormat f) {
-    if (f == WEIGHTS_FP32 && !m->lora_active) return m;
+    if (f == WEIGHTS_FP32) return m;
     GriffinModel *smp = griffin_create_ex(&m->cfg, m->max_B, m->max_T, 0, GRIFFIN_INFERENCE);
     CHECK(griffin_set_weights(smp, f) < 0, "weights_sampler: the zero weights of a new model convert");
     weights_sampler_refresh(smp, m);
@@ -27,10 +27,8 @@ GriffinModel *weights_sampler(GriffinModel *m, WeightFormat f) {
 void weights_sampler_refresh(GriffinModel *smp, const GriffinModel *m) {
     if (smp == m) return;
     WeightFormat f = griffin_weight_format(smp);
-    griffin_set_weights(smp, WEIGHTS_FP32);
     memcpy(smp->params, m->params, m->table.total * sizeof(float));
-    griffin_set_adapters(smp, m->lora_active);
-    griffin_merge_adapters(smp); /* decode reads plain weights: the adapters added in */
+    griffin_set_adapters(smp, m->lora_active); /* the base narrow, the adapters fp32 as trained */
     int bad = griffin_set_weights(smp, f);
     CHECK(bad < 0, "rlhf: the policy's %s holds values %s cannot store", m->table.t[bad < 0 ? 0 : bad].name,
           weight_format_name(f));

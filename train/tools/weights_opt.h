@@ -12,12 +12,11 @@ WeightFormat weights_option(const char *cmd, const char *value);
  * holds values f cannot store. */
 void weights_apply(GriffinModel *m, WeightFormat f, const char *ckpt);
 
-/* The model rollouts sample with: m itself (fp32, no adapters on), or an inference-only model
- * of m's shape holding f copies of m's weights with its LoRA adapters merged in, made by
+/* The model rollouts sample with: m itself (fp32), or an inference-only model of m's shape
+ * holding f copies of m's weights (LoRA adapters stay fp32 and on), made by
  * weights_sampler_refresh. */
 GriffinModel *weights_sampler(GriffinModel *m, WeightFormat f);
-/* copies m's current parameters into the sampler smp, merges adapters and converts them
- * (nothing when smp == m) */
+/* copies m's current parameters into the sampler smp and converts them (nothing when smp == m) */
 void weights_sampler_refresh(GriffinModel *smp, const GriffinModel *m);
 void weights_sampler_free(GriffinModel *smp, const GriffinModel *m);
 

@@ -160,6 +160,12 @@ void dist_reduce_scatter_mean(float *buf, size_t n) {
     free(displs);
 }
 
+size_t dist_reduce_scatter_bytes(size_t n, int ranks) {
+    if (ranks <= 1) return 0;
+    size_t shard = (n + (size_t)ranks - 1) / (size_t)ranks;
+    return sizeof(float) * (n + shard * (ranks > 2 ? 2 : 1));
+}
+
 void dist_allgather(float *buf, size_t n) {
     if (g_size == 1) return;
     int *counts, *displs;

@@ -46,6 +46,10 @@ void dist_shard(size_t n, int rank, int size, size_t *lo, size_t *hi);
 /* On return buf[lo..hi) of this rank's shard holds the mean over ranks; the rest of buf is
  * left unspecified. */
 void dist_reduce_scatter_mean(float *buf, size_t n);
+/* The temporary memory MPI takes inside dist_reduce_scatter_mean of n floats on `ranks` ranks:
+ * Open MPI's ring reduce-scatter (what it runs for large buffers) allocates an accumulator of
+ * all n floats and one (two beyond 2 ranks) receive buffers of a shard. 0 on one rank. */
+size_t dist_reduce_scatter_bytes(size_t n, int ranks);
 /* Every rank contributes buf[lo..hi) of its own shard; on return all of buf is filled. */
 void dist_allgather(float *buf, size_t n);
 /* Pieces of sharded buffers brought to rank 0 one at a time, so that a whole buffer is never

@@ -7,10 +7,11 @@
 
 #include "common/check.h"
 #include "model/griffin.h"
+#include "optim/dist.h"
 #include "optim/trainable.h"
 #include "train/ckpt/checkpoint.h"
 
-#define RUNTIME_BYTES (51.0 * 1024 * 1024) /* libraries, MPI, OpenBLAS and HDF5 buffers (measured: tiny runs) */
+#define RUNTIME_BYTES (46.0 * 1024 * 1024) /* libraries, MPI, OpenBLAS and HDF5 buffers (measured: lic, tiny, small) */
 
 static void row(MemPlan *p, const char *what, double bytes) {
     if (p->n >= 16 || bytes <= 0) return;
@@ -68,6 +69,7 @@ void plan_compute(const TrainConfig *cfg, const char *stage, int ranks, MemPlan 
     row(p, "parameters (fp32)", 4.0 * (double)P);
     row(p, "gradients", 4.0 * (double)P);
     row(p, "AdamW moments (this rank's shard)", 8.0 * (double)n / ranks + (n < P && ranks > 1 ? 4.0 * n : 0));
+    row(p, "MPI reduce-scatter buffers", (double)dist_reduce_scatter_bytes(n, ranks));
     row(p, ts->recompute ? "activations (recompute)" : "activations", (double)griffin_arena_bytes(&c, B, T, rec));
     if (!strcmp(stage, "rlhf")) {
         row(p, "reference model", frozen_model(&c, P, B, T));

@@ -3,7 +3,7 @@
  *
  * Rows: parameters (fp32), gradients (the whole table), the AdamW moments of the trainable
  * set on this rank (ZeRO-1: a 1/ranks shard, plus one packing buffer when some tensors are
- * frozen and ranks > 1), activations for batch_size x seq_len (as train.recompute sets them;
+ * frozen and ranks > 1), MPI's temporary buffers of the reduce-scatter (ranks > 1), activations for batch_size x seq_len (as train.recompute sets them;
  * the logits one chunk at a time when it is on), the other models a stage holds (rlhf's
  * reference and reward model, dpo's reference unless precomputed), decode states (rlhf),
  * the corpora's chunk caches, the checkpoint writer's bounded buffers on rank 0 (it streams

@@ -93,10 +93,12 @@ int ckpt_save(const char *dir, const CkptState *s, int keep, char *path_out, siz
 
 /* An upper bound of the size of the file ckpt_save writes for s (what it reserves). */
 uint64_t ckpt_file_bound(const CkptState *s);
-/* The memory ckpt_save holds besides the caller's buffers, for moments laid out by mt: HDF5's
- * chunk buffers and caches and the seal's read block, and with `fetching` the piece buffer
- * (its pages touched: up to CKPT_PIECE_BYTES, or mt's largest tensor if smaller). */
-size_t ckpt_writer_bytes(const ParamTable *mt, int fetching);
+/* The memory ckpt_save holds besides the caller's buffers, for parameters laid out by pt and
+ * moments by mt: two chunks' worth in HDF5's filter pipeline (chunks are about 1 MB, or one
+ * row of the leading dimension when a row is larger), the seal's read block, and with
+ * `fetching` the piece buffer (its pages touched: up to CKPT_PIECE_BYTES, or mt's largest
+ * tensor if smaller, or one row if a row is larger). */
+size_t ckpt_writer_bytes(const ParamTable *pt, const ParamTable *mt, int fetching);
 
 /* Loads path. With pt: names and shapes are validated against the table (a clear message
  * naming the tensor otherwise: CKPT_ERR_MISMATCH) and params are read into `params`; adam_m

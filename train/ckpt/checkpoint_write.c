@@ -251,13 +251,19 @@ static size_t piece_floats(const ParamTable *mt) {
     return CKPT_PIECE_BYTES / 4 > row ? CKPT_PIECE_BYTES / 4 : row;
 }
 
-#define WRITER_H5_BYTES (2u << 20) /* HDF5's chunk cache and filter buffer, the seal's block (measured) */
-
-size_t ckpt_writer_bytes(const ParamTable *mt, int fetching) {
-    size_t largest = 0;
+size_t ckpt_writer_bytes(const ParamTable *pt, const ParamTable *mt, int fetching) {
+    size_t chunk = 0, largest = 0;
+    for (int i = 0; i < pt->count; i++) {
+        const TensorInfo *t = &pt->t[i];
+        hsize_t dims[CK_MAX_DIMS] = {1};
+        for (int d = 0; d < t->ndim; d++) dims[d] = (hsize_t)t->shape[d];
+        size_t c = t->numel ? (size_t)chunk_rows(4, t->ndim, dims) * row_floats(t) * 4 : 0;
+        chunk = c > chunk ? c : chunk;
+    }
     for (int i = 0; i < mt->count; i++) largest = mt->t[i].numel > largest ? mt->t[i].numel : largest;
     size_t piece = piece_floats(mt);
-    return WRITER_H5_BYTES + (fetching ? 4 * (largest < piece ? largest : piece) : 0);
+    /* a chunk's copy and Fletcher32's output buffer (HDF5's filter pipeline), the seal's block */
+    return 2 * chunk + (1u << 20) + (fetching ? 4 * (largest < piece ? largest : piece) : 0);
 }
 
 static int write_contents(CkCtx *x, hid_t f, const CkptState *s) {

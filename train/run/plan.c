@@ -54,12 +54,12 @@ void plan_compute(const TrainConfig *cfg, const char *stage, int ranks, MemPlan 
     config_finalize(&c);
     ParamTable pt;
     param_table_build(&pt, &c);
-    size_t P = pt.total, n = P, writer = ckpt_writer_bytes(&pt, ranks > 1);
+    size_t P = pt.total, n = P, writer = ckpt_writer_bytes(&pt, &pt, ranks > 1);
     TrainableSet set;
     char err[512];
     if (!trainable_build(&set, &pt, ts->freeze, ts->trainable, err, sizeof err)) {
         n = set.n;
-        writer = ckpt_writer_bytes(set.all ? &pt : &set.mt, ranks > 1);
+        writer = ckpt_writer_bytes(&pt, set.all ? &pt : &set.mt, ranks > 1);
         trainable_free(&set);
     }
     int B = ts->batch_size, T = ts->seq_len, rec = ts->recompute ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0;

@@ -160,6 +160,12 @@ void dist_reduce_scatter_mean(float *buf, size_t n) {
     free(displs);
 }
 
+size_t dist_reduce_scatter_bytes(size_t n, int ranks) {
+    if (ranks <= 1) return 0;
+    size_t shard = (n + (size_t)ranks - 1) / (size_t)ranks;
+    return sizeof(float) * (n + shard * (ranks > 2 ? 2 : 1));
+}
+
 void dist_allgather(float *buf, size_t n) {
     if (g_size == 1) return;
     int *counts, *displs;
@@ -170,16 +176,48 @@ void dist_allgather(float *buf, size_t n) {
     free(displs);
 }
 
-void dist_gather_shards(float *full, const float *shard, size_t n) {
-    if (g_size == 1) {
-        memcpy(full, shard, n * sizeof(float));
-        return;
+/* the part [*a, *b) of the piece [off, off + count) that rank r owns (empty: *a >= *b) */
+static void piece_part(size_t off, size_t count, size_t n, int r, size_t *a, size_t *b, size_t *lo) {
+    size_t hi;
+    dist_shard(n, r, g_size, lo, &hi);
+    *a = off > *lo ? off : *lo;
+    *b = off + count < hi ? off + count : hi;
+}
+
+#define PIECE_TAG 71
+
+void dist_fetch_piece(const float *const *bufs, int k, size_t off, size_t count, size_t n, float *out) {
+    CHECK(g_rank == 0 && off + count <= n && count <= (size_t)INT_MAX, "dist_fetch_piece: bad piece [%zu, +%zu) of %zu",
+          off, count, n);
+    int64_t req[3] = {k, (int64_t)off, (int64_t)count};
+    if (g_size > 1) MPI_CHECK(MPI_Bcast(req, 3, MPI_INT64_T, 0, MPI_COMM_WORLD));
+    for (int r = 0; r < g_size; r++) {
+        size_t a, b, lo;
+        piece_part(off, count, n, r, &a, &b, &lo);
+        if (a >= b) continue;
+        if (r == 0) memcpy(out + (a - off), bufs[k] + (a - lo), (b - a) * sizeof(float));
+        else MPI_CHECK(MPI_Recv(out + (a - off), (int)(b - a), MPI_FLOAT, r, PIECE_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
     }
-    int *counts, *displs;
-    shard_counts(n, &counts, &displs);
-    MPI_CHECK(MPI_Gatherv(shard, counts[g_rank], MPI_FLOAT, full, counts, displs, MPI_FLOAT, 0, MPI_COMM_WORLD));
-    free(counts);
-    free(displs);
+}
+
+void dist_serve_pieces(const float *const *bufs, int nbufs, size_t n) {
+    CHECK(g_rank != 0, "dist_serve_pieces: rank 0 asks, it does not serve");
+    for (;;) {
+        int64_t req[3];
+        MPI_CHECK(MPI_Bcast(req, 3, MPI_INT64_T, 0, MPI_COMM_WORLD));
+        if (req[0] < 0) return;
+        CHECK(req[0] < nbufs, "dist_serve_pieces: buffer %lld of %d asked for", (long long)req[0], nbufs);
+        size_t a, b, lo;
+        piece_part((size_t)req[1], (size_t)req[2], n, g_rank, &a, &b, &lo);
+        if (a < b)
+            MPI_CHECK(MPI_Send(bufs[req[0]] + (a - lo), (int)(b - a), MPI_FLOAT, 0, PIECE_TAG, MPI_COMM_WORLD));
+    }
+}
+
+void dist_fetch_done(void) {
+    if (g_size == 1) return;
+    int64_t req[3] = {-1, 0, 0};
+    MPI_CHECK(MPI_Bcast(req, 3, MPI_INT64_T, 0, MPI_COMM_WORLD));
 }
 
 int dist_same_on_all(const float *buf, size_t n) {

@@ -46,11 +46,21 @@ void dist_shard(size_t n, int rank, int size, size_t *lo, size_t *hi);
 /* On return buf[lo..hi) of this rank's shard holds the mean over ranks; the rest of buf is
  * left unspecified. */
 void dist_reduce_scatter_mean(float *buf, size_t n);
+/* The temporary memory MPI takes inside dist_reduce_scatter_mean of n floats on `ranks` ranks:
+ * Open MPI's ring reduce-scatter (what it runs for large buffers) allocates an accumulator of
+ * all n floats and one (two beyond 2 ranks) receive buffers of a shard. 0 on one rank. */
+size_t dist_reduce_scatter_bytes(size_t n, int ranks);
 /* Every rank contributes buf[lo..hi) of its own shard; on return all of buf is filled. */
 void dist_allgather(float *buf, size_t n);
-/* Rank 0 receives every rank's shard [lo, hi) of a buffer of n floats into full (n floats;
- * ignored elsewhere); shard holds this rank's hi − lo floats. */
-void dist_gather_shards(float *full, const float *shard, size_t n);
+/* Pieces of sharded buffers brought to rank 0 one at a time, so that a whole buffer is never
+ * gathered (the checkpoint writer streams the ZeRO-1 moments). bufs[k] holds this rank's shard
+ * [lo, hi) (dist_shard) of buffer k of n floats. Rank 0 calls dist_fetch_piece for floats
+ * [off, off + count) of buffer k (count <= INT_MAX) into out, while every other rank is in
+ * dist_serve_pieces, which sends its part of each piece asked for and returns when rank 0
+ * calls dist_fetch_done. One broadcast per piece, one message per owner. */
+void dist_fetch_piece(const float *const *bufs, int k, size_t off, size_t count, size_t n, float *out);
+void dist_serve_pieces(const float *const *bufs, int nbufs, size_t n);
+void dist_fetch_done(void);
 
 /* 1 when the n floats are bitwise identical on every rank (a cheap consistency check). */
 int dist_same_on_all(const float *buf, size_t n);

@@ -1,7 +1,8 @@
 /* train/checkpoint: bitwise round trip (params, Adam moments, step, RNG, cursors, config,
  * tokenizer); keep-last-K; weights-only files; shape/name mismatch messages; a flipped byte,
  * a stale crc32 and a truncated file are each detected and the previous checkpoint used;
- * a write that fails under RLIMIT_FSIZE leaves no temp file and the previous one intact. */
+ * a write that fails under RLIMIT_FSIZE leaves no temp file and the previous one intact;
+ * moments streamed through a fetch callback in pieces. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <hdf5.h>
@@ -34,9 +35,11 @@ typedef struct {
     const char *config;
 } World;
 
-static void world_init(World *w, uint64_t seed) {
+/* the tiny preset, with vocab_size V if V > 0 */
+static void world_init_vocab(World *w, uint64_t seed, int V) {
     GriffinConfig c;
     CHECK(config_preset("tiny", &c) == 0, "tiny preset");
+    if (V > 0) c.vocab_size = V;
     param_table_build(&w->pt, &c);
     size_t n = w->pt.total;
     w->p = mallocCheck(n * 4);
@@ -55,6 +58,8 @@ static void world_init(World *w, uint64_t seed) {
     for (int i = 0; i < 1000; i++) w->tok[i] = (uint8_t)rng_below(&r, 256);
     w->config = "[model]\nwidth = 64\n";
 }
+
+static void world_init(World *w, uint64_t seed) { world_init_vocab(w, seed, 0); }
 
 static void world_free(World *w) {
     free(w->p);
@@ -329,12 +334,68 @@ static void test_write_failure(const char *root) {
     world_free(&w);
 }
 
+/* the moments through CkptState.fetch, as the ZeRO-1 writer gives them */
+typedef struct {
+    const World *w;
+    size_t next[2], largest;
+    int calls, out_of_order, fail_at;
+} Fetcher;
+
+static int fetch_from(const void *ctx, int which, size_t off, size_t n, float *out) {
+    Fetcher *f = (Fetcher *)(uintptr_t)ctx; /* the test's own mutable state */
+    if (f->fail_at && ++f->calls == f->fail_at) return -1;
+    f->out_of_order += off < f->next[which] || (which == 1 && f->next[0] < f->w->pt.total);
+    f->next[which] = off + n;
+    f->largest = n > f->largest ? n : f->largest;
+    memcpy(out, (which ? f->w->v : f->w->m) + off, n * sizeof(float));
+    return 0;
+}
+
+/* a model with an embedding of 70000 x 64 floats (17.9 MB, over CKPT_PIECE_BYTES): the moments
+ * fetched in pieces give a file that loads bitwise, of the same size as one written from
+ * buffers, within ckpt_file_bound; a failing fetch leaves nothing behind */
+static void test_streamed(const char *root) {
+    World w;
+    world_init_vocab(&w, 3, 70000);
+    char dir[4096], a[4200], b[4200], err[1024];
+    snprintf(dir, sizeof dir, "%s/streamed", root);
+    CkptState s = state_of(&w, 1);
+    EXPECT(ckpt_save(dir, &s, 2, a, sizeof a, err, sizeof err) == CKPT_OK, "save from buffers: %s", err);
+    Fetcher f = {.w = &w};
+    s = state_of(&w, 2);
+    s.adam_m = s.adam_v = NULL, s.fetch = fetch_from, s.fetch_ctx = &f;
+    EXPECT(ckpt_save(dir, &s, 2, b, sizeof b, err, sizeof err) == CKPT_OK, "streamed save: %s", err);
+    EXPECT(load_matches(&w, b, 2), "the streamed checkpoint does not load bitwise");
+    EXPECT(f.largest == CKPT_PIECE_BYTES / 4 && !f.out_of_order && f.next[0] == w.pt.total && f.next[1] == w.pt.total,
+           "pieces: largest %zu floats, %d out of order, %zu/%zu of m/v", f.largest, f.out_of_order, f.next[0], f.next[1]);
+    struct stat sa, sb;
+    stat(a, &sa);
+    stat(b, &sb);
+    uint64_t bound = ckpt_file_bound(&s);
+    EXPECT(sa.st_size == sb.st_size, "streamed file %lld bytes, from buffers %lld", (long long)sb.st_size,
+           (long long)sa.st_size);
+    EXPECT((uint64_t)sb.st_size <= bound && bound < 1.05 * (double)sb.st_size, "bound %llu for a file of %lld bytes",
+           (unsigned long long)bound, (long long)sb.st_size);
+    printf("streamed: %lld bytes, bound %llu (+%.2f%%), largest piece %zu floats\n", (long long)sb.st_size,
+           (unsigned long long)bound, 100.0 * ((double)bound / (double)sb.st_size - 1), f.largest);
+    Fetcher bad = {.w = &w, .fail_at = 2};
+    s = state_of(&w, 3);
+    s.adam_m = s.adam_v = NULL, s.fetch = fetch_from, s.fetch_ctx = &bad;
+    EXPECT(ckpt_save(dir, &s, 2, b, sizeof b, err, sizeof err) == CKPT_ERR_IO && strstr(err, "cannot fetch"),
+           "a failing fetch: %s", err);
+    snprintf(b, sizeof b, "%s/ckpt-3.h5.tmp", dir);
+    EXPECT(!exists(b), "a failed streamed save left its temporary file");
+    printf("failing fetch -> %s\n", err);
+    world_free(&w);
+}
+
 int main(void) {
     char root[] = "/tmp/griffin_ckpt_XXXXXX";
     CHECK(mkdtemp(root), "mkdtemp: %s", strerror(errno));
     test_round_trip_and_keep(root);
     test_damage(root);
     test_write_failure(root);
+    test_streamed(root);
     if (!failures) {
         char cmd[256];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);

@@ -1,6 +1,6 @@
 /* optim/dist: run as `mpirun -np 2 test_dist` (and as a single rank without mpirun).
  * Checks the allreduce average, broadcast, scalar sums, max, reduce-scatter + all-gather
- * (ZeRO-1) and the consistency check. Exits non-zero on failure on any rank.
+ * (ZeRO-1), pieces of sharded buffers fetched by rank 0, and the consistency check. Exits non-zero on failure on any rank.
  * `test_dist abort`: a CHECK failing on one rank takes every rank down (no hang). */
 #include <math.h>
 #include <stdio.h>
@@ -86,6 +86,33 @@ int main(int argc, char **argv) {
         prev_hi = hi;
     }
     EXPECT(total == 10, "shards do not cover the buffer");
+
+    /* pieces of two sharded buffers fetched by rank 0 across the shards' borders (the
+     * checkpoint writer's streaming of the ZeRO-1 moments): every piece equals the whole */
+    dist_shard(n, rank, size, &lo, &hi);
+    float *sh[2] = {mallocCheck((hi - lo + 1) * sizeof(float)), mallocCheck((hi - lo + 1) * sizeof(float))};
+    for (size_t i = lo; i < hi; i++) sh[0][i - lo] = (float)i, sh[1][i - lo] = -0.5f * (float)i;
+    if (rank == 0) {
+        const float *bufs[2] = {sh[0], sh[1]};
+        const size_t step = n / 7 + 3, len[3] = {1, n / 5, step};
+        bad = 0;
+        for (int k = 0; k < 2; k++)
+            for (size_t off = 0; off < n; off += step) {
+                size_t c = len[off % 3] < n - off ? len[off % 3] : n - off;
+                for (size_t i = 0; i < c; i++) p[i] = NAN;
+                dist_fetch_piece(bufs, k, off, c, n, p);
+                for (size_t i = 0; i < c; i++)
+                    if (p[i] != (k ? -0.5f : 1.0f) * (float)(off + i) && bad++ < 3)
+                        fprintf(stderr, "piece %d [%zu,+%zu) at %zu: %g\n", k, off, c, off + i, (double)p[i]);
+            }
+        dist_fetch_done();
+        EXPECT(bad == 0, "fetched pieces wrong at %d places", bad);
+    } else {
+        const float *bufs[2] = {sh[0], sh[1]};
+        dist_serve_pieces(bufs, 2, n);
+    }
+    free(sh[0]);
+    free(sh[1]);
 
     dist_barrier();
     int any = dist_max_int(failures > 0);

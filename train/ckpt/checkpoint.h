@@ -13,13 +13,16 @@
  * Every dataset is chunked with HDF5's Fletcher32 filter and carries an attribute `crc32`
  * (zlib CRC-32 of its bytes) that loading verifies. The first 512 bytes (an HDF5 user block)
  * hold a CRC-32 of the whole file, checked before HDF5 opens it (data/h5guard.h); files
- * written before it existed are still read, with the per-dataset checks only. The file is
- * built in memory (HDF5 core driver) and written with plain write(2), so I/O errors surface
- * here, not inside HDF5.
+ * written before it existed are still read, with the per-dataset checks only.
  *
- * Saving writes <dir>/ckpt-<step>.h5.tmp, flushes, fsyncs, closes, renames it to
- * ckpt-<step>.h5, fsyncs the directory, then deletes all but the newest `keep` checkpoints
- * numbered up to this step (higher-numbered ones, left by an abandoned run, are not touched).
+ * Saving streams: nothing the size of the model is copied. It bounds the file's size
+ * (ckpt_file_bound) and refuses, before writing, when the file-size limit or the disk's free
+ * space is below it; HDF5 creates <dir>/ckpt-<step>.h5.tmp, whose blocks are reserved at once
+ * (fallocate), and writes it tensor by tensor, each straight from the caller's buffer or, for
+ * moments given through `fetch`, in pieces of at most CKPT_PIECE_BYTES; then the unused
+ * reservation is released, the whole-file CRC-32 sealed in, the file fsynced, renamed to
+ * ckpt-<step>.h5, the directory fsynced, and all but the newest `keep` checkpoints numbered
+ * up to this step deleted (higher-numbered ones, left by an abandoned run, are not touched).
  * A failure (disk full, file-size limit, unwritable dir) removes the temporary file, leaves
  * earlier checkpoints untouched and returns an error code with a one-line message: the
  * caller decides what to do. Functions never print HDF5's own error stack. */
@@ -34,6 +37,8 @@
 
 #define CKPT_FORMAT "griffin-checkpoint"
 #define CKPT_VERSION 1
+/* the largest piece of fetched moments the writer holds (more only for a tensor's row longer) */
+#define CKPT_PIECE_BYTES (16u << 20)
 
 enum {
     CKPT_OK = 0,
@@ -48,7 +53,13 @@ typedef struct {
     int64_t step, stage, tokens;
     const ParamTable *pt;
     const float *params;
-    const float *adam_m, *adam_v;     /* both NULL: weights-only checkpoint */
+    const float *adam_m, *adam_v;     /* both NULL (and no fetch): weights-only checkpoint */
+    /* Moments that are not in one buffer here (ZeRO-1 shards on other ranks), instead of
+     * adam_m/adam_v: fills out[0, n) with floats [off, off + n) of the packed moments laid out
+     * by mt (which: 0 = m, 1 = v), n <= max(CKPT_PIECE_BYTES / 4, a tensor's row); called in
+     * increasing order, m before v. 0, or nonzero when it cannot. */
+    int (*fetch)(const void *ctx, int which, size_t off, size_t n, float *out);
+    const void *fetch_ctx;
     const ParamTable *mt;             /* the moments' layout (a trainable set's table), NULL = pt */
     const uint64_t *rng;
     size_t n_rng;
@@ -79,6 +90,15 @@ typedef struct {
  * CKPT_ERR_IO with the message in err. */
 int ckpt_save(const char *dir, const CkptState *s, int keep, char *path_out, size_t path_len,
               char *err, size_t errlen);
+
+/* An upper bound of the size of the file ckpt_save writes for s (what it reserves). */
+uint64_t ckpt_file_bound(const CkptState *s);
+/* The memory ckpt_save holds besides the caller's buffers, for parameters laid out by pt and
+ * moments by mt: two chunks' worth in HDF5's filter pipeline (chunks are about 1 MB, or one
+ * row of the leading dimension when a row is larger), the seal's read block, and with
+ * `fetching` the piece buffer (its pages touched: up to CKPT_PIECE_BYTES, or mt's largest
+ * tensor if smaller, or one row if a row is larger). */
+size_t ckpt_writer_bytes(const ParamTable *pt, const ParamTable *mt, int fetching);
 
 /* Loads path. With pt: names and shapes are validated against the table (a clear message
  * naming the tensor otherwise: CKPT_ERR_MISMATCH) and params are read into `params`; adam_m

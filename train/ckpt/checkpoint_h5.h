@@ -31,6 +31,8 @@ void ck_h5_reason(char *buf, size_t n);
 void ck_quiet_hdf5(void);
 /* zlib CRC-32 of n bytes */
 uint32_t ck_crc(const void *p, size_t n);
+/* the CRC-32 of what crc covered followed by n bytes at p */
+uint32_t ck_crc_update(uint32_t crc, const void *p, size_t n);
 /* "[a,b,c]" */
 void ck_shape_text(int ndim, const hsize_t *d, char *buf, size_t n);
 

@@ -50,8 +50,10 @@ void ck_quiet_hdf5(void) {
     H5Eclear2(H5E_DEFAULT);
 }
 
-uint32_t ck_crc(const void *p, size_t n) {
-    uLong crc = crc32(0L, Z_NULL, 0);
+uint32_t ck_crc(const void *p, size_t n) { return ck_crc_update((uint32_t)crc32(0L, Z_NULL, 0), p, n); }
+
+uint32_t ck_crc_update(uint32_t crc0, const void *p, size_t n) {
+    uLong crc = crc0;
     const unsigned char *b = p;
     while (n) {
         uInt c = n > (1u << 30) ? (1u << 30) : (uInt)n;

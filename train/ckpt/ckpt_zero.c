@@ -21,19 +21,26 @@ int zero_load(ZeroShard *z, const char *path, float *params, CkptLoaded *ld, cha
     return rc;
 }
 
-void zero_full(const ZeroShard *z, float **m, float **v) {
-    if (dist_size() == 1) { /* the shard is the whole */
-        *m = z->m, *v = z->v;
-        return;
-    }
-    *m = dist_rank() == 0 ? alignedCallocCheck(z->n * sizeof(float)) : NULL;
-    *v = dist_rank() == 0 ? alignedCallocCheck(z->n * sizeof(float)) : NULL;
-    dist_gather_shards(*m, z->m, z->n);
-    dist_gather_shards(*v, z->v, z->n);
+static int fetch(const void *ctx, int which, size_t off, size_t n, float *out) {
+    const ZeroShard *z = ctx;
+    const float *bufs[2] = {z->m, z->v};
+    dist_fetch_piece(bufs, which, off, n, z->n, out);
+    return 0;
 }
 
-void zero_full_free(const ZeroShard *z, float *m, float *v) {
-    if (m == z->m) return;
-    free(m);
-    free(v);
+int zero_save(const ZeroShard *z, const char *dir, CkptState *cs, int keep, char *path, size_t path_len, char *err,
+              size_t errlen) {
+    if (dist_size() == 1) { /* the shard is the whole */
+        cs->adam_m = z->m, cs->adam_v = z->v;
+        return ckpt_save(dir, cs, keep, path, path_len, err, errlen);
+    }
+    if (dist_rank() != 0) {
+        const float *bufs[2] = {z->m, z->v};
+        dist_serve_pieces(bufs, 2, z->n);
+        return CKPT_OK;
+    }
+    cs->fetch = fetch, cs->fetch_ctx = z;
+    int rc = ckpt_save(dir, cs, keep, path, path_len, err, errlen);
+    dist_fetch_done();
+    return rc;
 }

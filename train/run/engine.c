@@ -162,19 +162,15 @@ static int save(Engine *e, void *st) {
     size_t n = e->def->cursor(st, &cursor);
     /* the mixture stage of the last step done ([stage.N] configs), else 0 */
     int64_t stage = e->cfg->n_stages > 0 ? train_config_stage_at(e->cfg, e->step - 1) : 0;
-    float *full_m, *full_v; /* whole on rank 0 while it saves */
-    zero_full(&e->zs, &full_m, &full_v);
     char *ini = train_config_to_ini(e->cfg);
     uint64_t rng[1] = {(uint64_t)ts->seed};
     CkptState cs = {.step = e->step, .stage = stage, .tokens = e->tokens, .pt = &e->m->table,
-                    .params = e->m->params, .adam_m = full_m, .adam_v = full_v,
+                    .params = e->m->params,
                     .mt = e->set.all ? NULL : &e->set.mt, .rng = rng, .n_rng = 1, .cursors = cursor, .ranks = 1,
                     .cursor_len = n, .config = ini, .tokenizer = e->tok_bytes, .tokenizer_len = e->tok_len};
-    int rc = CKPT_OK;
-    char path[CFG_STR + 64], err[2048];
-    if (e->rank == 0) rc = ckpt_save(ts->out_dir, &cs, ts->keep_checkpoints, path, sizeof path, err, sizeof err);
+    char path[CFG_STR + 64], err[2048] = "";
+    int rc = zero_save(&e->zs, ts->out_dir, &cs, ts->keep_checkpoints, path, sizeof path, err, sizeof err);
     free(ini);
-    zero_full_free(&e->zs, full_m, full_v);
     if (dist_sum_i64(rc != CKPT_OK)) {
         if (e->rank == 0)
             fprintf(stderr, "griffin %s: checkpoint at step %lld failed: %s; the previous checkpoint is kept\n",

@@ -3,11 +3,12 @@
  *
  * Rows: parameters (fp32), gradients (the whole table), the AdamW moments of the trainable
  * set on this rank (ZeRO-1: a 1/ranks shard, plus one packing buffer when some tensors are
- * frozen and ranks > 1), activations for batch_size x seq_len (as train.recompute sets them;
+ * frozen and ranks > 1), MPI's temporary buffers of the reduce-scatter (ranks > 1), activations for batch_size x seq_len (as train.recompute sets them;
  * the logits one chunk at a time when it is on), the other models a stage holds (rlhf's
  * reference and reward model, dpo's reference unless precomputed), decode states (rlhf),
- * the corpora's chunk caches, the checkpoint image rank 0 builds while saving, and the runtime (libraries, MPI, OpenBLAS buffers: a fixed
- * estimate). Available: MemAvailable of /proc/meminfo, or the cgroup limit (memory.max) minus
+ * the corpora's chunk caches, the checkpoint writer's bounded buffers on rank 0 (it streams
+ * from the buffers above: train/ckpt/checkpoint.h), and the runtime (libraries, MPI, OpenBLAS
+ * buffers: a fixed estimate). Available: MemAvailable of /proc/meminfo, or the cgroup limit (memory.max) minus
  * what the cgroup already uses, whichever is smaller.
  *
  * The engine refuses a run whose plan exceeds what is available, before writing anything, with

@@ -660,3 +660,18 @@ double griffin_flops_per_token(const GriffinConfig *c, int T) {
     }
     return per;
 }
+
+double griffin_step_flops_per_token(const GriffinModel *m, int T) {
+    const GriffinConfig *c = &m->cfg;
+    const ParamTable *pt = &m->table;
+    double per = 0, K = (double)c->width / c->num_heads;
+    for (int i = 0; i < pt->count; i++) {
+        const TensorInfo *t = &pt->t[i];
+        if (t->ndim < 2 || t->group == GROUP_BIAS || t->slot == P_CONV_W) continue; /* vectors, biases, conv taps */
+        if (t->lora_of >= 0 && !m->lora_active) continue;
+        per += (double)t->numel * (m->frozen && m->frozen[i] ? 4.0 : 6.0);
+    }
+    for (int l = 0; l < c->depth; l++)
+        if (c->block_types[l] == BLOCK_ATTENTION) per += 3.0 * 4.0 * c->num_heads * K * attention_band(T, c->window);
+    return per;
+}

@@ -191,6 +191,11 @@ WeightView griffin_weight(const GriffinModel *m, int t);
 
 /* analytic model FLOPs per trained token (forward + backward) at sequence length T */
 double griffin_flops_per_token(const GriffinConfig *c, int T);
+/* the same for m's step as it runs: every matrix (the tied embedding, linears, RG-LRU gates,
+ * LoRA adapters) costs 2·numel forward and 2·numel for its input gradient per token, and 2·numel
+ * more for its weight gradient when it trains (griffin_set_trainable); plus the attention core.
+ * Equals griffin_flops_per_token when everything trains and there are no adapters. */
+double griffin_step_flops_per_token(const GriffinModel *m, int T);
 
 /* bytes of the activation arena a model created with these arguments would hold, computed
  * without allocating it (memory plans) */

@@ -240,6 +240,14 @@ static void test_recompute_and_frozen(Family fam) {
            family_name(fam), bad);
     EXPECT(fr->grad_floats == set.n, "%s: the gradient buffer holds the trainable floats only (%zu of %zu)",
            family_name(fam), fr->grad_floats, set.n);
+    GriffinConfig cb = config(fam, 0);
+    GriffinModel *plain = griffin_create_ex(&cb, 1, T, 1, GRIFFIN_INFERENCE);
+    double full = griffin_flops_per_token(&plain->cfg, T), step = griffin_step_flops_per_token(plain, T);
+    double lora = griffin_step_flops_per_token(fr, T);
+    EXPECT(fabs(step - full) < 1e-9 * full, "%s: step FLOPs of a full model %.0f = the analytic %.0f", family_name(fam), step, full);
+    EXPECT(lora < full && lora > 0.6 * full, "%s: a frozen base's step FLOPs %.0f below the full model's %.0f", family_name(fam),
+           lora, full);
+    griffin_free(plain);
     trainable_free(&set);
     griffin_free(a);
     griffin_free(rc);

@@ -27,7 +27,8 @@ typedef struct {
     int cur_stage;        /* the mixture stage whose weights are set */
     int have_weights;     /* the mixture's weights are those of cur_stage */
     Tokenizer *tok;       /* for SFT's logged answers (NULL without model.tokenizer) */
-    double flops_tok, peak; /* model FLOPs per token; the sgemm rate MFU is measured against, per rank */
+    double flops_tok, peak; /* model FLOPs per token of the step as it runs (frozen weights: no weight
+                             * gradient); the sgemm rate MFU is measured against, per rank */
 } LmStage;
 
 /* Mean loss and bits per byte of the model on the first `batches` batches of one validation
@@ -175,7 +176,6 @@ static void *setup(Engine *e, int sft) {
     }
     s->micro = mallocCheck(sizeof(Batch) * (size_t)ts->grad_accum);
     for (int a = 0; a < ts->grad_accum; a++) batch_alloc(&s->micro[a], ts->batch_size, ts->seq_len);
-    s->flops_tok = griffin_flops_per_token(&e->m->cfg, ts->seq_len);
     s->peak = sgemm_peak_gflops(ts->batch_size * ts->seq_len, e->m->cfg.width, e->m->cfg.mlp_width);
     run_say(&e->out, "model: %s, %zu parameters (%.2f M), activations %.1f MB per rank\n", family_name(e->m->cfg.family),
             e->m->table.total, e->m->table.total / 1e6, griffin_activation_bytes(e->m) / 1e6);
@@ -284,6 +284,7 @@ static void end_step(void *st, Engine *e, const StepInfo *si) {
     const TrainSection *ts = &e->cfg->train;
     double loss = s->n_targets > 0 ? s->last_loss_sum / s->n_targets : 0.0;
     double tps = (double)ts->batch_size * ts->seq_len * ts->grad_accum * e->world / si->seconds;
+    if (!s->flops_tok) s->flops_tok = griffin_step_flops_per_token(e->m, ts->seq_len); /* the trainable set is set */
     double gflops = tps * s->flops_tok / 1e9;
     if (gflops > s->peak * e->world) { /* the start-up measurement ran on a busy machine */
         s->peak = sgemm_peak_gflops(ts->batch_size * ts->seq_len, e->m->cfg.width, e->m->cfg.mlp_width);

@@ -75,7 +75,7 @@ static void bench_usage(void) {
     printf("usage: griffin bench train [CONFIG.ini] [--preset tiny|small|2b] [--family griffin|hawk|transformer]\n"
            "                           [--batch B] [--seq T] [--steps N] [--warmup N] [--threads N] [--json F]\n"
            "                           [--precision fp32|bf16|bf16-emulated] [--recompute on|off]\n"
-           "                           [--freeze PATTERN[,PATTERN...]]\n"
+           "                           [--freeze PATTERN[,PATTERN...]] [--lora RANK]\n"
            "Times forward+backward+AdamW on random tokens (the model of CONFIG.ini, or a preset) and prints\n"
            "the median step, tokens/s, model FLOPs per token, achieved GFLOP/s, MFU against the sgemm peak\n"
            "measured in the same run, and where the time goes per layer kind. --precision (default: the\n"
@@ -85,13 +85,16 @@ static void bench_usage(void) {
            "--recompute (default: the config's train.recompute, else off) keeps only each block's input and\n"
            "recomputes its activations in backward (activation checkpointing); MFU counts model FLOPs only.\n"
            "--freeze (default: the config's train.freeze) trains all but the tensors matching the globs, as\n"
-           "train.freeze does: no weight gradients or AdamW moments for them.\n");
+           "train.freeze does: no weight gradients or AdamW moments for them.\n"
+           "--lora RANK puts LoRA adapters of that rank (alpha 2·RANK) on every linear layer and trains only\n"
+           "them (the base frozen); model FLOPs then count the frozen weights' forward and input-gradient\n"
+           "products and the adapters' forward and backward, as the step runs them.\n");
 }
 
 /* one `bench train` run: options, the model, the timings */
 typedef struct {
     const char *preset, *family, *json, *config, *precision, *recompute, *freeze;
-    int B, T, steps, warmup, threads, rec, world;
+    int B, T, steps, warmup, threads, rec, world, lora;
     GriffinConfig cfg;
     GemmPrecision prec;
     double prec_peak, peak, rss_mb, opt_time, comm_time, med, medf;
@@ -123,10 +126,12 @@ static int bench_options(BenchRun *r, int argc, char **argv) {
         else if (!strcmp(a, "--precision")) r->precision = v;
         else if (!strcmp(a, "--recompute")) r->recompute = v;
         else if (!strcmp(a, "--freeze")) r->freeze = v;
+        else if (!strcmp(a, "--lora")) r->lora = atoi(v);
         else DIE("griffin bench train: unknown option %s (see --help)", a);
         i++;
     }
     CHECK(r->B > 0 && r->T > 1 && r->steps > 0 && r->warmup >= 0, "griffin bench train: batch, seq and steps must be positive");
+    CHECK(r->lora >= 0, "griffin bench train: --lora must be a rank >= 0");
     return 0;
 }
 
@@ -154,6 +159,11 @@ static void bench_model_config(BenchRun *r, int argc, char **argv) {
         free(tc);
     } else {
         CHECK(config_preset(r->preset, &r->cfg) == 0, "griffin bench train: unknown preset '%s' (tiny, small, 2b)", r->preset);
+    }
+    if (r->lora) {
+        r->cfg.lora_rank = r->lora, r->cfg.lora_alpha = 2.0f * (float)r->lora, r->cfg.lora_targets = LORA_ALL;
+        const char *err = config_finalize(&r->cfg);
+        CHECK(!err, "griffin bench train: --lora %d: %s", r->lora, err);
     }
     if (r->family) {
         CHECK(family_parse(r->family, &r->cfg.family) == 0, "griffin bench train: unknown family '%s'", r->family);
@@ -225,7 +235,7 @@ static void bench_steps(BenchRun *r, double *fwd, double *tot) {
 static void bench_report(const BenchRun *r) {
     const GriffinModel *m = r->m;
     int N = r->B * r->T, world = r->world, steps = r->steps;
-    double flops = griffin_flops_per_token(&m->cfg, r->T);
+    double flops = griffin_step_flops_per_token(m, r->T);
     printf("model        %s %s: D=%d E=%d F=%d H=%d L=%d A=%d V=%d, %zu parameters\n", r->preset,
            family_name(m->cfg.family), m->cfg.width, m->cfg.lru_width, m->cfg.mlp_width, m->cfg.num_heads,
            m->cfg.depth, m->cfg.window, m->cfg.vocab_size, m->table.total);
@@ -256,7 +266,7 @@ static void bench_report(const BenchRun *r) {
 static void bench_json(const BenchRun *r) {
     const GriffinModel *m = r->m;
     int N = r->B * r->T;
-    double flops = griffin_flops_per_token(&m->cfg, r->T), achieved = flops * N * r->world / r->med / 1e9;
+    double flops = griffin_step_flops_per_token(m, r->T), achieved = flops * N * r->world / r->med / 1e9;
     FILE *f = fopenCheck(r->json, "w");
     fprintf(f, "{\"model\":\"%s\",\"family\":\"%s\",\"parameters\":%zu,\"trainable\":%zu,\"batch\":%d,\"seq\":%d,"
                "\"threads\":%d,\"precision\":\"%s\",\"step_ms\":%.3f,\"forward_ms\":%.3f,\"tokens_per_s\":%.1f,"
@@ -280,11 +290,12 @@ static void bench_memory(const BenchRun *r) {
     const GriffinModel *m = r->m;
     int N = r->B * r->T;
     if (!r->set.all)
-        printf("trainable    %zu of %zu parameters (%.1f%%), %d tensors frozen (--freeze %s)\n", r->set.n, r->set.P,
-               100.0 * (double)r->set.n / (double)r->set.P, trainable_frozen_tensors(&r->set), r->freeze);
+        printf("trainable    %zu of %zu parameters (%.1f%%), %d tensors frozen (%s%s)\n", r->set.n, r->set.P,
+               100.0 * (double)r->set.n / (double)r->set.P, trainable_frozen_tensors(&r->set),
+               r->lora ? "LoRA adapters only" : "--freeze ", r->lora ? "" : r->freeze);
     printf("memory       parameters %.1f MB, gradients %.1f MB, AdamW moments %.1f MB%s, activations %.1f MB"
            " (%.0f KB per token%s); peak resident %.1f MB%s\n",
-           m->table.total * 4.0 / 1e6, m->table.total * 4.0 / 1e6, (double)r->shard * 8.0 / 1e6,
+           m->table.total * 4.0 / 1e6, m->grad_floats * 4.0 / 1e6, (double)r->shard * 8.0 / 1e6,
            r->world > 1 ? " (this rank's shard)" : "", griffin_activation_bytes(m) / 1e6,
            griffin_activation_bytes(m) / 1e3 / N, r->rec ? ", recompute on" : "", r->rss_mb,
            r->world > 1 ? " (rank 0)" : "");
@@ -303,7 +314,8 @@ static int bench_train(int argc, char **argv) {
     r.world = dist_size();
     r.m = griffin_create_ex(&r.cfg, r.B, r.T, 1, r.rec ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
     char err[1024];
-    CHECK(trainable_build(&r.set, &r.m->table, r.freeze, "", err, sizeof err) == 0, "griffin bench train: --freeze: %s", err);
+    CHECK(trainable_build(&r.set, &r.m->table, r.freeze, r.lora ? "*.lora_A.weight,*.lora_B.weight" : "", err, sizeof err) == 0,
+          "griffin bench train: --freeze: %s", err);
     griffin_set_trainable(r.m, r.set.all ? NULL : r.set.on);
     double *fwd = mallocCheck(sizeof(double) * r.steps), *tot = mallocCheck(sizeof(double) * r.steps);
     bench_steps(&r, fwd, tot);

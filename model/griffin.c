@@ -157,7 +157,7 @@ GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, 
     shape(m, cfg, max_B, max_T, flags);
     param_table_build(&m->table, &m->cfg);
     m->params = alignedCallocCheck(m->table.total * sizeof(float));
-    m->grads = m->inference_only ? NULL : alignedCallocCheck(m->table.total * sizeof(float));
+    m->grads = NULL; /* allocated at first use, once the trainable set says how large (grads_buffer) */
     m->grad_floats = m->inference_only ? 0 : m->table.total;
     params_init(&m->table, m->params, seed);
     m->layers = callocCheck((size_t)m->cfg.depth, sizeof(LayerActs));
@@ -194,10 +194,15 @@ void griffin_free(GriffinModel *m) {
 
 size_t griffin_activation_bytes(const GriffinModel *m) { return m->arena_floats * sizeof(float); }
 
-void griffin_zero_grad(GriffinModel *m) {
-    CHECK(m->grads, "griffin_zero_grad: an inference-only model has no gradients");
-    memset(m->grads, 0, m->grad_floats * sizeof(float));
+/* the gradient buffer, allocated (zeroed) at first use: a model whose base is frozen never holds
+ * a gradient of the whole table, not even while it is being set up */
+static float *grads_buffer(GriffinModel *m) {
+    CHECK(!m->inference_only, "griffin: an inference-only model has no gradients");
+    if (!m->grads) m->grads = alignedCallocCheck(m->grad_floats * sizeof(float));
+    return m->grads;
 }
+
+void griffin_zero_grad(GriffinModel *m) { memset(grads_buffer(m), 0, m->grad_floats * sizeof(float)); }
 
 void griffin_set_trainable(GriffinModel *m, const uint8_t *on) {
     free(m->frozen);
@@ -217,13 +222,13 @@ void griffin_set_trainable(GriffinModel *m, const uint8_t *on) {
     }
     if (m->inference_only || n == m->grad_floats) return;
     free(m->grads);
-    m->grads = alignedCallocCheck(n * sizeof(float));
+    m->grads = NULL; /* reallocated at its new size at first use */
     m->grad_floats = n;
 }
 
 float *griffin_grad_of(GriffinModel *m, int i) {
     if (m->frozen && m->frozen[i]) return NULL;
-    return m->grads + (m->grad_off ? m->grad_off[i] : m->table.t[i].offset);
+    return grads_buffer(m) + (m->grad_off ? m->grad_off[i] : m->table.t[i].offset);
 }
 
 void griffin_set_logits_hook(GriffinModel *m, GriffinLogitsHook hook, void *ctx) {

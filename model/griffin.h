@@ -55,7 +55,8 @@ typedef struct GriffinModel {
     GriffinConfig cfg;
     ParamTable table;
     float *params;        /* [table.total] */
-    float *grads;         /* [grad_floats]: laid out by the table, or packed by the trainable set */
+    float *grads;         /* [grad_floats]: laid out by the table, or packed by the trainable set;
+                           * allocated by the first griffin_zero_grad / backward (NULL before) */
     size_t grad_floats;   /* table.total, or the trainable floats (griffin_set_trainable) */
     size_t *grad_off;     /* [table.count] offset of each tensor's gradient in grads, or NULL: the table's */
     int max_B, max_T;

@@ -9,6 +9,7 @@ PKGS=(build-essential cmake pkg-config git
       libinih-dev libjansson-dev sentencepiece libsentencepiece-dev libomp-dev
       python3 python3-torch python3-numpy python3-matplotlib
       man-db groff-base perl   # man-db, groff-base, perl (pod2text): scripts/prepare_data.sh
+      time                     # GNU time: peak memory in scripts/lora_2b.sh
       clang libclang-rt-dev)   # the sanitizer + libFuzzer build of .ci/run (build-asan/)
 
 missing=()

@@ -5,14 +5,14 @@
 # The runs (tiny configs on `scripts/prepare_data.sh --small`, fixed seeds): pretrain across two
 # mixture stages (1 rank, 2 ranks, 2 micro-batches), sft, reward and rlhf (1 and 2 ranks; rlhf also
 # with 2 micro-batches and 2 PPO minibatches). A record keeps each run's metrics.jsonl without the
-# wall-clock fields (ms, tokens/s, MFU, sample/score/update ms) and its final checkpoint;
+# wall-clock fields (ms, tokens/s, both MFUs, sample/score/update ms) and its final checkpoint;
 # --compare diffs the metrics and h5diffs the checkpoints' parameters and Adam moments (exact).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 strip_metrics() { # wall-clock fields differ from run to run
-  sed -E 's/"(ms|tokens_per_s|mfu|sample_ms|score_ms|update_ms)":[-0-9.e+]+,?//g; s/,}/}/g' "$1"
+  sed -E 's/"(ms|tokens_per_s|mfu|mfu_fma|sample_ms|score_ms|update_ms)":[-0-9.e+]+,?//g; s/,}/}/g' "$1"
 }
 
 if [ "${1:-}" = --compare ]; then

@@ -78,7 +78,8 @@ static void bench_usage(void) {
            "                           [--freeze PATTERN[,PATTERN...]]\n"
            "Times forward+backward+AdamW on random tokens (the model of CONFIG.ini, or a preset) and prints\n"
            "the median step, tokens/s, model FLOPs per token, achieved GFLOP/s, MFU against the sgemm peak\n"
-           "measured in the same run, and where the time goes per layer kind. --precision (default: the\n"
+           "and against the FMA peak (register-resident AVX2+FMA / AVX-512 loops), both measured in the same\n"
+           "run, and where the time goes per layer kind. --precision (default: the\n"
            "config's train.precision, else fp32) sets the matrix products' precision; bf16 falls back to fp32\n"
            "without avx512_bf16. Other than fp32, the Linear products at the run's shape are timed in fp32 and\n"
            "in that precision first, and MFU is also given against that precision's measured rate.\n"
@@ -95,6 +96,7 @@ typedef struct {
     GriffinConfig cfg;
     GemmPrecision prec;
     double prec_peak, peak, rss_mb, opt_time, comm_time, med, medf;
+    FmaPeak fma; /* the FMA loops' GFLOP/s, summed over ranks */
     char cfg_freeze[CFG_STR];
     GriffinModel *m;
     TrainableSet set;
@@ -236,6 +238,10 @@ static void bench_report(const BenchRun *r) {
     double achieved = flops * N * world / r->med / 1e9;
     printf("flops        %.1f MFLOP/token, %.1f GFLOP/s achieved; sgemm peak here %.1f GFLOP/s; MFU %.1f%%\n",
            flops / 1e6, achieved, r->peak, 100.0 * achieved / r->peak);
+    char a512[32] = "none on this CPU";
+    if (r->fma.avx512 > 0) snprintf(a512, sizeof a512, "%.1f", r->fma.avx512);
+    printf("fma peak     %.1f GFLOP/s (AVX2+FMA loop %.1f, AVX-512 loop %s); MFU against it %.1f%%\n", r->fma.peak,
+           r->fma.avx2, a512, 100.0 * achieved / r->fma.peak);
     if (r->prec != GEMM_FP32)
         printf("             %s gemm peak here %.1f GFLOP/s; MFU against it %.1f%%\n", gemm_precision_name(r->prec),
                r->prec_peak, 100.0 * achieved / r->prec_peak);
@@ -260,10 +266,12 @@ static void bench_json(const BenchRun *r) {
     FILE *f = fopenCheck(r->json, "w");
     fprintf(f, "{\"model\":\"%s\",\"family\":\"%s\",\"parameters\":%zu,\"trainable\":%zu,\"batch\":%d,\"seq\":%d,"
                "\"threads\":%d,\"precision\":\"%s\",\"step_ms\":%.3f,\"forward_ms\":%.3f,\"tokens_per_s\":%.1f,"
-               "\"mflop_per_token\":%.3f,\"gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,\"mfu\":%.4f,\"breakdown_ms\":{",
+               "\"mflop_per_token\":%.3f,\"gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,\"mfu\":%.4f,"
+               "\"fma_peak_gflops\":%.2f,\"fma_avx2_gflops\":%.2f,\"fma_avx512_gflops\":%.2f,\"mfu_fma\":%.4f,"
+               "\"breakdown_ms\":{",
             r->preset, family_name(m->cfg.family), m->table.total, r->set.n, r->B, r->T, omp_get_max_threads(),
             gemm_precision_name(r->prec), 1e3 * r->med, 1e3 * r->medf, N / r->med, flops / 1e6, achieved, r->peak,
-            achieved / r->peak);
+            achieved / r->peak, r->fma.peak, r->fma.avx2, r->fma.avx512, achieved / r->fma.peak);
     for (int k = 0; k < PROF_NUM; k++)
         fprintf(f, "\"%s\":{\"forward\":%.3f,\"backward\":%.3f},", prof_kind_name[k], 1e3 * m->prof[k][0] / r->steps,
                 1e3 * m->prof[k][1] / r->steps);
@@ -309,6 +317,9 @@ static int bench_train(int argc, char **argv) {
     bench_steps(&r, fwd, tot);
     /* every rank measures its cores' sgemm rate at the same time; the machine's peak is the sum */
     r.peak = dist_sum_double(sgemm_peak_gflops(r.B * r.T, r.cfg.width, r.cfg.mlp_width));
+    r.fma = fma_peak_gflops();
+    r.fma.avx2 = dist_sum_double(r.fma.avx2), r.fma.avx512 = dist_sum_double(r.fma.avx512);
+    r.fma.peak = dist_sum_double(r.fma.peak);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     r.rss_mb = (double)ru.ru_maxrss * 1024.0 / 1e6;

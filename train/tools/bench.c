@@ -97,6 +97,7 @@ typedef struct {
     GemmPrecision prec;
     double prec_peak, peak, rss_mb, opt_time, comm_time, med, medf;
     FmaPeak fma; /* the FMA loops' GFLOP/s, summed over ranks */
+    GemmProfile prod; /* seconds and FLOPs per product kind of the timed steps (rank 0) */
     char cfg_freeze[CFG_STR];
     GriffinModel *m;
     TrainableSet set;
@@ -200,6 +201,8 @@ static void bench_steps(BenchRun *r, double *fwd, double *tot) {
         if (s == 0) {
             griffin_set_profile(m, 1);
             memset(m->prof, 0, sizeof m->prof);
+            memset(&r->prod, 0, sizeof r->prod);
+            gemm_profile_set(&r->prod);
         }
         double t0 = now_seconds();
         griffin_zero_grad(m);
@@ -220,8 +223,22 @@ static void bench_steps(BenchRun *r, double *fwd, double *tot) {
         r->comm_time += (tr - t2) + (t3 - tu);
     }
     griffin_set_profile(m, 0);
+    gemm_profile_set(NULL);
     zero_free(&zs);
     free(tokens), free(targets), free(pos);
+}
+
+/* GFLOP/s of each product kind (gemm() calls and the gate kernel), forward and backward */
+static void bench_products(const BenchRun *r, double step_total) {
+    const GemmProfile *p = &r->prod;
+    printf("products     GFLOP/s (ms per step)     forward            backward   share\n");
+    for (int k = 0; k < GEMM_KIND_NUM; k++) {
+        double s0 = p->seconds[k][0], s1 = p->seconds[k][1];
+        if (s0 + s1 <= 0.0) continue;
+        printf("  %-20s %9.1f (%7.2f) %9.1f (%7.2f) %6.1f%%\n", gemm_kind_name[k], s0 > 0 ? p->flops[k][0] / s0 / 1e9 : 0.0,
+               1e3 * s0 / r->steps, s1 > 0 ? p->flops[k][1] / s1 / 1e9 : 0.0, 1e3 * s1 / r->steps,
+               100.0 * (s0 + s1) / step_total);
+    }
 }
 
 static void bench_report(const BenchRun *r) {
@@ -257,6 +274,7 @@ static void bench_report(const BenchRun *r) {
                1e3 * r->comm_time / steps, 100.0 * r->comm_time / prof_total, world);
     else
         printf("  %-20s %12s %9s %6s\n", "all-reduce", "-", "-", "(1 rank)");
+    bench_products(r, prof_total);
 }
 
 static void bench_json(const BenchRun *r) {
@@ -276,9 +294,17 @@ static void bench_json(const BenchRun *r) {
         fprintf(f, "\"%s\":{\"forward\":%.3f,\"backward\":%.3f},", prof_kind_name[k], 1e3 * m->prof[k][0] / r->steps,
                 1e3 * m->prof[k][1] / r->steps);
     fprintf(f, "\"optimizer\":{\"forward\":0,\"backward\":%.3f},\"allreduce\":{\"forward\":0,\"backward\":%.3f}},"
-               "\"ranks\":%d,\"peak_rss_mb\":%.1f,\"activation_bytes_per_token\":%.0f,\"recompute\":%s,"
+               "\"products\":{", 1e3 * r->opt_time / r->steps, 1e3 * r->comm_time / r->steps);
+    for (int k = 0; k < GEMM_KIND_NUM; k++) {
+        const GemmProfile *p = &r->prod;
+        double s0 = p->seconds[k][0], s1 = p->seconds[k][1];
+        fprintf(f, "%s\"%s\":{\"forward_gflops\":%.2f,\"backward_gflops\":%.2f,\"forward_ms\":%.3f,\"backward_ms\":%.3f}",
+                k ? "," : "", gemm_kind_name[k], s0 > 0 ? p->flops[k][0] / s0 / 1e9 : 0.0,
+                s1 > 0 ? p->flops[k][1] / s1 / 1e9 : 0.0, 1e3 * s0 / r->steps, 1e3 * s1 / r->steps);
+    }
+    fprintf(f, "},\"ranks\":%d,\"peak_rss_mb\":%.1f,\"activation_bytes_per_token\":%.0f,\"recompute\":%s,"
                "\"adamw_moment_bytes\":%zu}\n",
-            1e3 * r->opt_time / r->steps, 1e3 * r->comm_time / r->steps, r->world, r->rss_mb,
+            r->world, r->rss_mb,
             (double)griffin_activation_bytes(m) / N, r->rec ? "true" : "false", r->shard * 2 * sizeof(float));
     fclose(f);
     printf("wrote %s\n", r->json);

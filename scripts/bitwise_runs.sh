@@ -18,14 +18,16 @@ strip_metrics() { # wall-clock fields differ from run to run
 if [ "${1:-}" = --compare ]; then
   a=$2 b=$3 bad=0
   for run in $(cd "$a" && ls -d */ | tr -d /); do
+    differ=0 # this run's; bad: any run's
     if ! diff -q "$a/$run/metrics.txt" "$b/$run/metrics.txt" >/dev/null; then
-      echo "DIFFER: $run metrics"; diff "$a/$run/metrics.txt" "$b/$run/metrics.txt" | head -5; bad=1
+      echo "DIFFER: $run metrics"; { diff "$a/$run/metrics.txt" "$b/$run/metrics.txt" || true; } | head -5; differ=1
     fi
     ca=$(ls "$a/$run"/ckpt-*.h5 | sort -V | tail -1) cb=$(ls "$b/$run"/ckpt-*.h5 | sort -V | tail -1)
     for g in params adam_m adam_v; do
-      if ! h5diff -q "$ca" "$cb" /$g /$g; then echo "DIFFER: $run /$g ($ca vs $cb)"; bad=1; fi
+      if ! h5diff -q "$ca" "$cb" /$g /$g; then echo "DIFFER: $run /$g ($ca vs $cb)"; differ=1; fi
     done
-    [ $bad = 0 ] && echo "same: $run ($(wc -l < "$a/$run/metrics.txt") metric lines, $(basename "$ca"))"
+    [ $differ = 0 ] && echo "same: $run ($(wc -l < "$a/$run/metrics.txt") metric lines, $(basename "$ca"))"
+    [ $differ = 0 ] || bad=1
   done
   [ $bad = 0 ] && echo "bitwise the same: every run" || { echo "NOT the same"; exit 1; }
   exit 0

@@ -130,7 +130,7 @@ static void shape(GriffinModel *m, const GriffinConfig *cfg, int max_B, int max_
     m->cfg = *cfg;
     const char *err = config_finalize(&m->cfg);
     CHECK(!err, "model config: %s", err);
-    int rows = (1 << 21) / m->cfg.vocab_size;
+    int rows = (1 << 23) / m->cfg.vocab_size; /* 32 MiB of logits per chunk (1024 rows at V 8192) */
     m->loss_rows = rows < 16 ? 16 : rows > 1024 ? 1024 : rows;
     m->max_B = max_B;
     m->max_T = max_T;

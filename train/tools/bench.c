@@ -73,7 +73,7 @@ static double gemm_ab(GemmPrecision p, int N, int D, int F) {
 
 static void bench_usage(void) {
     printf("usage: griffin bench train [CONFIG.ini] [--preset tiny|small|2b] [--family griffin|hawk|transformer]\n"
-           "                           [--batch B] [--seq T] [--steps N] [--warmup N] [--threads N] [--json F]\n"
+           "                           [--batch B] [--seq T] [--window A] [--steps N] [--warmup N] [--threads N] [--json F]\n"
            "                           [--precision fp32|bf16|bf16-emulated] [--recompute on|off]\n"
            "                           [--freeze PATTERN[,PATTERN...]]\n"
            "Times forward+backward+AdamW on random tokens (the model of CONFIG.ini, or a preset) and prints\n"
@@ -83,6 +83,7 @@ static void bench_usage(void) {
            "config's train.precision, else fp32) sets the matrix products' precision; bf16 falls back to fp32\n"
            "without avx512_bf16. Other than fp32, the Linear products at the run's shape are timed in fp32 and\n"
            "in that precision first, and MFU is also given against that precision's measured rate.\n"
+           "--window sets the attention window (model.window; e.g. 2048 with --seq 2048, the 2B model's).\n"
            "--recompute (default: the config's train.recompute, else off) keeps only each block's input and\n"
            "recomputes its activations in backward (activation checkpointing); MFU counts model FLOPs only.\n"
            "--freeze (default: the config's train.freeze) trains all but the tensors matching the globs, as\n"
@@ -92,7 +93,7 @@ static void bench_usage(void) {
 /* one `bench train` run: options, the model, the timings */
 typedef struct {
     const char *preset, *family, *json, *config, *precision, *recompute, *freeze;
-    int B, T, steps, warmup, threads, rec, world;
+    int B, T, steps, warmup, threads, rec, world, window; /* window 0: the model's */
     GriffinConfig cfg;
     GemmPrecision prec;
     double prec_peak, peak, rss_mb, opt_time, comm_time, med, medf;
@@ -119,6 +120,7 @@ static int bench_options(BenchRun *r, int argc, char **argv) {
         else if (!strcmp(a, "--family")) r->family = v;
         else if (!strcmp(a, "--batch")) r->B = atoi(v);
         else if (!strcmp(a, "--seq")) r->T = atoi(v);
+        else if (!strcmp(a, "--window")) r->window = atoi(v);
         else if (!strcmp(a, "--steps")) r->steps = atoi(v);
         else if (!strcmp(a, "--warmup")) r->warmup = atoi(v);
         else if (!strcmp(a, "--threads")) r->threads = atoi(v);
@@ -129,7 +131,8 @@ static int bench_options(BenchRun *r, int argc, char **argv) {
         else DIE("griffin bench train: unknown option %s (see --help)", a);
         i++;
     }
-    CHECK(r->B > 0 && r->T > 1 && r->steps > 0 && r->warmup >= 0, "griffin bench train: batch, seq and steps must be positive");
+    CHECK(r->B > 0 && r->T > 1 && r->steps > 0 && r->warmup >= 0 && r->window >= 0,
+          "griffin bench train: batch, seq, steps and window must be positive");
     return 0;
 }
 
@@ -158,8 +161,10 @@ static void bench_model_config(BenchRun *r, int argc, char **argv) {
     } else {
         CHECK(config_preset(r->preset, &r->cfg) == 0, "griffin bench train: unknown preset '%s' (tiny, small, 2b)", r->preset);
     }
-    if (r->family) {
-        CHECK(family_parse(r->family, &r->cfg.family) == 0, "griffin bench train: unknown family '%s'", r->family);
+    if (r->window) r->cfg.window = r->window;
+    if (r->family || r->window) {
+        CHECK(!r->family || family_parse(r->family, &r->cfg.family) == 0, "griffin bench train: unknown family '%s'",
+              r->family);
         const char *err = config_finalize(&r->cfg);
         CHECK(!err, "griffin bench train: %s", err);
     }
@@ -282,12 +287,12 @@ static void bench_json(const BenchRun *r) {
     int N = r->B * r->T;
     double flops = griffin_flops_per_token(&m->cfg, r->T), achieved = flops * N * r->world / r->med / 1e9;
     FILE *f = fopenCheck(r->json, "w");
-    fprintf(f, "{\"model\":\"%s\",\"family\":\"%s\",\"parameters\":%zu,\"trainable\":%zu,\"batch\":%d,\"seq\":%d,"
+    fprintf(f, "{\"model\":\"%s\",\"family\":\"%s\",\"parameters\":%zu,\"trainable\":%zu,\"batch\":%d,\"seq\":%d,\"window\":%d,"
                "\"threads\":%d,\"precision\":\"%s\",\"step_ms\":%.3f,\"forward_ms\":%.3f,\"tokens_per_s\":%.1f,"
                "\"mflop_per_token\":%.3f,\"gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,\"mfu\":%.4f,"
                "\"fma_peak_gflops\":%.2f,\"fma_avx2_gflops\":%.2f,\"fma_avx512_gflops\":%.2f,\"mfu_fma\":%.4f,"
                "\"breakdown_ms\":{",
-            r->preset, family_name(m->cfg.family), m->table.total, r->set.n, r->B, r->T, omp_get_max_threads(),
+            r->preset, family_name(m->cfg.family), m->table.total, r->set.n, r->B, r->T, m->cfg.window, omp_get_max_threads(),
             gemm_precision_name(r->prec), 1e3 * r->med, 1e3 * r->medf, N / r->med, flops / 1e6, achieved, r->peak,
             achieved / r->peak, r->fma.peak, r->fma.avx2, r->fma.avx512, achieved / r->fma.peak);
     for (int k = 0; k < PROF_NUM; k++)

@@ -47,7 +47,7 @@ static void gates_forward(float *gx, float *ga, const float *x, const float *wx,
         const float *w = (g ? wa : wx) + (size_t)h * bw * bw, *b = (g ? ba : bx) + h * bw;
         for (int n = 0; n < nr; n++) memcpy(y + (size_t)n * E, b, sizeof(float) * (size_t)bw);
         gemm(0, 0, nr, bw, bw, x + (size_t)r0 * E + h * bw, E, w, bw, 1.0f, y, E);
-        for (int n = 0; n < nr; n++) vm_sigmoid(y + (size_t)n * E, (size_t)bw);
+        vm_sigmoid_tile(y, nr, bw, E);
     }
     if (t0 > 0.0) gemm_profile_add(now_seconds() - t0, 4.0 * N * E * bw);
 }

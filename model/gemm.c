@@ -2,7 +2,10 @@
  * of training, in fp32 (cblas_sgemm) or bf16 with fp32 accumulation (gemm_bf16.c).
  * Mirrors torch.nn.Linear: y = x Wᵀ + b with W stored [out, in]. */
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
+
+#include "common/sys.h"
 
 #include "gemm_bf16.h"
 #include "griffin.h"
@@ -22,16 +25,37 @@ const char *gemm_precision_name(GemmPrecision p) {
     return p == GEMM_BF16 ? "bf16" : p == GEMM_BF16_EMULATED ? "bf16-emulated" : "fp32";
 }
 
+const char *const gemm_kind_name[GEMM_KIND_NUM] = {"other", "mlp up", "mlp down", "recurrent linears",
+                                                   "rg-lru gates", "attention q/k/v", "attention out",
+                                                   "unembedding", "lora adapters"};
+
+/* the profile of bench train; written by the thread outside parallel regions only */
+static GemmProfile *gemm_prof;
+static GemmKind prof_kind;
+static int prof_dir;
+
+void gemm_profile_set(GemmProfile *p) { gemm_prof = p; }
+void gemm_profile_kind(GemmKind k, int dir) { prof_kind = k, prof_dir = dir != 0; }
+GemmKind gemm_profile_current(void) { return prof_kind; }
+int gemm_profile_on(void) { return gemm_prof && !omp_in_parallel(); }
+
+void gemm_profile_add(double seconds, double flops) {
+    if (!gemm_profile_on()) return;
+    gemm_prof->seconds[prof_kind][prof_dir] += seconds;
+    gemm_prof->flops[prof_kind][prof_dir] += flops;
+}
+
 /* C [M,N] = op(A) · op(B) + beta·C, row-major; ta/tb 1 = transposed (cblas_sgemm, alpha 1) */
 void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
           float *C, int ldc) {
-    if (gemm_mode == GEMM_FP32) {
+    double t0 = gemm_profile_on() ? now_seconds() : 0.0;
+    if (gemm_mode == GEMM_FP32)
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
                     A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    gemm_bf16(gemm_mode == GEMM_BF16 ? GEMM_BF16_AVX512 : GEMM_BF16_PORTABLE, ta, tb, M, N, K, A, lda, B, ldb,
-              beta, C, ldc);
+    else
+        gemm_bf16(gemm_mode == GEMM_BF16 ? GEMM_BF16_AVX512 : GEMM_BF16_PORTABLE, ta, tb, M, N, K, A, lda, B, ldb,
+                  beta, C, ldc);
+    if (t0 > 0.0) gemm_profile_add(now_seconds() - t0, 2.0 * M * N * K);
 }
 
 /* x [N,NI], w [NO,NI], b [NO] or NULL  ->  y [N,NO] (overwritten) */

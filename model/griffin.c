@@ -135,7 +135,7 @@ static void shape(GriffinModel *m, const GriffinConfig *cfg, int max_B, int max_
     m->cfg = *cfg;
     const char *err = config_finalize(&m->cfg);
     CHECK(!err, "model config: %s", err);
-    int rows = (1 << 21) / m->cfg.vocab_size;
+    int rows = (1 << 23) / m->cfg.vocab_size; /* 32 MiB of logits per chunk (1024 rows at V 8192) */
     m->loss_rows = rows < 16 ? 16 : rows > 1024 ? 1024 : rows;
     m->max_B = max_B;
     m->max_T = max_T;
@@ -292,7 +292,10 @@ static void adapt_forward(GriffinModel *m, int l, LoraTarget t, int branch, floa
         lora_dropout(m->drop_x, x, key, m->cfg.lora_dropout, N, NI);
         x = m->drop_x;
     }
+    GemmKind kind = gemm_profile_current();
+    gemm_profile_kind(GEMM_LORA, 0);
     lora_forward(y, m->lora_u, x, A, B, lora_s(m), N, NI, NO, r);
+    gemm_profile_kind(kind, 0);
 }
 
 static void adapt_backward(GriffinModel *m, int l, LoraTarget t, int branch, float *dx, const float *dy,
@@ -310,9 +313,12 @@ static void adapt_backward(GriffinModel *m, int l, LoraTarget t, int branch, flo
         dxa = m->drop_dx;
         memset(dxa, 0, (size_t)N * NI * sizeof(float));
     }
+    GemmKind kind = gemm_profile_current();
+    gemm_profile_kind(GEMM_LORA, 1);
     lora_backward(dxa, dA ? dA + oa : NULL, dB ? dB + ob : NULL, m->lora_u, m->lora_du, dy, x,
                   m->params + m->table.t[ia].offset + oa, m->params + m->table.t[ib].offset + ob, lora_s(m), N, NI,
                   NO, r);
+    gemm_profile_kind(kind, 1);
     if (key) lora_dropout_add(dx, dxa, key, m->cfg.lora_dropout, N, NI);
 }
 
@@ -331,6 +337,7 @@ static void recurrent_forward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *w
     int N = m->B * m->T, D = c->width, E = c->lru_width;
     size_t NE = (size_t)N * E;
     double t = tic(m);
+    gemm_profile_kind(GEMM_REC_LINEAR, 0);
     linear_forward(a->y_pre, a->tn_out, layer_matrix(m, w, l, P_LIN_Y_W), w->p[P_LIN_Y_B], N, D, E);
     adapt_forward(m, l, LORA_LIN_Y, 0, a->y_pre, a->tn_out, D, E);
     linear_forward(a->x_br, a->tn_out, layer_matrix(m, w, l, P_LIN_X_W), w->p[P_LIN_X_B], N, D, E);
@@ -338,10 +345,12 @@ static void recurrent_forward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *w
     toc(m, PROF_REC_LINEAR, 0, &t);
     conv1d_forward(a->conv, a->x_br, m->pos, w->p[P_CONV_W], w->p[P_CONV_B], m->B, m->T, E);
     toc(m, PROF_CONV, 0, &t);
+    gemm_profile_kind(GEMM_GATES, 0);
     rglru_forward(a->lru, a->gx, a->ga, a->conv, m->pos, w->p[P_A_PARAM], w->p[P_IGATE_W],
                   w->p[P_IGATE_B], w->p[P_AGATE_W], w->p[P_AGATE_B], m->B, m->T, E, c->num_heads);
     toc(m, PROF_RGLRU, 0, &t);
     vm_gelu_mul(a->rprod, a->y_pre, a->lru, NE); /* GeLU(y branch) ⊙ RG-LRU */
+    gemm_profile_kind(GEMM_REC_LINEAR, 0);
     linear_forward(out, a->rprod, layer_matrix(m, w, l, P_LIN_OUT_W), w->p[P_LIN_OUT_B], N, E, D);
     adapt_forward(m, l, LORA_LIN_OUT, 0, out, a->rprod, E, D);
     toc(m, PROF_REC_LINEAR, 0, &t);
@@ -351,6 +360,7 @@ static void attention_block_forward(GriffinModel *m, int l, LayerActs *a, LayerP
     const GriffinConfig *c = &m->cfg;
     int N = m->B * m->T, D = c->width, H = c->num_heads, K = D / H;
     double t = tic(m);
+    gemm_profile_kind(GEMM_ATT_QKV, 0);
     linear_forward(a->q, a->tn_out, layer_matrix(m, w, l, P_Q_W), NULL, N, D, D);
     adapt_forward(m, l, LORA_Q, 0, a->q, a->tn_out, D, D);
     linear_forward(a->k, a->tn_out, layer_matrix(m, w, l, P_K_W), NULL, N, D, K);
@@ -362,6 +372,7 @@ static void attention_block_forward(GriffinModel *m, int l, LayerActs *a, LayerP
     toc(m, PROF_ATT_LINEAR, 0, &t);
     attention_forward(a->att, a->probs, a->q, a->k, a->v, m->pos, m->B, m->T, H, K, c->window);
     toc(m, PROF_ATTENTION, 0, &t);
+    gemm_profile_kind(GEMM_ATT_OUT, 0);
     linear_forward(out, a->att, layer_matrix(m, w, l, P_FINAL_W), w->p[P_FINAL_B], N, D, D);
     adapt_forward(m, l, LORA_FINAL, 0, out, a->att, D, D);
     toc(m, PROF_ATT_LINEAR, 0, &t);
@@ -412,6 +423,7 @@ static void layer_forward(GriffinModel *m, int l, float *next) {
     m->acts_layer = l;
     /* mlp_forward, with one weight matrix at a time */
     int F = c->mlp_width;
+    gemm_profile_kind(GEMM_MLP_UP, 0);
     mlp_up_products(a->gate_pre, a->up_pre, a->cn_out, layer_matrix(m, &w, l, P_UP_W), w.p[P_UP_B], N, D, F);
     adapt_forward(m, l, LORA_UP, 0, a->gate_pre, a->cn_out, D, F);
     adapt_forward(m, l, LORA_UP, 1, a->up_pre, a->cn_out, D, F);
@@ -420,6 +432,7 @@ static void layer_forward(GriffinModel *m, int l, float *next) {
         toc(m, PROF_MLP, 0, &t);
         return;
     }
+    gemm_profile_kind(GEMM_MLP_DOWN, 0);
     linear_forward(next, a->mprod, layer_matrix(m, &w, l, P_DOWN_W), w.p[P_DOWN_B], N, F, D);
     adapt_forward(m, l, LORA_DOWN, 0, next, a->mprod, F, D);
     toc(m, PROF_MLP, 0, &t);
@@ -484,6 +497,7 @@ float griffin_forward(GriffinModel *m, const int *tokens, const int *targets, co
     int N = B * T, V = c->vocab_size;
     CHECK(targets || !m->chunked_loss, "griffin_forward: a GRIFFIN_CHUNKED_LOSS model keeps no logits: give targets");
     double t = tic(m);
+    gemm_profile_kind(GEMM_UNEMBED, 0);
     m->loss = 0.0f;
     m->loss_count = 0.0;
     double total = 0.0;
@@ -510,12 +524,14 @@ static void recurrent_backward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *
     float *d_rprod = m->d_s[0], *d_lru = m->d_s[1], *d_conv = m->d_s[2], *d_xbr = m->d_s[3];
     float *d_ypre = m->d_s[4], *d_prex = m->d_s[5], *d_prea = m->d_s[6];
     double t = tic(m);
+    gemm_profile_kind(GEMM_REC_LINEAR, 1);
     memset(d_rprod, 0, NE * sizeof(float));
     linear_backward(d_rprod, g->p[P_LIN_OUT_W], g->p[P_LIN_OUT_B], dout, a->rprod, w->p[P_LIN_OUT_W], N, E, D);
     adapt_backward(m, l, LORA_LIN_OUT, 0, d_rprod, dout, a->rprod, E, D);
     vm_gelu_mul_backward(d_ypre, d_lru, d_rprod, a->y_pre, a->lru, NE);
     memset(d_conv, 0, NE * sizeof(float));
     toc(m, PROF_REC_LINEAR, 1, &t);
+    gemm_profile_kind(GEMM_GATES, 1);
     rglru_backward(d_conv, g->p[P_A_PARAM], g->p[P_IGATE_W], g->p[P_IGATE_B], g->p[P_AGATE_W], g->p[P_AGATE_B],
                    d_prex, d_prea, d_lru, a->lru, a->gx, a->ga, a->conv, m->pos, w->p[P_A_PARAM],
                    w->p[P_IGATE_W], w->p[P_AGATE_W], m->B, m->T, E, c->num_heads);
@@ -523,6 +539,7 @@ static void recurrent_backward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *
     memset(d_xbr, 0, NE * sizeof(float));
     conv1d_backward(d_xbr, g->p[P_CONV_W], g->p[P_CONV_B], d_conv, a->x_br, m->pos, w->p[P_CONV_W], m->B, m->T, E);
     toc(m, PROF_CONV, 1, &t);
+    gemm_profile_kind(GEMM_REC_LINEAR, 1);
     linear_backward(dnorm, g->p[P_LIN_X_W], g->p[P_LIN_X_B], d_xbr, a->tn_out, w->p[P_LIN_X_W], N, D, E);
     adapt_backward(m, l, LORA_LIN_X, 0, dnorm, d_xbr, a->tn_out, D, E);
     linear_backward(dnorm, g->p[P_LIN_Y_W], g->p[P_LIN_Y_B], d_ypre, a->tn_out, w->p[P_LIN_Y_W], N, D, E);
@@ -537,6 +554,7 @@ static void attention_block_backward(GriffinModel *m, int l, LayerActs *a, Layer
     size_t ND = (size_t)N * D, NK = (size_t)N * K;
     float *d_att = m->d_s[0], *d_q = m->d_s[1];
     double t = tic(m);
+    gemm_profile_kind(GEMM_ATT_OUT, 1);
     memset(d_att, 0, ND * sizeof(float));
     linear_backward(d_att, g->p[P_FINAL_W], g->p[P_FINAL_B], dout, a->att, w->p[P_FINAL_W], N, D, D);
     adapt_backward(m, l, LORA_FINAL, 0, d_att, dout, a->att, D, D);
@@ -549,6 +567,7 @@ static void attention_block_backward(GriffinModel *m, int l, LayerActs *a, Layer
     toc(m, PROF_ATTENTION, 1, &t);
     rope_backward(d_q, m->pos, N, H, K);
     rope_backward(m->d_k, m->pos, N, 1, K);
+    gemm_profile_kind(GEMM_ATT_QKV, 1);
     linear_backward(dnorm, g->p[P_Q_W], NULL, d_q, a->tn_out, w->p[P_Q_W], N, D, D);
     adapt_backward(m, l, LORA_Q, 0, dnorm, d_q, a->tn_out, D, D);
     linear_backward(dnorm, g->p[P_K_W], NULL, m->d_k, a->tn_out, w->p[P_K_W], N, D, K);
@@ -596,6 +615,7 @@ static void backward_trunk(GriffinModel *m) {
         /* mlp_backward, with the adapters between its products */
         float *dprod = m->d_s[0], *dgate = m->d_s[1], *dup = m->d_s[2];
         memset(dprod, 0, (size_t)N * F * sizeof(float));
+        gemm_profile_kind(GEMM_MLP_DOWN, 1);
         linear_backward(dprod, g.p[P_DOWN_W], g.p[P_DOWN_B], m->d_res, a->mprod, w.p[P_DOWN_W], N, F, D);
         adapt_backward(m, l, LORA_DOWN, 0, dprod, m->d_res, a->mprod, F, D);
         vm_gelu_mul_backward(dgate, dup, dprod, a->gate_pre, a->up_pre, (size_t)N * F);
@@ -628,6 +648,7 @@ void griffin_backward_weighted(GriffinModel *m, const float *row_weight) {
     float *table = m->params + pt->t[pt->embed].offset;
     float *dtable = griffin_grad_of(m, pt->embed);
     double t = tic(m);
+    gemm_profile_kind(GEMM_UNEMBED, 1);
     /* z = fn_out · tableᵀ:  d fn_out = dz · table;  dtable += dzᵀ · fn_out, chunk by chunk */
     for (int r0 = 0; r0 < N; r0 += m->loss_rows) {
         int nr = N - r0 < m->loss_rows ? N - r0 : m->loss_rows;

@@ -27,6 +27,24 @@ void linear_backward(float *dx, float *dw, float *db, const float *dy, const flo
 /* db[NO] += sum over rows of dy[N,NO] (deterministic, parallel over columns) */
 void colsum_accumulate(float *db, const float *dy, int N, int NO, int ldy);
 
+/* Per-product profile (griffin bench train): while a profile is set, every gemm() called
+ * outside a parallel region adds its seconds and 2·M·N·K FLOPs to the product kind and
+ * direction (0 forward, 1 backward) last set by gemm_profile_kind(); the model sets them. */
+typedef enum {
+    GEMM_KIND_OTHER = 0, GEMM_MLP_UP, GEMM_MLP_DOWN, GEMM_REC_LINEAR, GEMM_GATES, GEMM_ATT_QKV, GEMM_ATT_OUT,
+    GEMM_UNEMBED, GEMM_LORA, GEMM_KIND_NUM
+} GemmKind;
+extern const char *const gemm_kind_name[GEMM_KIND_NUM];
+typedef struct {
+    double seconds[GEMM_KIND_NUM][2], flops[GEMM_KIND_NUM][2];
+} GemmProfile;
+void gemm_profile_set(GemmProfile *p); /* NULL: off */
+void gemm_profile_kind(GemmKind k, int dir);
+GemmKind gemm_profile_current(void); /* the kind set last (an adapter restores its linear's) */
+/* charge seconds and flops to the current kind (gemm() does; so do kernels of their own) */
+void gemm_profile_add(double seconds, double flops);
+int gemm_profile_on(void);
+
 /* ---- embedding.c ---- */
 void embedding_forward(float *out, const int *tokens, const float *table, float scale, int N, int D);
 void embedding_backward(float *dtable, const float *dout, const int *tokens, float scale, int N, int D);

@@ -46,6 +46,7 @@ void mlp_backward(float *dx, float *dw_up, float *db_up, float *dw_down, float *
                   const float *w_down, int N, int D, int F) {
     size_t NF = (size_t)N * F;
     memset(dprod, 0, NF * sizeof(float));
+    gemm_profile_kind(GEMM_MLP_DOWN, 1);
     linear_backward(dprod, dw_down, db_down, dout, prod, w_down, N, F, D);
     vm_gelu_mul_backward(dgate, dup, dprod, gate_pre, up_pre, NF);
     mlp_backward_up(dx, dw_up, db_up, dgate, dup, x, w_up, N, D, F);
@@ -53,6 +54,7 @@ void mlp_backward(float *dx, float *dw_up, float *db_up, float *dw_down, float *
 
 void mlp_backward_up(float *dx, float *dw_up, float *db_up, const float *dgate, const float *dup, const float *x,
                      const float *w_up, int N, int D, int F) {
+    gemm_profile_kind(GEMM_MLP_UP, 1);
     const float *br[2] = {dgate, dup};
     for (int c = 0; c < 2; c++) {
         const float *w = w_up + (size_t)c * D * F;

@@ -14,6 +14,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "common/sys.h"
+
 #include "layers.h"
 #include "vmath.h"
 #include "vmath_simd.h"
@@ -25,26 +27,59 @@
 static inline float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 static inline float softplus_grad(float x) { return x > 20.0f ? 1.0f : 1.0f / (1.0f + expf(-x)); }
 
-/* y [N,E] = σ(blockdiag(x [N,E]; w [H,bw,bw]) + b [H,bw]) */
-static void gate_forward(float *y, const float *x, const float *w, const float *b, int N, int E, int H) {
-    int bw = E / H;
+/* The gates' products are small (bw x bw weights per head): one call per head left OpenBLAS's
+ * threads mostly waiting. They run instead as one parallel loop of tasks, each one product of
+ * RB rows of one head (and, forward, its sigmoid while the tile is in cache), by one thread:
+ * gemm() inside a parallel region is single-threaded. Every element is still summed over the
+ * same k in the same order by one kernel, so results do not depend on the thread count. */
+#define RB 256 /* rows per task */
+
+/* y [N,E] = σ(blockdiag(x [N,E]; w [H,bw,bw]) + b [H,bw]) for the input gate (wx, bx → gx) and the
+ * recurrence gate (wa, ba → ga) */
+static void gates_forward(float *gx, float *ga, const float *x, const float *wx, const float *bx, const float *wa,
+                          const float *ba, int N, int E, int H) {
+    int bw = E / H, nrb = (N + RB - 1) / RB;
+    double t0 = gemm_profile_on() ? now_seconds() : 0.0;
 #pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) memcpy(y + (size_t)n * E, b, sizeof(float) * (size_t)E);
-    for (int h = 0; h < H; h++)
-        gemm(0, 0, N, bw, bw, x + h * bw, E, w + (size_t)h * bw * bw, bw, 1.0f, y + h * bw, E);
-    vm_sigmoid(y, (size_t)N * E);
+    for (int task = 0; task < 2 * H * nrb; task++) {
+        int g = task / (H * nrb), h = task / nrb % H, r0 = task % nrb * RB, nr = N - r0 < RB ? N - r0 : RB;
+        float *y = (g ? ga : gx) + (size_t)r0 * E + h * bw;
+        const float *w = (g ? wa : wx) + (size_t)h * bw * bw, *b = (g ? ba : bx) + h * bw;
+        for (int n = 0; n < nr; n++) memcpy(y + (size_t)n * E, b, sizeof(float) * (size_t)bw);
+        gemm(0, 0, nr, bw, bw, x + (size_t)r0 * E + h * bw, E, w, bw, 1.0f, y, E);
+        vm_sigmoid_tile(y, nr, bw, E);
+    }
+    if (t0 > 0.0) gemm_profile_add(now_seconds() - t0, 4.0 * N * E * bw);
 }
 
-/* forward: pre = blockdiag(x; w) + b
- *   dx += dpre · wᵀ (per block);  dw[h] += x_hᵀ dpre_h;  db += Σ_n dpre */
-static void gate_backward(float *dx, float *dw, float *db, const float *dpre, const float *x,
-                          const float *w, int N, int E, int H) {
-    int bw = E / H;
-    for (int h = 0; h < H; h++) {
-        gemm(0, 1, N, bw, bw, dpre + h * bw, E, w + (size_t)h * bw * bw, bw, 1.0f, dx + h * bw, E);
-        if (dw) gemm(1, 0, bw, bw, N, x + h * bw, E, dpre + h * bw, E, 1.0f, dw + (size_t)h * bw * bw, bw);
+/* forward: pre_g = blockdiag(x; w_g) + b_g for g = x, a
+ *   dx += dpre_x · wxᵀ + dpre_a · waᵀ (per block, in that order);  dw_g[h] += x_hᵀ dpre_g,h;
+ *   db_g += Σ_n dpre_g */
+static void gates_backward(float *dx, float *dwx, float *dbx, float *dwa, float *dba, const float *dpre_x,
+                           const float *dpre_a, const float *x, const float *wx, const float *wa, int N, int E,
+                           int H) {
+    int bw = E / H, nrb = (N + RB - 1) / RB;
+    double t0 = gemm_profile_on() ? now_seconds() : 0.0;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static) nowait
+        for (int task = 0; task < H * nrb; task++) {
+            int h = task / nrb, r0 = task % nrb * RB, nr = N - r0 < RB ? N - r0 : RB;
+            size_t o = (size_t)r0 * E + h * bw;
+            gemm(0, 1, nr, bw, bw, dpre_x + o, E, wx + (size_t)h * bw * bw, bw, 1.0f, dx + o, E);
+            gemm(0, 1, nr, bw, bw, dpre_a + o, E, wa + (size_t)h * bw * bw, bw, 1.0f, dx + o, E);
+        }
+#pragma omp for schedule(static)
+        for (int task = 0; task < 2 * H; task++) { /* whole N per task: the order over rows is gemm's */
+            int g = task / H, h = task % H;
+            float *dw = g ? dwa : dwx;
+            if (dw) gemm(1, 0, bw, bw, N, x + h * bw, E, (g ? dpre_a : dpre_x) + h * bw, E, 1.0f,
+                         dw + (size_t)h * bw * bw, bw);
+        }
     }
-    if (db) colsum_accumulate(db, dpre, N, E, E);
+    if (t0 > 0.0) gemm_profile_add(now_seconds() - t0, 2.0 * N * E * bw * (2.0 + (dwx != NULL) + (dwa != NULL)));
+    if (dbx) colsum_accumulate(dbx, dpre_x, N, E, E);
+    if (dba) colsum_accumulate(dba, dpre_a, N, E, E);
 }
 
 /* one step of one channel: h ← ā h + (c gx) m, sp = softplus(a_param); the scalar twin of a
@@ -167,8 +202,7 @@ void rglru_forward(float *h, float *gx, float *ga, const float *c, const int *po
                    const float *wx, const float *bx, const float *wa, const float *ba,
                    int B, int T, int E, int H) {
     int N = B * T;
-    gate_forward(gx, c, wx, bx, N, E, H);
-    gate_forward(ga, c, wa, ba, N, E, H);
+    gates_forward(gx, ga, c, wx, bx, wa, ba, N, E, H);
     int nblk = (E + CB - 1) / CB;
 #pragma omp parallel for schedule(static)
     for (int task = 0; task < B * nblk; task++) {
@@ -223,8 +257,7 @@ void rglru_backward(float *dc, float *da_param, float *dwx, float *dbx, float *d
             if (da_param) da_param[j] += dap;
         }
     }
-    gate_backward(dc, dwx, dbx, dpre_x, c, wx, N, E, H);
-    gate_backward(dc, dwa, dba, dpre_a, c, wa, N, E, H);
+    gates_backward(dc, dwx, dbx, dwa, dba, dpre_x, dpre_a, c, wx, wa, N, E, H);
 }
 
 /* c [B,E] conv output of one step, pos [B]; h [B,E] state in/out (float32), out [B,E] = h
@@ -232,8 +265,7 @@ void rglru_backward(float *dc, float *da_param, float *dwx, float *dbx, float *d
 void rglru_step(float *out, float *h, float *gx, float *ga, const float *c, const int *pos,
                 const float *a_param, const float *wx, const float *bx, const float *wa, const float *ba,
                 int B, int E, int H) {
-    gate_forward(gx, c, wx, bx, B, E, H);
-    gate_forward(ga, c, wa, ba, B, E, H);
+    gates_forward(gx, ga, c, wx, bx, wa, ba, B, E, H);
 #pragma omp parallel for schedule(static)
     for (int bb = 0; bb < B; bb++) {
         int reset = pos[bb] == 0;

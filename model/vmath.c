@@ -259,6 +259,10 @@ void vm_sigmoid(float *x, size_t n) {
     }
 }
 
+void vm_sigmoid_tile(float *x, int rows, int cols, int ld) {
+    for (int r = 0; r < rows; r++) sigmoid_serial(x + (size_t)r * ld, (size_t)cols);
+}
+
 float vm_max(const float *x, size_t n) {
     float mx = x[0];
     size_t i = 0;

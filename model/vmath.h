@@ -32,6 +32,8 @@ void vm_sigmoid(float *x, size_t n);
 /* x[i] = cap · tanh(x[i] / cap), in place */
 void vm_softcap(float *x, float cap, size_t n);
 /* serial, for one row inside the caller's parallel loop: */
+/* x[r·ld + j] = σ(x[r·ld + j]) for r < rows, j < cols: vm_sigmoid's values on a tile */
+void vm_sigmoid_tile(float *x, int rows, int cols, int ld);
 /* max over x[0..n) (n ≥ 1) */
 float vm_max(const float *x, size_t n);
 /* log Σ exp(x[i]) = max + log Σ exp(x[i] − max): the log-normaliser of a softmax row */

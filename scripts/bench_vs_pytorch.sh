@@ -135,18 +135,19 @@ with open(out + "/runs.csv", "w", newline="") as f:
 med = lambda side, key: statistics.median(d[key] for d in runs[side])
 flop = g0["mflop_per_token"] * 1e6
 peak = med("griffin", "sgemm_peak_gflops")     # OpenBLAS sgemm, measured by griffin in each run
+fma = med("griffin", "fma_peak_gflops")        # the FMA loops' peak, measured by griffin in each run
 side = {}
 for s in runs:
     tps = med(s, "tokens_per_s")
     side[s] = dict(tokens_per_s=tps, step_ms=med(s, "step_ms"), forward_ms=med(s, "forward_ms"),
                    tokens_per_s_runs=[d["tokens_per_s"] for d in runs[s]],
-                   gflops=tps * flop / 1e9, mfu=tps * flop / 1e9 / peak,
+                   gflops=tps * flop / 1e9, mfu=tps * flop / 1e9 / peak, mfu_fma=tps * flop / 1e9 / fma,
                    own_matmul_peak_gflops=med(s, "sgemm_peak_gflops"))
 ratio = side["griffin"]["tokens_per_s"] / side["torch"]["tokens_per_s"]
 summary = dict(model=name, family=g0["family"], parameters=g0["parameters"], batch=g0["batch"], seq=g0["seq"],
                threads=g0["threads"], rounds=rounds, steps_per_run=t0["steps"], warmup=t0["warmup"],
                torch_version=t0["torch_version"], mflop_per_token=g0["mflop_per_token"],
-               sgemm_peak_gflops=peak, griffin=side["griffin"], torch=side["torch"],
+               sgemm_peak_gflops=peak, fma_peak_gflops=fma, griffin=side["griffin"], torch=side["torch"],
                speedup_griffin_over_torch=ratio)
 if "official" in side:
     summary["official"] = side["official"]
@@ -157,12 +158,14 @@ with open(out + "/summary.json", "w") as f:
 print()
 print("model      %s %s, %.1f M parameters, B=%d T=%d, %d threads, %.1f MFLOP/token"
       % (name, g0["family"], g0["parameters"] / 1e6, g0["batch"], g0["seq"], g0["threads"], g0["mflop_per_token"]))
-print("median of %d round(s) tokens/s   step (ms)   GFLOP/s   MFU (vs sgemm %.1f GFLOP/s)" % (rounds, peak))
+print("median of %d round(s) tokens/s   step (ms)   GFLOP/s   MFU (vs sgemm %.1f / FMA peak %.1f GFLOP/s)"
+      % (rounds, peak, fma))
 labels = {"griffin": "griffin.c", "torch": "PyTorch %s" % t0["torch_version"],
           "official": "official RecurrentGemma"}
 for s in side:
     label, d = labels[s], side[s]
-    print("  %-24s %10.1f %11.1f %9.1f   %5.1f%%" % (label, d["tokens_per_s"], d["step_ms"], d["gflops"], 100 * d["mfu"]))
+    print("  %-24s %10.1f %11.1f %9.1f   %5.1f%% / %5.1f%%" % (label, d["tokens_per_s"], d["step_ms"], d["gflops"],
+                                                          100 * d["mfu"], 100 * d["mfu_fma"]))
 print("ratio      griffin.c / PyTorch = %.2f× tokens/s" % ratio)
 if "official" in side:
     print("ratio      griffin.c / official RecurrentGemma PyTorch = %.2f× tokens/s"

@@ -5,27 +5,29 @@
 # The runs (tiny configs on `scripts/prepare_data.sh --small`, fixed seeds): pretrain across two
 # mixture stages (1 rank, 2 ranks, 2 micro-batches), sft (also with frozen tensors), reward and rlhf (1 and 2 ranks; rlhf also
 # with 2 micro-batches and 2 PPO minibatches). A record keeps each run's metrics.jsonl without the
-# wall-clock fields (ms, tokens/s, MFU, sample/score/update ms) and its final checkpoint;
+# wall-clock fields (ms, tokens/s, both MFUs, sample/score/update ms) and its final checkpoint;
 # --compare diffs the metrics and h5diffs the checkpoints' parameters and Adam moments (exact).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 strip_metrics() { # wall-clock fields differ from run to run
-  sed -E 's/"(ms|tokens_per_s|mfu|sample_ms|score_ms|update_ms)":[-0-9.e+]+,?//g; s/,}/}/g' "$1"
+  sed -E 's/"(ms|tokens_per_s|mfu|mfu_fma|sample_ms|score_ms|update_ms)":[-0-9.e+]+,?//g; s/,}/}/g' "$1"
 }
 
 if [ "${1:-}" = --compare ]; then
   a=$2 b=$3 bad=0
   for run in $(cd "$a" && ls -d */ | tr -d /); do
+    differ=0 # this run's; bad: any run's
     if ! diff -q "$a/$run/metrics.txt" "$b/$run/metrics.txt" >/dev/null; then
-      echo "DIFFER: $run metrics"; diff "$a/$run/metrics.txt" "$b/$run/metrics.txt" | head -5; bad=1
+      echo "DIFFER: $run metrics"; { diff "$a/$run/metrics.txt" "$b/$run/metrics.txt" || true; } | head -5; differ=1
     fi
     ca=$(ls "$a/$run"/ckpt-*.h5 | sort -V | tail -1) cb=$(ls "$b/$run"/ckpt-*.h5 | sort -V | tail -1)
     for g in params adam_m adam_v; do
-      if ! h5diff -q "$ca" "$cb" /$g /$g; then echo "DIFFER: $run /$g ($ca vs $cb)"; bad=1; fi
+      if ! h5diff -q "$ca" "$cb" /$g /$g; then echo "DIFFER: $run /$g ($ca vs $cb)"; differ=1; fi
     done
-    [ $bad = 0 ] && echo "same: $run ($(wc -l < "$a/$run/metrics.txt") metric lines, $(basename "$ca"))"
+    [ $differ = 0 ] && echo "same: $run ($(wc -l < "$a/$run/metrics.txt") metric lines, $(basename "$ca"))"
+    [ $differ = 0 ] || bad=1
   done
   [ $bad = 0 ] && echo "bitwise the same: every run" || { echo "NOT the same"; exit 1; }
   exit 0

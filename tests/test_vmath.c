@@ -2,7 +2,7 @@
  * - accuracy against double-precision libm over a dense sweep of each function's range plus
  *   random points: exp ≤ 2 ulp, tanh and sigmoid ≤ 4 ulp, GeLU and its derivative within
  *   2.5e-7 and 6e-7 of max(1, |x|) (absolute for |x| < 1, relative beyond);
- * - the array passes (GeLU, soft cap, sigmoid, scaled exp) equal the scalar functions bitwise
+ * - the array passes (GeLU, soft cap, sigmoid and its tile pass, scaled exp) equal the scalar functions bitwise
  *   at 14 lengths from 1 to 4,099 and at unaligned offsets (the AVX2 lanes and their masked
  *   tails round like the scalar code);
  * - special values: NaN gives NaN, ±inf and huge inputs saturate, exp underflows to 0,
@@ -147,6 +147,15 @@ static void test_lanes(void) {
             memcpy(o3, x, sizeof(float) * n);
             vm_sigmoid(o3, n);
             for (size_t i = 0; i < n; i++) mism += bits(o3[i]) != bits(vm_sigmoidf(x[i]));
+            if (n >= 3) { /* a tile of 3 rows of n/3 at stride n/3 + off: only its elements change */
+                int cols = (int)n / 3 - (int)off > 0 ? (int)n / 3 - (int)off : 1, ld = (int)n / 3;
+                memcpy(o3, x, sizeof(float) * n);
+                vm_sigmoid_tile(o3, 3, cols, ld);
+                for (size_t i = 0; i < n; i++) {
+                    int in = (int)i < 2 * ld + cols && (int)(i % (size_t)ld) < cols;
+                    mism += bits(o3[i]) != bits(in ? vm_sigmoidf(x[i]) : x[i]);
+                }
+            }
             memcpy(o3, dp, sizeof(float) * n);
             vm_add_scaled_exp(o3, x, 0.75f, 0.125f, n);
             for (size_t i = 0; i < n; i++) mism += bits(o3[i]) != bits(fmaf(0.125f, vm_expf(x[i] - 0.75f), dp[i]));

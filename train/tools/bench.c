@@ -73,15 +73,17 @@ static double gemm_ab(GemmPrecision p, int N, int D, int F) {
 
 static void bench_usage(void) {
     printf("usage: griffin bench train [CONFIG.ini] [--preset tiny|small|2b] [--family griffin|hawk|transformer]\n"
-           "                           [--batch B] [--seq T] [--steps N] [--warmup N] [--threads N] [--json F]\n"
+           "                           [--batch B] [--seq T] [--window A] [--steps N] [--warmup N] [--threads N] [--json F]\n"
            "                           [--precision fp32|bf16|bf16-emulated] [--recompute on|off]\n"
            "                           [--freeze PATTERN[,PATTERN...]] [--lora RANK]\n"
            "Times forward+backward+AdamW on random tokens (the model of CONFIG.ini, or a preset) and prints\n"
            "the median step, tokens/s, model FLOPs per token, achieved GFLOP/s, MFU against the sgemm peak\n"
-           "measured in the same run, and where the time goes per layer kind. --precision (default: the\n"
+           "and against the FMA peak (register-resident AVX2+FMA / AVX-512 loops), both measured in the same\n"
+           "run, and where the time goes per layer kind. --precision (default: the\n"
            "config's train.precision, else fp32) sets the matrix products' precision; bf16 falls back to fp32\n"
            "without avx512_bf16. Other than fp32, the Linear products at the run's shape are timed in fp32 and\n"
            "in that precision first, and MFU is also given against that precision's measured rate.\n"
+           "--window sets the attention window (model.window; e.g. 2048 with --seq 2048, the 2B model's).\n"
            "--recompute (default: the config's train.recompute, else off) keeps only each block's input and\n"
            "recomputes its activations in backward (activation checkpointing); MFU counts model FLOPs only.\n"
            "--freeze (default: the config's train.freeze) trains all but the tensors matching the globs, as\n"
@@ -94,10 +96,12 @@ static void bench_usage(void) {
 /* one `bench train` run: options, the model, the timings */
 typedef struct {
     const char *preset, *family, *json, *config, *precision, *recompute, *freeze;
-    int B, T, steps, warmup, threads, rec, world, lora;
+    int B, T, steps, warmup, threads, rec, world, lora, window; /* window 0: the model's */
     GriffinConfig cfg;
     GemmPrecision prec;
     double prec_peak, peak, rss_mb, opt_time, comm_time, med, medf;
+    FmaPeak fma; /* the FMA loops' GFLOP/s, summed over ranks */
+    GemmProfile prod; /* seconds and FLOPs per product kind of the timed steps (rank 0) */
     char cfg_freeze[CFG_STR];
     GriffinModel *m;
     TrainableSet set;
@@ -119,6 +123,7 @@ static int bench_options(BenchRun *r, int argc, char **argv) {
         else if (!strcmp(a, "--family")) r->family = v;
         else if (!strcmp(a, "--batch")) r->B = atoi(v);
         else if (!strcmp(a, "--seq")) r->T = atoi(v);
+        else if (!strcmp(a, "--window")) r->window = atoi(v);
         else if (!strcmp(a, "--steps")) r->steps = atoi(v);
         else if (!strcmp(a, "--warmup")) r->warmup = atoi(v);
         else if (!strcmp(a, "--threads")) r->threads = atoi(v);
@@ -130,7 +135,8 @@ static int bench_options(BenchRun *r, int argc, char **argv) {
         else DIE("griffin bench train: unknown option %s (see --help)", a);
         i++;
     }
-    CHECK(r->B > 0 && r->T > 1 && r->steps > 0 && r->warmup >= 0, "griffin bench train: batch, seq and steps must be positive");
+    CHECK(r->B > 0 && r->T > 1 && r->steps > 0 && r->warmup >= 0 && r->window >= 0,
+          "griffin bench train: batch, seq, steps and window must be positive");
     CHECK(r->lora >= 0, "griffin bench train: --lora must be a rank >= 0");
     return 0;
 }
@@ -165,8 +171,10 @@ static void bench_model_config(BenchRun *r, int argc, char **argv) {
         const char *err = config_finalize(&r->cfg);
         CHECK(!err, "griffin bench train: --lora %d: %s", r->lora, err);
     }
-    if (r->family) {
-        CHECK(family_parse(r->family, &r->cfg.family) == 0, "griffin bench train: unknown family '%s'", r->family);
+    if (r->window) r->cfg.window = r->window;
+    if (r->family || r->window) {
+        CHECK(!r->family || family_parse(r->family, &r->cfg.family) == 0, "griffin bench train: unknown family '%s'",
+              r->family);
         const char *err = config_finalize(&r->cfg);
         CHECK(!err, "griffin bench train: %s", err);
     }
@@ -208,6 +216,8 @@ static void bench_steps(BenchRun *r, double *fwd, double *tot) {
         if (s == 0) {
             griffin_set_profile(m, 1);
             memset(m->prof, 0, sizeof m->prof);
+            memset(&r->prod, 0, sizeof r->prod);
+            gemm_profile_set(&r->prod);
         }
         double t0 = now_seconds();
         griffin_zero_grad(m);
@@ -228,8 +238,22 @@ static void bench_steps(BenchRun *r, double *fwd, double *tot) {
         r->comm_time += (tr - t2) + (t3 - tu);
     }
     griffin_set_profile(m, 0);
+    gemm_profile_set(NULL);
     zero_free(&zs);
     free(tokens), free(targets), free(pos);
+}
+
+/* GFLOP/s of each product kind (gemm() calls and the gate kernel), forward and backward */
+static void bench_products(const BenchRun *r, double step_total) {
+    const GemmProfile *p = &r->prod;
+    printf("products     GFLOP/s (ms per step)     forward            backward   share\n");
+    for (int k = 0; k < GEMM_KIND_NUM; k++) {
+        double s0 = p->seconds[k][0], s1 = p->seconds[k][1];
+        if (s0 + s1 <= 0.0) continue;
+        printf("  %-20s %9.1f (%7.2f) %9.1f (%7.2f) %6.1f%%\n", gemm_kind_name[k], s0 > 0 ? p->flops[k][0] / s0 / 1e9 : 0.0,
+               1e3 * s0 / r->steps, s1 > 0 ? p->flops[k][1] / s1 / 1e9 : 0.0, 1e3 * s1 / r->steps,
+               100.0 * (s0 + s1) / step_total);
+    }
 }
 
 static void bench_report(const BenchRun *r) {
@@ -246,6 +270,10 @@ static void bench_report(const BenchRun *r) {
     double achieved = flops * N * world / r->med / 1e9;
     printf("flops        %.1f MFLOP/token, %.1f GFLOP/s achieved; sgemm peak here %.1f GFLOP/s; MFU %.1f%%\n",
            flops / 1e6, achieved, r->peak, 100.0 * achieved / r->peak);
+    char a512[32] = "none on this CPU";
+    if (r->fma.avx512 > 0) snprintf(a512, sizeof a512, "%.1f", r->fma.avx512);
+    printf("fma peak     %.1f GFLOP/s (AVX2+FMA loop %.1f, AVX-512 loop %s); MFU against it %.1f%%\n", r->fma.peak,
+           r->fma.avx2, a512, 100.0 * achieved / r->fma.peak);
     if (r->prec != GEMM_FP32)
         printf("             %s gemm peak here %.1f GFLOP/s; MFU against it %.1f%%\n", gemm_precision_name(r->prec),
                r->prec_peak, 100.0 * achieved / r->prec_peak);
@@ -261,6 +289,7 @@ static void bench_report(const BenchRun *r) {
                1e3 * r->comm_time / steps, 100.0 * r->comm_time / prof_total, world);
     else
         printf("  %-20s %12s %9s %6s\n", "all-reduce", "-", "-", "(1 rank)");
+    bench_products(r, prof_total);
 }
 
 static void bench_json(const BenchRun *r) {
@@ -268,19 +297,29 @@ static void bench_json(const BenchRun *r) {
     int N = r->B * r->T;
     double flops = griffin_step_flops_per_token(m, r->T), achieved = flops * N * r->world / r->med / 1e9;
     FILE *f = fopenCheck(r->json, "w");
-    fprintf(f, "{\"model\":\"%s\",\"family\":\"%s\",\"parameters\":%zu,\"trainable\":%zu,\"batch\":%d,\"seq\":%d,"
+    fprintf(f, "{\"model\":\"%s\",\"family\":\"%s\",\"parameters\":%zu,\"trainable\":%zu,\"batch\":%d,\"seq\":%d,\"window\":%d,"
                "\"threads\":%d,\"precision\":\"%s\",\"step_ms\":%.3f,\"forward_ms\":%.3f,\"tokens_per_s\":%.1f,"
-               "\"mflop_per_token\":%.3f,\"gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,\"mfu\":%.4f,\"breakdown_ms\":{",
-            r->preset, family_name(m->cfg.family), m->table.total, r->set.n, r->B, r->T, omp_get_max_threads(),
+               "\"mflop_per_token\":%.3f,\"gflops\":%.2f,\"sgemm_peak_gflops\":%.2f,\"mfu\":%.4f,"
+               "\"fma_peak_gflops\":%.2f,\"fma_avx2_gflops\":%.2f,\"fma_avx512_gflops\":%.2f,\"mfu_fma\":%.4f,"
+               "\"breakdown_ms\":{",
+            r->preset, family_name(m->cfg.family), m->table.total, r->set.n, r->B, r->T, m->cfg.window, omp_get_max_threads(),
             gemm_precision_name(r->prec), 1e3 * r->med, 1e3 * r->medf, N / r->med, flops / 1e6, achieved, r->peak,
-            achieved / r->peak);
+            achieved / r->peak, r->fma.peak, r->fma.avx2, r->fma.avx512, achieved / r->fma.peak);
     for (int k = 0; k < PROF_NUM; k++)
         fprintf(f, "\"%s\":{\"forward\":%.3f,\"backward\":%.3f},", prof_kind_name[k], 1e3 * m->prof[k][0] / r->steps,
                 1e3 * m->prof[k][1] / r->steps);
     fprintf(f, "\"optimizer\":{\"forward\":0,\"backward\":%.3f},\"allreduce\":{\"forward\":0,\"backward\":%.3f}},"
-               "\"ranks\":%d,\"peak_rss_mb\":%.1f,\"activation_bytes_per_token\":%.0f,\"recompute\":%s,"
+               "\"products\":{", 1e3 * r->opt_time / r->steps, 1e3 * r->comm_time / r->steps);
+    for (int k = 0; k < GEMM_KIND_NUM; k++) {
+        const GemmProfile *p = &r->prod;
+        double s0 = p->seconds[k][0], s1 = p->seconds[k][1];
+        fprintf(f, "%s\"%s\":{\"forward_gflops\":%.2f,\"backward_gflops\":%.2f,\"forward_ms\":%.3f,\"backward_ms\":%.3f}",
+                k ? "," : "", gemm_kind_name[k], s0 > 0 ? p->flops[k][0] / s0 / 1e9 : 0.0,
+                s1 > 0 ? p->flops[k][1] / s1 / 1e9 : 0.0, 1e3 * s0 / r->steps, 1e3 * s1 / r->steps);
+    }
+    fprintf(f, "},\"ranks\":%d,\"peak_rss_mb\":%.1f,\"activation_bytes_per_token\":%.0f,\"recompute\":%s,"
                "\"adamw_moment_bytes\":%zu}\n",
-            1e3 * r->opt_time / r->steps, 1e3 * r->comm_time / r->steps, r->world, r->rss_mb,
+            r->world, r->rss_mb,
             (double)griffin_activation_bytes(m) / N, r->rec ? "true" : "false", r->shard * 2 * sizeof(float));
     fclose(f);
     printf("wrote %s\n", r->json);
@@ -321,6 +360,9 @@ static int bench_train(int argc, char **argv) {
     bench_steps(&r, fwd, tot);
     /* every rank measures its cores' sgemm rate at the same time; the machine's peak is the sum */
     r.peak = dist_sum_double(sgemm_peak_gflops(r.B * r.T, r.cfg.width, r.cfg.mlp_width));
+    r.fma = fma_peak_gflops();
+    r.fma.avx2 = dist_sum_double(r.fma.avx2), r.fma.avx512 = dist_sum_double(r.fma.avx512);
+    r.fma.peak = dist_sum_double(r.fma.peak);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     r.rss_mb = (double)ru.ru_maxrss * 1024.0 / 1e6;

@@ -118,7 +118,7 @@ GriffinModel *griffin_create(const GriffinConfig *cfg, int max_B, int max_T, uin
  *   the loss in the same chunks, so results are bitwise those without the flag. The
  *   logits are not left in m->logits then, and a forward must have targets. Reward models
  *   (griffin_forward_hidden only) use it always: they never need the [N,V] logits.
- * The unembedding + loss always runs in chunks of loss_rows = clamp(2^23 / V, 16, 1024) rows. */
+ * The unembedding + loss always runs in chunks of loss_rows = clamp(2^23 / V, 256, 1024) rows. */
 #define GRIFFIN_INFERENCE 1
 #define GRIFFIN_RECOMPUTE 2
 #define GRIFFIN_CHUNKED_LOSS 4

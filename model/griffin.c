@@ -269,71 +269,6 @@ static const float *layer_matrix(const GriffinModel *m, const LayerPtrs *w, int 
     return weight_f32(&v, narrow_weights_scratch(m->narrow));
 }
 
-/* ---- LoRA hooks: y += s·(x·Aᵀ)·Bᵀ at every targeted linear of layer l (branch: ffw_up's) ---- */
-static int adapter(const GriffinModel *m, int l, LoraTarget t, int part) {
-    return m->lora_active ? lora_tensor(&m->table, l, t, part) : -1;
-}
-
-static float lora_s(const GriffinModel *m) { return m->cfg.lora_alpha / (float)m->cfg.lora_rank; }
-
-/* the dropout mask's key of one adapter (layer, target, branch) in this micro-batch, or 0 */
-static uint64_t site_key(const GriffinModel *m, int l, LoraTarget t, int branch) {
-    if (!m->drop_key || !m->drop_x) return 0;
-    uint64_t site = ((uint64_t)l * LORA_NUM + (uint64_t)t) * 2 + (uint64_t)branch + 1;
-    return m->drop_key ^ (site * 0xD1B54A32D192ED03ull);
-}
-
-static void adapt_forward(GriffinModel *m, int l, LoraTarget t, int branch, float *y, const float *x, int NI, int NO) {
-    int ia = adapter(m, l, t, 0);
-    if (ia < 0) return;
-    int ib = lora_tensor(&m->table, l, t, 1), r = m->cfg.lora_rank, N = m->B * m->T;
-    const float *A = m->params + m->table.t[ia].offset + (size_t)branch * r * NI;
-    const float *B = m->params + m->table.t[ib].offset + (size_t)branch * NO * r;
-    uint64_t key = site_key(m, l, t, branch);
-    if (key) { /* the adapter sees dropout(x) */
-        lora_dropout(m->drop_x, x, key, m->cfg.lora_dropout, N, NI);
-        x = m->drop_x;
-    }
-    GemmKind kind = gemm_profile_current();
-    gemm_profile_kind(GEMM_LORA, 0);
-    lora_forward(y, m->lora_u, x, A, B, lora_s(m), N, NI, NO, r);
-    gemm_profile_kind(kind, 0);
-}
-
-static void adapt_backward(GriffinModel *m, int l, LoraTarget t, int branch, float *dx, const float *dy,
-                           const float *x, int NI, int NO) {
-    int ia = adapter(m, l, t, 0);
-    if (ia < 0) return;
-    int ib = lora_tensor(&m->table, l, t, 1), r = m->cfg.lora_rank;
-    size_t oa = (size_t)branch * r * NI, ob = (size_t)branch * NO * r;
-    float *dA = griffin_grad_of(m, ia), *dB = griffin_grad_of(m, ib), *dxa = dx;
-    int N = m->B * m->T;
-    uint64_t key = site_key(m, l, t, branch);
-    if (key) { /* the same mask as the forward: the adapter's input and its gradient */
-        lora_dropout(m->drop_x, x, key, m->cfg.lora_dropout, N, NI);
-        x = m->drop_x;
-        dxa = m->drop_dx;
-        memset(dxa, 0, (size_t)N * NI * sizeof(float));
-    }
-    GemmKind kind = gemm_profile_current();
-    gemm_profile_kind(GEMM_LORA, 1);
-    lora_backward(dxa, dA ? dA + oa : NULL, dB ? dB + ob : NULL, m->lora_u, m->lora_du, dy, x,
-                  m->params + m->table.t[ia].offset + oa, m->params + m->table.t[ib].offset + ob, lora_s(m), N, NI,
-                  NO, r);
-    gemm_profile_kind(kind, 1);
-    if (key) lora_dropout_add(dx, dxa, key, m->cfg.lora_dropout, N, NI);
-}
-
-void griffin_set_dropout_key(GriffinModel *m, uint64_t key) { m->drop_key = key; }
-
-void griffin_set_adapters(GriffinModel *m, int on) { m->lora_active = on && m->cfg.lora_rank > 0; }
-
-void griffin_merge_adapters(GriffinModel *m) {
-    CHECK(!m->narrow, "griffin_merge_adapters: merge before narrowing the weights");
-    if (m->lora_active) lora_merge_all(&m->table, &m->cfg, m->params);
-    m->lora_active = 0;
-}
-
 static void recurrent_forward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *w, float *out) {
     const GriffinConfig *c = &m->cfg;
     int N = m->B * m->T, D = c->width, E = c->lru_width;
@@ -341,9 +276,9 @@ static void recurrent_forward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *w
     double t = tic(m);
     gemm_profile_kind(GEMM_REC_LINEAR, 0);
     linear_forward(a->y_pre, a->tn_out, layer_matrix(m, w, l, P_LIN_Y_W), w->p[P_LIN_Y_B], N, D, E);
-    adapt_forward(m, l, LORA_LIN_Y, 0, a->y_pre, a->tn_out, D, E);
+    lora_adapt_forward(m, l, LORA_LIN_Y, 0, a->y_pre, a->tn_out, D, E);
     linear_forward(a->x_br, a->tn_out, layer_matrix(m, w, l, P_LIN_X_W), w->p[P_LIN_X_B], N, D, E);
-    adapt_forward(m, l, LORA_LIN_X, 0, a->x_br, a->tn_out, D, E);
+    lora_adapt_forward(m, l, LORA_LIN_X, 0, a->x_br, a->tn_out, D, E);
     toc(m, PROF_REC_LINEAR, 0, &t);
     conv1d_forward(a->conv, a->x_br, m->pos, w->p[P_CONV_W], w->p[P_CONV_B], m->B, m->T, E);
     toc(m, PROF_CONV, 0, &t);
@@ -354,7 +289,7 @@ static void recurrent_forward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *w
     vm_gelu_mul(a->rprod, a->y_pre, a->lru, NE); /* GeLU(y branch) ⊙ RG-LRU */
     gemm_profile_kind(GEMM_REC_LINEAR, 0);
     linear_forward(out, a->rprod, layer_matrix(m, w, l, P_LIN_OUT_W), w->p[P_LIN_OUT_B], N, E, D);
-    adapt_forward(m, l, LORA_LIN_OUT, 0, out, a->rprod, E, D);
+    lora_adapt_forward(m, l, LORA_LIN_OUT, 0, out, a->rprod, E, D);
     toc(m, PROF_REC_LINEAR, 0, &t);
 }
 
@@ -364,11 +299,11 @@ static void attention_block_forward(GriffinModel *m, int l, LayerActs *a, LayerP
     double t = tic(m);
     gemm_profile_kind(GEMM_ATT_QKV, 0);
     linear_forward(a->q, a->tn_out, layer_matrix(m, w, l, P_Q_W), NULL, N, D, D);
-    adapt_forward(m, l, LORA_Q, 0, a->q, a->tn_out, D, D);
+    lora_adapt_forward(m, l, LORA_Q, 0, a->q, a->tn_out, D, D);
     linear_forward(a->k, a->tn_out, layer_matrix(m, w, l, P_K_W), NULL, N, D, K);
-    adapt_forward(m, l, LORA_K, 0, a->k, a->tn_out, D, K);
+    lora_adapt_forward(m, l, LORA_K, 0, a->k, a->tn_out, D, K);
     linear_forward(a->v, a->tn_out, layer_matrix(m, w, l, P_V_W), NULL, N, D, K);
-    adapt_forward(m, l, LORA_V, 0, a->v, a->tn_out, D, K);
+    lora_adapt_forward(m, l, LORA_V, 0, a->v, a->tn_out, D, K);
     rope_forward(a->q, m->pos, N, H, K);
     rope_forward(a->k, m->pos, N, 1, K);
     toc(m, PROF_ATT_LINEAR, 0, &t);
@@ -376,7 +311,7 @@ static void attention_block_forward(GriffinModel *m, int l, LayerActs *a, LayerP
     toc(m, PROF_ATTENTION, 0, &t);
     gemm_profile_kind(GEMM_ATT_OUT, 0);
     linear_forward(out, a->att, layer_matrix(m, w, l, P_FINAL_W), w->p[P_FINAL_B], N, D, D);
-    adapt_forward(m, l, LORA_FINAL, 0, out, a->att, D, D);
+    lora_adapt_forward(m, l, LORA_FINAL, 0, out, a->att, D, D);
     toc(m, PROF_ATT_LINEAR, 0, &t);
 }
 
@@ -427,8 +362,8 @@ static void layer_forward(GriffinModel *m, int l, float *next) {
     int F = c->mlp_width;
     gemm_profile_kind(GEMM_MLP_UP, 0);
     mlp_up_products(a->gate_pre, a->up_pre, a->cn_out, layer_matrix(m, &w, l, P_UP_W), w.p[P_UP_B], N, D, F);
-    adapt_forward(m, l, LORA_UP, 0, a->gate_pre, a->cn_out, D, F);
-    adapt_forward(m, l, LORA_UP, 1, a->up_pre, a->cn_out, D, F);
+    lora_adapt_forward(m, l, LORA_UP, 0, a->gate_pre, a->cn_out, D, F);
+    lora_adapt_forward(m, l, LORA_UP, 1, a->up_pre, a->cn_out, D, F);
     vm_gelu_mul(a->mprod, a->gate_pre, a->up_pre, (size_t)N * F);
     if (!next) {
         toc(m, PROF_MLP, 0, &t);
@@ -436,7 +371,7 @@ static void layer_forward(GriffinModel *m, int l, float *next) {
     }
     gemm_profile_kind(GEMM_MLP_DOWN, 0);
     linear_forward(next, a->mprod, layer_matrix(m, &w, l, P_DOWN_W), w.p[P_DOWN_B], N, F, D);
-    adapt_forward(m, l, LORA_DOWN, 0, next, a->mprod, F, D);
+    lora_adapt_forward(m, l, LORA_DOWN, 0, next, a->mprod, F, D);
     toc(m, PROF_MLP, 0, &t);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < ND; i++) next[i] += a->resid[i];
@@ -529,7 +464,7 @@ static void recurrent_backward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *
     gemm_profile_kind(GEMM_REC_LINEAR, 1);
     memset(d_rprod, 0, NE * sizeof(float));
     linear_backward(d_rprod, g->p[P_LIN_OUT_W], g->p[P_LIN_OUT_B], dout, a->rprod, w->p[P_LIN_OUT_W], N, E, D);
-    adapt_backward(m, l, LORA_LIN_OUT, 0, d_rprod, dout, a->rprod, E, D);
+    lora_adapt_backward(m, l, LORA_LIN_OUT, 0, d_rprod, dout, a->rprod, E, D);
     vm_gelu_mul_backward(d_ypre, d_lru, d_rprod, a->y_pre, a->lru, NE);
     memset(d_conv, 0, NE * sizeof(float));
     toc(m, PROF_REC_LINEAR, 1, &t);
@@ -543,9 +478,9 @@ static void recurrent_backward(GriffinModel *m, int l, LayerActs *a, LayerPtrs *
     toc(m, PROF_CONV, 1, &t);
     gemm_profile_kind(GEMM_REC_LINEAR, 1);
     linear_backward(dnorm, g->p[P_LIN_X_W], g->p[P_LIN_X_B], d_xbr, a->tn_out, w->p[P_LIN_X_W], N, D, E);
-    adapt_backward(m, l, LORA_LIN_X, 0, dnorm, d_xbr, a->tn_out, D, E);
+    lora_adapt_backward(m, l, LORA_LIN_X, 0, dnorm, d_xbr, a->tn_out, D, E);
     linear_backward(dnorm, g->p[P_LIN_Y_W], g->p[P_LIN_Y_B], d_ypre, a->tn_out, w->p[P_LIN_Y_W], N, D, E);
-    adapt_backward(m, l, LORA_LIN_Y, 0, dnorm, d_ypre, a->tn_out, D, E);
+    lora_adapt_backward(m, l, LORA_LIN_Y, 0, dnorm, d_ypre, a->tn_out, D, E);
     toc(m, PROF_REC_LINEAR, 1, &t);
 }
 
@@ -559,7 +494,7 @@ static void attention_block_backward(GriffinModel *m, int l, LayerActs *a, Layer
     gemm_profile_kind(GEMM_ATT_OUT, 1);
     memset(d_att, 0, ND * sizeof(float));
     linear_backward(d_att, g->p[P_FINAL_W], g->p[P_FINAL_B], dout, a->att, w->p[P_FINAL_W], N, D, D);
-    adapt_backward(m, l, LORA_FINAL, 0, d_att, dout, a->att, D, D);
+    lora_adapt_backward(m, l, LORA_FINAL, 0, d_att, dout, a->att, D, D);
     memset(d_q, 0, ND * sizeof(float));
     memset(m->d_k, 0, NK * sizeof(float));
     memset(m->d_v, 0, NK * sizeof(float));
@@ -571,11 +506,11 @@ static void attention_block_backward(GriffinModel *m, int l, LayerActs *a, Layer
     rope_backward(m->d_k, m->pos, N, 1, K);
     gemm_profile_kind(GEMM_ATT_QKV, 1);
     linear_backward(dnorm, g->p[P_Q_W], NULL, d_q, a->tn_out, w->p[P_Q_W], N, D, D);
-    adapt_backward(m, l, LORA_Q, 0, dnorm, d_q, a->tn_out, D, D);
+    lora_adapt_backward(m, l, LORA_Q, 0, dnorm, d_q, a->tn_out, D, D);
     linear_backward(dnorm, g->p[P_K_W], NULL, m->d_k, a->tn_out, w->p[P_K_W], N, D, K);
-    adapt_backward(m, l, LORA_K, 0, dnorm, m->d_k, a->tn_out, D, K);
+    lora_adapt_backward(m, l, LORA_K, 0, dnorm, m->d_k, a->tn_out, D, K);
     linear_backward(dnorm, g->p[P_V_W], NULL, m->d_v, a->tn_out, w->p[P_V_W], N, D, K);
-    adapt_backward(m, l, LORA_V, 0, dnorm, m->d_v, a->tn_out, D, K);
+    lora_adapt_backward(m, l, LORA_V, 0, dnorm, m->d_v, a->tn_out, D, K);
     toc(m, PROF_ATT_LINEAR, 1, &t);
 }
 
@@ -619,11 +554,11 @@ static void backward_trunk(GriffinModel *m) {
         memset(dprod, 0, (size_t)N * F * sizeof(float));
         gemm_profile_kind(GEMM_MLP_DOWN, 1);
         linear_backward(dprod, g.p[P_DOWN_W], g.p[P_DOWN_B], m->d_res, a->mprod, w.p[P_DOWN_W], N, F, D);
-        adapt_backward(m, l, LORA_DOWN, 0, dprod, m->d_res, a->mprod, F, D);
+        lora_adapt_backward(m, l, LORA_DOWN, 0, dprod, m->d_res, a->mprod, F, D);
         vm_gelu_mul_backward(dgate, dup, dprod, a->gate_pre, a->up_pre, (size_t)N * F);
         mlp_backward_up(m->d_norm, g.p[P_UP_W], g.p[P_UP_B], dgate, dup, a->cn_out, w.p[P_UP_W], N, D, F);
-        adapt_backward(m, l, LORA_UP, 0, m->d_norm, dgate, a->cn_out, D, F);
-        adapt_backward(m, l, LORA_UP, 1, m->d_norm, dup, a->cn_out, D, F);
+        lora_adapt_backward(m, l, LORA_UP, 0, m->d_norm, dgate, a->cn_out, D, F);
+        lora_adapt_backward(m, l, LORA_UP, 1, m->d_norm, dup, a->cn_out, D, F);
         toc(m, PROF_MLP, 1, &t);
         rmsnorm_backward(m->d_res, g.p[P_CHANNEL_NORM], m->d_norm, a->resid, a->cn_rstd, w.p[P_CHANNEL_NORM], N, D);
         /* resid = Temporal(RMSNorm_t(x_in)) + x_in */

@@ -4,6 +4,10 @@
  * is recomputed from the linear's input x, which the base layer saves anyway. */
 #include "lora.h"
 
+#include <string.h>
+
+#include "griffin.h"
+
 #include <stdlib.h>
 
 #include "../common/check.h"
@@ -90,4 +94,69 @@ void lora_merge_all(const ParamTable *pt, const GriffinConfig *c, float *params)
             lora_merge(params + W->offset + (size_t)b * NI * NO, params + A->offset + (size_t)b * r * NI,
                        params + Bt->offset + (size_t)b * NO * r, s, NI, NO, r, up);
     }
+}
+
+/* ---- the model's hooks (model/griffin.c calls them at every targeted linear) ---- */
+static int adapter(const GriffinModel *m, int l, LoraTarget t, int part) {
+    return m->lora_active ? lora_tensor(&m->table, l, t, part) : -1;
+}
+
+static float lora_s(const GriffinModel *m) { return m->cfg.lora_alpha / (float)m->cfg.lora_rank; }
+
+/* the dropout mask's key of one adapter (layer, target, branch) in this micro-batch, or 0 */
+static uint64_t site_key(const GriffinModel *m, int l, LoraTarget t, int branch) {
+    if (!m->drop_key || !m->drop_x) return 0;
+    uint64_t site = ((uint64_t)l * LORA_NUM + (uint64_t)t) * 2 + (uint64_t)branch + 1;
+    return m->drop_key ^ (site * 0xD1B54A32D192ED03ull);
+}
+
+void lora_adapt_forward(GriffinModel *m, int l, LoraTarget t, int branch, float *y, const float *x, int NI, int NO) {
+    int ia = adapter(m, l, t, 0);
+    if (ia < 0) return;
+    int ib = lora_tensor(&m->table, l, t, 1), r = m->cfg.lora_rank, N = m->B * m->T;
+    const float *A = m->params + m->table.t[ia].offset + (size_t)branch * r * NI;
+    const float *B = m->params + m->table.t[ib].offset + (size_t)branch * NO * r;
+    uint64_t key = site_key(m, l, t, branch);
+    if (key) { /* the adapter sees dropout(x) */
+        lora_dropout(m->drop_x, x, key, m->cfg.lora_dropout, N, NI);
+        x = m->drop_x;
+    }
+    GemmKind kind = gemm_profile_current();
+    gemm_profile_kind(GEMM_LORA, 0);
+    lora_forward(y, m->lora_u, x, A, B, lora_s(m), N, NI, NO, r);
+    gemm_profile_kind(kind, 0);
+}
+
+void lora_adapt_backward(GriffinModel *m, int l, LoraTarget t, int branch, float *dx, const float *dy,
+                           const float *x, int NI, int NO) {
+    int ia = adapter(m, l, t, 0);
+    if (ia < 0) return;
+    int ib = lora_tensor(&m->table, l, t, 1), r = m->cfg.lora_rank;
+    size_t oa = (size_t)branch * r * NI, ob = (size_t)branch * NO * r;
+    float *dA = griffin_grad_of(m, ia), *dB = griffin_grad_of(m, ib), *dxa = dx;
+    int N = m->B * m->T;
+    uint64_t key = site_key(m, l, t, branch);
+    if (key) { /* the same mask as the forward: the adapter's input and its gradient */
+        lora_dropout(m->drop_x, x, key, m->cfg.lora_dropout, N, NI);
+        x = m->drop_x;
+        dxa = m->drop_dx;
+        memset(dxa, 0, (size_t)N * NI * sizeof(float));
+    }
+    GemmKind kind = gemm_profile_current();
+    gemm_profile_kind(GEMM_LORA, 1);
+    lora_backward(dxa, dA ? dA + oa : NULL, dB ? dB + ob : NULL, m->lora_u, m->lora_du, dy, x,
+                  m->params + m->table.t[ia].offset + oa, m->params + m->table.t[ib].offset + ob, lora_s(m), N, NI,
+                  NO, r);
+    gemm_profile_kind(kind, 1);
+    if (key) lora_dropout_add(dx, dxa, key, m->cfg.lora_dropout, N, NI);
+}
+
+void griffin_set_dropout_key(GriffinModel *m, uint64_t key) { m->drop_key = key; }
+
+void griffin_set_adapters(GriffinModel *m, int on) { m->lora_active = on && m->cfg.lora_rank > 0; }
+
+void griffin_merge_adapters(GriffinModel *m) {
+    CHECK(!m->narrow, "griffin_merge_adapters: merge before narrowing the weights");
+    if (m->lora_active) lora_merge_all(&m->table, &m->cfg, m->params);
+    m->lora_active = 0;
 }

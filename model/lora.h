@@ -28,4 +28,14 @@ void lora_dropout_add(float *dx, const float *t, uint64_t key, float p, int N, i
  * tensors themselves are left as they are) */
 void lora_merge_all(const ParamTable *pt, const GriffinConfig *c, float *params);
 
+/* The model's hooks (model/griffin.c): y [N,NO] += s·(x·Aᵀ)·Bᵀ after layer l's linear of
+ * target t (branch: ffw_up's 0 or 1) when its adapters are on, x [N,NI] its input (dropped out
+ * by the model's key in training); and that linear's adapter backward: dx += its input gradient,
+ * dA, dB into the model's gradients (skipped when frozen). No-ops without an adapter there. */
+struct GriffinModel;
+void lora_adapt_forward(struct GriffinModel *m, int l, LoraTarget t, int branch, float *y, const float *x, int NI,
+                        int NO);
+void lora_adapt_backward(struct GriffinModel *m, int l, LoraTarget t, int branch, float *dx, const float *dy,
+                         const float *x, int NI, int NO);
+
 #endif

@@ -244,7 +244,7 @@ def policy_table(run):
     row("held-out implicit-reward margin (h, nats)", lambda p, a: num(p, "implicit_reward_margin"))
     row("own preference (mean log-prob per reply token)", lambda p, a: num(p, "policy_accuracy"))
     row("reward-model score of greedy answers", lambda p, a: a.get("rm_score", "-").replace(" (stderr ", " ± ").rstrip(")"))
-    row("KL to the SFT model (nats per answer)", lambda p, a: num(a, "kl_to_reference"))
+    row("log-ratio to the SFT model of the greedy answer (nats)", lambda p, a: num(a, "log_ratio_to_reference"))
     row("answers closed with `<end_of_turn>`", lambda p, a: num(a, "ended_with_end_of_turn", "{:.0%}"))
     row("mean answer tokens", lambda p, a: num(a, "mean_answer_tokens", "{:.1f}"))
     return out + [""]

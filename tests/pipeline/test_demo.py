@@ -117,8 +117,8 @@ print(f"DPO held-out implicit-reward accuracy {dpo[0]:.3f} -> {dpo[1]:.3f}; eval
       ", ".join(f"{m} {v:+.3f}" for m, v in scores.items()))
 if dpo[0] != 0.5 or not dpo[1] > 0.5:
     fail("DPO did not raise the held-out implicit-reward accuracy above 0.5 (from 0.5 at step 0)")
-if implicit["sft"] != 0.5 or field("answers_sft.txt", "kl_to_reference") != 0:
-    fail("the SFT model against itself should tie every pair and have KL 0")
+if implicit["sft"] != 0.5 or field("answers_sft.txt", "log_ratio_to_reference") != 0:
+    fail("the SFT model against itself should tie every pair and have log-ratio 0")
 if not implicit["dpo"] > 0.5:
     fail("griffin eval --reference does not see DPO's gain")
 for h in ("## DPO", "## SFT, RLHF and DPO compared", "reward-model score of greedy answers"):

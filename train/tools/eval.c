@@ -58,7 +58,7 @@ static void eval_usage(FILE *f) {
                "                    [--max-docs N] [--max-new-tokens N] [--batch B]\n"
                "  answers the prompts of a prompt or preference corpus greedily (default 64 new tokens) and prints\n"
                "  the reward model's rm_score: of the answers (mean, stderr; scored as rlhf's held-out evaluation\n"
-               "  scores them), kl_to_reference: (k1, summed per answer; 0 without --reference),\n"
+               "  scores them), log_ratio_to_reference: (log p - log p_ref summed per answer; 0 without --reference),\n"
                "  ended_with_end_of_turn: and mean_answer_tokens:\n"
                "       griffin eval --checkpoint CKPT.h5 --tasks FILE.jsonl[,FILE2...] [...]\n"
                "  multiple-choice and generation tasks as lm-evaluation-harness scores them (griffin eval --tasks --help)\n");
@@ -397,7 +397,7 @@ int cmd_eval(int argc, char **argv) {
     if (eval_args(&o, argc, argv)) return 0;
     CHECK(!o.preferences || o.wf == WEIGHTS_FP32, "griffin eval: --weights applies to corpora, --per-document and "
           "--chat-prompts, not to --preferences");
-    REQUIRE(!o.reward_model == !o.prompts, "griffin eval: --reward-model and --prompts go together");
+    REQUIRE(!o.reward_model == !o.prompts, "eval: --reward-model and --prompts go together");
     if (o.ckpt && o.reward_model)
         return eval_rm_answers(o.ckpt, o.reward_model, o.prompts, o.reference, o.max_docs, o.max_new, o.batch);
     if (o.ckpt && o.preferences) return eval_preferences(o.ckpt, o.preferences, o.max_docs, o.batch, o.max_len, o.reference);

@@ -56,30 +56,30 @@ static void answer_batch(PpoBatch *b, int **prompts, const int *len, int s0, int
 
 int eval_rm_answers(const char *ckpt, const char *rm, const char *prompts, const char *reference, long max_docs,
                     int max_new, int batch) {
-    REQUIRE(batch > 0 && max_new > 0, "griffin eval: --batch and --max-new-tokens must be positive");
+    REQUIRE(batch > 0 && max_new > 0, "eval: --batch and --max-new-tokens must be positive");
     LoadedModel lm;
     load_model(ckpt, 1, 1, &lm);
-    REQUIRE(lm.tok, "griffin eval: checkpoint %s carries no tokenizer", ckpt);
-    REQUIRE(lm.m->table.reward_w < 0, "griffin eval: %s is a reward model; --reward-model scores a policy's answers",
+    REQUIRE(lm.tok, "eval: checkpoint %s carries no tokenizer", ckpt);
+    REQUIRE(lm.m->table.reward_w < 0, "eval: %s is a reward model; --reward-model scores a policy's answers",
             ckpt);
     Corpus *c = corpus_open(prompts, CORPUS_ANY);
     REQUIRE(corpus_kind(c) == CORPUS_PROMPT || corpus_kind(c) == CORPUS_PREFERENCE,
-            "griffin eval: --prompts %s is a %s corpus; give a prompt or preference corpus", prompts,
+            "eval: --prompts %s is a %s corpus; give a prompt or preference corpus", prompts,
             corpus_kind_name(corpus_kind(c)));
     corpus_check_tokenizer(c, lm.tok, ckpt);
     int *len, n, maxP;
     int **p = read_prompts(c, max_docs, &len, &n, &maxP);
-    REQUIRE(n > 0, "griffin eval: %s has no prompt of 2 tokens or more", prompts);
+    REQUIRE(n > 0, "eval: %s has no prompt of 2 tokens or more", prompts);
     TokenizerSpecials sp = tokenizer_specials(lm.tok);
-    REQUIRE(sp.end_of_turn >= 0, "griffin eval: the tokenizer of %s has no <end_of_turn>", ckpt);
+    REQUIRE(sp.end_of_turn >= 0, "eval: the tokenizer of %s has no <end_of_turn>", ckpt);
     int T = maxP + max_new, G = batch < n ? batch : n;
     const GriffinConfig *cfg = &lm.m->cfg;
     GriffinModel *pol = griffin_create_ex(cfg, G, T, 0, GRIFFIN_INFERENCE | GRIFFIN_CHUNKED_LOSS);
     memcpy(pol->params, lm.m->params, pol->table.total * sizeof(float));
-    GriffinModel *ref = reference ? load_frozen(reference, G, T, cfg, lm.tok, "griffin eval: --reference",
+    GriffinModel *ref = reference ? load_frozen(reference, G, T, cfg, lm.tok, "eval: --reference",
                                                 GRIFFIN_CHUNKED_LOSS) : pol;
-    GriffinModel *r = load_frozen(rm, G, T, cfg, lm.tok, "griffin eval: --reward-model", GRIFFIN_CHUNKED_LOSS);
-    REQUIRE(r->table.reward_w >= 0, "griffin eval: --reward-model %s has no reward head (train it with griffin reward)",
+    GriffinModel *r = load_frozen(rm, G, T, cfg, lm.tok, "eval: --reward-model", GRIFFIN_CHUNKED_LOSS);
+    REQUIRE(r->table.reward_w >= 0, "eval: --reward-model %s has no reward head (train it with griffin reward)",
             rm);
     PpoParams pp = {.seq_len = T, .max_new = max_new, .sp = {0.0f, 0, 1.0f, tokenizer_vocab_size(lm.tok)},
                     .eot = sp.end_of_turn, .eos = sp.eos, .kl = RLHF_KL_K1};
@@ -89,7 +89,7 @@ int eval_rm_answers(const char *ckpt, const char *rm, const char *prompts, const
     for (int s0 = 0; s0 < n; s0 += G) answer_batch(&b, p, len, s0, n - s0 < G ? n - s0 : G, &s);
     double mean = s.rm / s.n, var = s.n > 1 ? (s.rm2 - s.n * mean * mean) / (s.n - 1) : 0.0;
     printf("checkpoint: %s (step %lld)\nreward_model: %s\nprompts_file: %s\nprompts: %.0f\nmax_new_tokens: %d\n"
-           "rm_score: %.4f (stderr %.4f)\nkl_to_reference: %.4f\nended_with_end_of_turn: %.4f\nmean_answer_tokens: %.1f\n",
+           "rm_score: %.4f (stderr %.4f)\nlog_ratio_to_reference: %.4f\nended_with_end_of_turn: %.4f\nmean_answer_tokens: %.1f\n",
            ckpt, (long long)lm.step, rm, prompts, s.n, max_new, mean, sqrt(var > 0 ? var / s.n : 0.0), s.kl / s.n,
            s.ended / s.n, s.length / s.n);
     if (reference) printf("reference: %s\n", reference);

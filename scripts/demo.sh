@@ -25,7 +25,7 @@ if [ $quick = 1 ]; then
 else
   DATA=data/prepared/full PRE=configs/small.ini SFT=configs/sft.ini PREP_ARGS=()
   REW=configs/reward.ini RL=configs/rlhf.ini DPOC=configs/dpo.ini
-  TASK_LIMIT=(--limit 300)   # the first 300 examples of each task (the full data has 4,438 / 295 / 3,667)
+  TASK_LIMIT=(--limit 200)   # the first 200 examples of each task (the full data has 4,438 / 295 / 3,667)
   RUN=${GRIFFIN_DEMO_RUN:-runs/demo-$(date +%F)}
 fi
 [ -f "$DATA/SUMMARY.md" ] || scripts/prepare_data.sh "${PREP_ARGS[@]}"

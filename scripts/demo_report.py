@@ -206,10 +206,12 @@ def dpo_table(run):
     steps = sorted(train)
     if steps:
         tps = sorted(train[s]["tokens_per_s"] for s in steps[len(steps) // 2:] if "tokens_per_s" in train[s])
-        last = train[steps[-1]]
-        out += ["", f"Training batch at step {steps[-1]}: implicit-reward accuracy {last['reward_accuracy']:.3f}, "
-                    f"log-probability per reply token chosen {last['logp_chosen']:.3f} / rejected "
-                    f"{last['logp_rejected']:.3f}."]
+        half = steps[len(steps) // 2:]
+        mean = lambda k: sum(train[s][k] for s in half) / len(half)
+        out += ["", f"Training batches, steps {half[0]}-{half[-1]} (mean): implicit-reward accuracy "
+                    f"{mean('reward_accuracy'):.3f}, log-probability per reply token chosen {mean('logp_chosen'):.3f} / "
+                    f"rejected {mean('logp_rejected'):.3f} (step {steps[0]}: {train[steps[0]]['logp_chosen']:.3f} / "
+                    f"{train[steps[0]]['logp_rejected']:.3f})."]
         if tps:
             out.append(f"Throughput: {tps[len(tps) // 2]:.0f} tokens/s (row positions, padding included; median of "
                        "the second half).")

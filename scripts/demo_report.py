@@ -4,7 +4,8 @@
   demo_report.py prompts DATA_DIR   five held-out chat prompts (one per line) from the data
   demo_report.py report RUN_DIR [DATA_DIR]  report.md of a demo run: a table per stage, evaluations,
                                     the same prompts answered by each model, the plots
-  demo_report.py rlhfplot RLHF_DIR OUT.png   reward and KL per RLHF iteration"""
+  demo_report.py rlhfplot RLHF_DIR OUT.png   reward and KL per RLHF iteration
+  demo_report.py dpoplot DPO_DIR OUT.png     implicit-reward accuracy and margin per DPO step"""
 import json
 import os
 import re
@@ -88,29 +89,56 @@ def jsonl(path):
     return rows
 
 
-def rlhfplot(run, out):
+def plot_panels(out, panels, xlabel):
+    """one row of panels, each (title, [(xs, ys, style, label), ...], baseline or None)"""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rows = jsonl(os.path.join(run, "metrics.jsonl"))
-    it = {r["step"]: r for r in rows if "rm_score" in r}
-    ev = {r["step"]: r for r in rows if "val_rm_score" in r}
-    fig, ax = plt.subplots(1, 2, figsize=(12, 4.2))
-    xs = sorted(it)
-    ax[0].plot(xs, [it[x]["rm_score"] for x in xs], lw=1, label="rollouts: reward-model score")
-    ax[0].plot(xs, [it[x]["reward"] for x in xs], lw=1, label="rollouts: reward (score - beta KL)")
-    ex = sorted(ev)
-    ax[0].plot(ex, [ev[x]["val_rm_score"] for x in ex], "o-", label="held-out prompts: score")
-    ax[1].plot(xs, [it[x]["kl"] for x in xs], lw=1, label="rollouts")
-    ax[1].plot(ex, [ev[x]["val_kl"] for x in ex], "o-", label="held-out prompts")
-    for a, t in zip(ax, ["reward per RLHF iteration", "KL to the reference (nats per reply)"]):
-        a.set_title(t)
-        a.set_xlabel("iteration")
+    fig, ax = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
+    for a, (title, series, baseline) in zip(ax[0], panels):
+        for xs, ys, style, label in series:
+            a.plot(xs, ys, style, lw=1, label=label)
+        if baseline is not None:
+            a.axhline(baseline, color="grey", lw=0.8, ls="--")
+        a.set_title(title)
+        a.set_xlabel(xlabel)
         a.grid(alpha=0.3)
         a.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"wrote {out}")
+
+
+def curves(rows, flag):
+    """{step: row} of the metrics rows that carry key flag (the last row of a step wins)"""
+    return {r["step"]: r for r in rows if flag in r}
+
+
+def series(pts, key, style, label):
+    xs = sorted(pts)
+    return xs, [pts[x][key] for x in xs], style, label
+
+
+def rlhfplot(run, out):
+    rows = jsonl(os.path.join(run, "metrics.jsonl"))
+    it, ev = curves(rows, "rm_score"), curves(rows, "val_rm_score")
+    plot_panels(out, [
+        ("reward per RLHF iteration", [series(it, "rm_score", "-", "rollouts: reward-model score"),
+                                       series(it, "reward", "-", "rollouts: reward (score - beta KL)"),
+                                       series(ev, "val_rm_score", "o-", "held-out prompts: score")], None),
+        ("KL to the reference (nats per reply)", [series(it, "kl", "-", "rollouts"),
+                                                  series(ev, "val_kl", "o-", "held-out prompts")], None)], "iteration")
+
+
+def dpoplot(run, out):
+    rows = jsonl(os.path.join(run, "metrics.jsonl"))
+    it, ev = curves(rows, "reward_accuracy"), curves(rows, "val_accuracy")
+    plot_panels(out, [
+        ("implicit-reward accuracy per DPO step", [series(it, "reward_accuracy", "-", "training batch"),
+                                                   series(ev, "val_accuracy", "o-", "held-out pairs")], 0.5),
+        ("implicit-reward margin (beta h) per DPO step", [series(it, "reward_margin", "-", "training batch"),
+                                                          series(ev, "val_margin", "o-", "held-out pairs")], 0.0)],
+        "step")
 
 
 def shortcut_baselines(data):
@@ -159,7 +187,69 @@ def reward_rlhf_tables(run, data=None):
             out += ["", f"Sampler vs trainer log-probabilities: max difference "
                         f"{max(r['logprob_max_diff'] for r in it):.1e}."]
         out += ["", "![reward and KL](rlhf.png)", ""]
+    out += dpo_table(run)
     return out
+
+
+def dpo_table(run):
+    rows = jsonl(os.path.join(run, "dpo", "metrics.jsonl"))
+    ev = [r for r in rows if "val_accuracy" in r]
+    train = {r["step"]: r for r in rows if "reward_accuracy" in r}
+    if not ev:
+        return []
+    out = ["## DPO", "", "The SFT model tuned directly on the reward model's training pairs, against the SFT model "
+           "as the frozen reference (no reward model, no sampling).", "",
+           "| step | held-out loss | held-out implicit-reward accuracy | held-out margin (beta h) | pairs |",
+           "|---:|---:|---:|---:|---:|"]
+    out += [f"| {r['step']} | {r['val_loss']:.4f} | {r['val_accuracy']:.3f} | {r['val_margin']:.4f} | "
+            f"{r.get('val_pairs', 0):.0f} |" for r in ev]
+    steps = sorted(train)
+    if steps:
+        tps = sorted(train[s]["tokens_per_s"] for s in steps[len(steps) // 2:] if "tokens_per_s" in train[s])
+        half = steps[len(steps) // 2:]
+        mean = lambda k: sum(train[s][k] for s in half) / len(half)
+        out += ["", f"Training batches, steps {half[0]}-{half[-1]} (mean): implicit-reward accuracy "
+                    f"{mean('reward_accuracy'):.3f}, log-probability per reply token chosen {mean('logp_chosen'):.3f} / "
+                    f"rejected {mean('logp_rejected'):.3f} (step {steps[0]}: {train[steps[0]]['logp_chosen']:.3f} / "
+                    f"{train[steps[0]]['logp_rejected']:.3f})."]
+        if tps:
+            out.append(f"Throughput: {tps[len(tps) // 2]:.0f} tokens/s (row positions, padding included; median of "
+                       "the second half).")
+    out += ["", "![DPO accuracy and margin](dpo.png)", ""]
+    return out
+
+
+def policy_table(run):
+    """SFT, RLHF and DPO on the same held-out pairs and prompts"""
+    cols = []
+    for m in ("sft", "rlhf", "dpo"):
+        ev = os.path.join(run, f"eval_{m}.txt")
+        pref = next((b for b in parse_eval(ev) if b["kind"] == "preferences"), {}) if os.path.exists(ev) else {}
+        ans = os.path.join(run, f"answers_{m}.txt")
+        a = dict(l.strip().split(": ", 1) for l in open(ans) if ": " in l) if os.path.exists(ans) else {}
+        if pref or a:
+            cols.append((m, pref, a))
+    if not cols:
+        return []
+    pairs = next((p.get("pairs") for _, p, _ in cols if p.get("pairs")), "?")
+    prompts = next((a.get("prompts") for _, _, a in cols if a.get("prompts")), "?")
+    out = ["## SFT, RLHF and DPO compared", "",
+           f"The same {pairs} held-out preference pairs (implicit reward against the SFT model, log-ratios summed "
+           f"per reply) and the prompts of the first {prompts} of them answered greedily (at most "
+           f"{next((a.get('max_new_tokens') for _, _, a in cols if a.get('max_new_tokens')), '?')} tokens), "
+           "scored by the reward model as RLHF's held-out evaluation scores its samples.", "",
+           "| | " + " | ".join(m.upper() for m, _, _ in cols) + " |", "|---|" + "---:|" * len(cols)]
+    def row(name, f):
+        out.append(f"| {name} | " + " | ".join(f(p, a) for _, p, a in cols) + " |")
+    num = lambda d, k, fmt="{:.3f}": fmt.format(float(d[k])) if k in d else "-"
+    row("held-out implicit-reward accuracy", lambda p, a: num(p, "implicit_reward_accuracy"))
+    row("held-out implicit-reward margin (h, nats)", lambda p, a: num(p, "implicit_reward_margin"))
+    row("own preference (mean log-prob per reply token)", lambda p, a: num(p, "policy_accuracy"))
+    row("reward-model score of greedy answers", lambda p, a: a.get("rm_score", "-").replace(" (stderr ", " ± ").rstrip(")"))
+    row("log-ratio to the SFT model of the greedy answer (nats)", lambda p, a: num(a, "log_ratio_to_reference"))
+    row("answers closed with `<end_of_turn>`", lambda p, a: num(a, "ended_with_end_of_turn", "{:.0%}"))
+    row("mean answer tokens", lambda p, a: num(a, "mean_answer_tokens", "{:.1f}"))
+    return out + [""]
 
 
 def parse_eval(path):
@@ -195,7 +285,8 @@ def parse_tasks(path):
 
 
 def task_tables(run):
-    runs = [(m, os.path.join(run, f"tasks_{m}.txt")) for m in ("base", "sft", "sft_chat", "rlhf", "rlhf_chat")]
+    runs = [(m, os.path.join(run, f"tasks_{m}.txt"))
+            for m in ("base", "sft", "sft_chat", "rlhf", "rlhf_chat", "dpo", "dpo_chat")]
     runs = [(m, parse_tasks(p)) for m, p in runs if os.path.exists(p)]
     if not runs:
         return []
@@ -224,7 +315,8 @@ def report(run, data=None):
     out.append(stage_table("Pretraining (two mixture stages)", os.path.join(run, "pretrain")))
     out.append(stage_table("Instruction tuning", os.path.join(run, "sft")))
     out += reward_rlhf_tables(run, data)
-    evals = {m: parse_eval(os.path.join(run, f"eval_{m}.txt")) for m in ("base", "sft", "rlhf")
+    out += policy_table(run)
+    evals = {m: parse_eval(os.path.join(run, f"eval_{m}.txt")) for m in ("base", "sft", "rlhf", "dpo")
              if os.path.exists(os.path.join(run, f"eval_{m}.txt"))}
     if evals:
         out += ["## Held-out evaluation", "",
@@ -255,7 +347,7 @@ def report(run, data=None):
     if os.path.exists(prompts_path):
         qs = [l.rstrip("\n") for l in open(prompts_path) if l.strip()]
         answers = {}
-        for m in ("base", "sft", "rlhf"):
+        for m in ("base", "sft", "rlhf", "dpo"):
             p = os.path.join(run, f"samples_{m}.txt")
             if os.path.exists(p):
                 parts = re.split(r"^=== prompt \d+, sample \d+ ===\n", open(p).read(), flags=re.M)
@@ -275,6 +367,8 @@ def report(run, data=None):
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "rlhfplot":
         rlhfplot(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "dpoplot":
+        dpoplot(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "prompts":
         prompts(sys.argv[2])
     elif len(sys.argv) in (3, 4) and sys.argv[1] == "report":

@@ -8,7 +8,7 @@ list(APPEND GRIFFIN_SOURCES train/config/config.c train/config/config_table.c tr
 list(APPEND GRIFFIN_SOURCES train/interop/interop.c train/interop/interop_config.c train/interop/peft.c train/interop/import.c
   train/interop/export.c)
 list(APPEND GRIFFIN_SOURCES train/tools/bench.c train/tools/bench_sample.c train/tools/tokenize.c
-  train/tools/inspect.c train/tools/model_io.c train/tools/sample.c train/tools/eval.c train/tools/eval_policy.c
+  train/tools/inspect.c train/tools/model_io.c train/tools/sample.c train/tools/eval.c train/tools/eval_policy.c train/tools/eval_answers.c
   train/tools/perf.c train/tools/eval_tasks.c train/tools/task_score.c
   train/tools/weights_opt.c train/tools/bench_weights.c train/tools/eval_weights.c
   train/tools/bench_data.c train/tools/export_corpus.c)

@@ -5,7 +5,10 @@ leaves what a person reads: each stage's checkpoint, report.md and the plots; th
 close its turn (greedy answers to held-out prompts end with <end_of_turn> within 128 tokens in
 at least 90% of them after SFT, at most 50% before); RLHF raised the held-out reward-model
 score with KL to the reference under 10 nats per reply, and the log-probabilities recorded
-while sampling equal the trainer's to 1e-3.
+while sampling equal the trainer's to 1e-3; DPO on the same preference pairs raised the held-out
+implicit-reward accuracy above one half (0.5 at step 0: the reference is the SFT model), and
+`griffin eval` reports it, and the reward model's score of every tuned policy's greedy answers,
+in the report's comparison table.
 
 usage: test_demo.py PROJECT_ROOT PREPARED_SMALL_DIR RUN_DIR
 The small data the data tests prepared is reused (linked as data/prepared/small when that is
@@ -42,10 +45,11 @@ if p.returncode != 0:
     print(p.stdout[-6000:])
     fail(f"demo.sh --quick exited {p.returncode}")
 
-for stage in ("pretrain", "sft", "reward", "rlhf"):
+for stage in ("pretrain", "sft", "reward", "rlhf", "dpo"):
     if not glob.glob(os.path.join(RUN, stage, "ckpt-*.h5")):
         fail(f"no {stage} checkpoint")
-for f in ("report.md", "loss.png", "rlhf.png", "samples_base.txt", "samples_sft.txt", "samples_rlhf.txt"):
+for f in ("report.md", "loss.png", "rlhf.png", "dpo.png", "samples_base.txt", "samples_sft.txt", "samples_rlhf.txt",
+          "samples_dpo.txt"):
     if not os.path.getsize(os.path.join(RUN, f)):
         fail(f"{f} is empty")
 
@@ -85,13 +89,39 @@ if kl > 10:
     fail("RLHF KL to the reference above 10 nats per reply")
 if dlogp > 1e-3:
     fail("sampler and trainer log-probabilities disagree")
-for model in ("base", "sft", "rlhf", "sft_chat", "rlhf_chat"):  # the prepared tasks (griffin eval --tasks)
+for model in ("base", "sft", "rlhf", "dpo", "sft_chat", "rlhf_chat", "dpo_chat"):  # the prepared tasks (griffin eval --tasks)
     text = open(os.path.join(RUN, f"tasks_{model}.txt")).read()
     for name in ("wordnet_gloss", "foldoc_term", "wordnet_word"):
         if f"task: {name}" not in text:
             fail(f"tasks_{model}.txt has no {name}")
     if text.count("acc_norm:") != 2 or text.count("exact_match:") != 1:
         fail(f"tasks_{model}.txt lacks acc_norm or exact_match lines")
-if "## Evaluation tasks" not in open(os.path.join(RUN, "report.md")).read():
+report = open(os.path.join(RUN, "report.md")).read()
+if "## Evaluation tasks" not in report:
     fail("report.md has no table of the evaluation tasks")
+
+dpo = val("dpo", key="val_accuracy")
+
+
+def field(path, key):
+    for line in open(os.path.join(RUN, path)):
+        if line.startswith(key + ":"):
+            return float(line.split()[1])
+    fail(f"{path} has no {key}")
+
+
+implicit = {m: field(f"eval_{m}.txt", "implicit_reward_accuracy") for m in ("sft", "rlhf", "dpo")}
+scores = {m: field(f"answers_{m}.txt", "rm_score") for m in ("sft", "rlhf", "dpo")}
+print(f"DPO held-out implicit-reward accuracy {dpo[0]:.3f} -> {dpo[1]:.3f}; eval --reference: " +
+      ", ".join(f"{m} {v:.3f}" for m, v in implicit.items()) + "; RM score of greedy answers: " +
+      ", ".join(f"{m} {v:+.3f}" for m, v in scores.items()))
+if dpo[0] != 0.5 or not dpo[1] > 0.5:
+    fail("DPO did not raise the held-out implicit-reward accuracy above 0.5 (from 0.5 at step 0)")
+if implicit["sft"] != 0.5 or field("answers_sft.txt", "log_ratio_to_reference") != 0:
+    fail("the SFT model against itself should tie every pair and have log-ratio 0")
+if not implicit["dpo"] > 0.5:
+    fail("griffin eval --reference does not see DPO's gain")
+for h in ("## DPO", "## SFT, RLHF and DPO compared", "reward-model score of greedy answers"):
+    if h not in report:
+        fail(f"report.md lacks {h}")
 print("ok")

@@ -16,6 +16,7 @@
 #include "model/sampler.h"
 #include "rlhf/reward_model.h"
 #include "train/commands.h"
+#include "train/tools/eval_answers.h"
 #include "train/tools/eval_policy.h"
 #include "train/tools/eval_tasks.h"
 #include "train/tools/eval_weights.h"
@@ -53,6 +54,12 @@ static void eval_usage(FILE *f) {
                "  higher mean log-probability per token given the prompt) and the same by total log-probability;\n"
                "  with --reference R.h5 also implicit_reward_accuracy: (DPO's: log-ratios to R summed per reply)\n"
                "  and implicit_reward_margin: (their mean difference)\n"
+               "       griffin eval --checkpoint CKPT.h5 --reward-model RM.h5 --prompts P.h5 [--reference R.h5]\n"
+               "                    [--max-docs N] [--max-new-tokens N] [--batch B]\n"
+               "  answers the prompts of a prompt or preference corpus greedily (default 64 new tokens) and prints\n"
+               "  the reward model's rm_score: of the answers (mean, stderr; scored as rlhf's held-out evaluation\n"
+               "  scores them), log_ratio_to_reference: (log p - log p_ref summed per answer; 0 without --reference),\n"
+               "  ended_with_end_of_turn: and mean_answer_tokens:\n"
                "       griffin eval --checkpoint CKPT.h5 --tasks FILE.jsonl[,FILE2...] [...]\n"
                "  multiple-choice and generation tasks as lm-evaluation-harness scores them (griffin eval --tasks --help)\n");
 }
@@ -220,7 +227,7 @@ static int eval_preferences(const char *ckpt, const char *path, long max_docs, i
 
 /* the options of `griffin eval` (the --tasks form parses its own: train/tools/eval_tasks.c) */
 typedef struct {
-    const char *ckpt, *corpora[64], *chat_prompts, *preferences, *per_doc, *reference, *compare;
+    const char *ckpt, *corpora[64], *chat_prompts, *preferences, *per_doc, *reference, *compare, *reward_model, *prompts;
     int max_new, n_corpora, max_len, batch, by_pos, bucket_w;
     long max_docs, min_len;
     long long eot;
@@ -257,6 +264,8 @@ static int eval_args(EvalArgs *o, int argc, char **argv) {
         else if (!strcmp(a, "--per-document")) o->per_doc = v;
         else if (!strcmp(a, "--preferences")) o->preferences = v;
         else if (!strcmp(a, "--reference")) o->reference = v;
+        else if (!strcmp(a, "--reward-model")) o->reward_model = v;
+        else if (!strcmp(a, "--prompts")) o->prompts = v;
         else if (!strcmp(a, "--max-new-tokens")) o->max_new = atoi(v);
         else if (!strcmp(a, "--weights")) o->wf = weights_option("griffin eval", v);
         else if (!strcmp(a, "--compare-weights")) o->compare = v;
@@ -388,6 +397,9 @@ int cmd_eval(int argc, char **argv) {
     if (eval_args(&o, argc, argv)) return 0;
     CHECK(!o.preferences || o.wf == WEIGHTS_FP32, "griffin eval: --weights applies to corpora, --per-document and "
           "--chat-prompts, not to --preferences");
+    REQUIRE(!o.reward_model == !o.prompts, "eval: --reward-model and --prompts go together");
+    if (o.ckpt && o.reward_model)
+        return eval_rm_answers(o.ckpt, o.reward_model, o.prompts, o.reference, o.max_docs, o.max_new, o.batch);
     if (o.ckpt && o.preferences) return eval_preferences(o.ckpt, o.preferences, o.max_docs, o.batch, o.max_len, o.reference);
     if (o.ckpt && o.compare && o.n_corpora == 1)
         return eval_compare_weights(o.ckpt, o.corpora[0], o.compare, o.max_docs, o.max_len, o.batch);

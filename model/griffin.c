@@ -154,6 +154,31 @@ size_t griffin_arena_bytes(const GriffinConfig *cfg, int max_B, int max_T, int f
     return count.used * sizeof(float);
 }
 
+/* the activation arena and the input copies for (max_B, max_T) */
+static void alloc_arena(GriffinModel *m) {
+    m->layers = callocCheck((size_t)m->cfg.depth, sizeof(LayerActs));
+    Carver count = {NULL, 0};
+    layout(m, &count);
+    m->arena_floats = count.used;
+    m->arena = alignedCallocCheck(count.used * sizeof(float));
+    Carver real = {m->arena, 0};
+    layout(m, &real);
+    size_t N = (size_t)m->max_B * m->max_T;
+    m->tokens = mallocCheck(N * sizeof(int));
+    m->targets = mallocCheck(N * sizeof(int));
+    m->pos = mallocCheck(N * sizeof(int));
+    m->mask = mallocCheck(N);
+}
+
+static void free_arena(GriffinModel *m) {
+    free(m->arena);
+    free(m->layers);
+    free(m->tokens);
+    free(m->targets);
+    free(m->pos);
+    free(m->mask);
+}
+
 GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed, int flags) {
     GriffinModel *m = callocCheck(1, sizeof *m);
     shape(m, cfg, max_B, max_T, flags);
@@ -162,19 +187,25 @@ GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, 
     m->grads = NULL; /* allocated at first use, once the trainable set says how large (grads_buffer) */
     m->grad_floats = m->inference_only ? 0 : m->table.total;
     params_init(&m->table, m->params, seed);
-    m->layers = callocCheck((size_t)m->cfg.depth, sizeof(LayerActs));
-    Carver count = {NULL, 0};
-    layout(m, &count);
-    m->arena_floats = count.used;
-    m->arena = alignedCallocCheck(count.used * sizeof(float));
-    Carver real = {m->arena, 0};
-    layout(m, &real);
-    size_t N = (size_t)max_B * max_T;
-    m->tokens = mallocCheck(N * sizeof(int));
-    m->targets = mallocCheck(N * sizeof(int));
-    m->pos = mallocCheck(N * sizeof(int));
-    m->mask = mallocCheck(N);
+    alloc_arena(m);
     return m;
+}
+
+void griffin_reshape(GriffinModel *m, int max_B, int max_T, int flags) {
+    GriffinConfig c = m->cfg;
+    int active = m->lora_active, was_inference = m->inference_only;
+    free_arena(m);
+    shape(m, &c, max_B, max_T, flags);
+    m->lora_active = active;
+    if (m->inference_only) { /* no gradients from here on */
+        free(m->grads);
+        m->grads = NULL;
+        m->grad_floats = 0;
+    } else if (was_inference) {
+        CHECK(!m->frozen, "griffin_reshape: set the trainable set again after making an inference model trainable");
+        m->grad_floats = m->table.total;
+    }
+    alloc_arena(m);
 }
 
 void griffin_free(GriffinModel *m) {
@@ -183,12 +214,7 @@ void griffin_free(GriffinModel *m) {
     param_table_free(&m->table);
     free(m->params);
     free(m->grads);
-    free(m->arena);
-    free(m->layers);
-    free(m->tokens);
-    free(m->targets);
-    free(m->pos);
-    free(m->mask);
+    free_arena(m);
     free(m->frozen);
     free(m->grad_off);
     free(m);

@@ -124,6 +124,10 @@ GriffinModel *griffin_create(const GriffinConfig *cfg, int max_B, int max_T, uin
 #define GRIFFIN_CHUNKED_LOSS 4
 GriffinModel *griffin_create_ex(const GriffinConfig *cfg, int max_B, int max_T, uint64_t seed, int flags);
 void griffin_free(GriffinModel *m);
+/* The activation arena for batches up to (max_B, max_T) with flags (as griffin_create_ex),
+ * keeping the parameters, adapters and weight formats: one copy of the weights however the
+ * batch is sized (griffin sample sizes it once the prompts are tokenized). */
+void griffin_reshape(GriffinModel *m, int max_B, int max_T, int flags);
 
 /* Forward over a (B,T) batch. tokens, pos [B,T]; targets [B,T] or NULL (no loss); mask [B,T]
  * of 0/1 or NULL (all targets count). Returns the mean loss over unmasked targets (0 without

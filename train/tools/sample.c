@@ -160,8 +160,8 @@ int cmd_sample(int argc, char **argv) {
         maxP = lens[i] > maxP ? lens[i] : maxP;
     }
     int B = batch < total ? batch : total;
-    GriffinModel *m = griffin_create(&lm.m->cfg, B, maxP, 0);
-    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    GriffinModel *m = lm.m; /* the loaded weights, with an arena for the batch: no second copy */
+    griffin_reshape(m, B, maxP, GRIFFIN_INFERENCE);
     weights_apply(m, wf, ckpt);
     TokenizerSpecials spc = tokenizer_specials(lm.tok);
     sp.vocab_limit = tokenizer_vocab_size(lm.tok); /* never an id the tokenizer cannot decode */
@@ -194,7 +194,6 @@ int cmd_sample(int argc, char **argv) {
     free(ids);
     free(lens);
     free(texts);
-    griffin_free(m);
     loaded_model_free(&lm);
     free(cfg);
     return 0;

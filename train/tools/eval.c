@@ -80,8 +80,8 @@ static int eval_per_document(const char *ckpt, const char *path, const char *out
     LoadedModel lm;
     load_model(ckpt, 1, 1, &lm);
     int T = max_len > 0 ? max_len : lm.cfg->train.seq_len;
-    GriffinModel *m = griffin_create_ex(&lm.m->cfg, 1, T, 0, 1);
-    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    GriffinModel *m = lm.m; /* the loaded weights, with an arena for this batch (no copy) */
+    griffin_reshape(m, 1, T, 1);
     weights_apply(m, wf, ckpt);
     Corpus *cp = corpus_open(path, CORPUS_ANY);
     CHECK(corpus_kind(cp) == CORPUS_TEXT || corpus_kind(cp) == CORPUS_CHAT,
@@ -129,7 +129,6 @@ static int eval_per_document(const char *ckpt, const char *path, const char *out
     free(pos);
     decode_free(s);
     corpus_close(cp);
-    griffin_free(m);
     loaded_model_free(&lm);
     return 0;
 }
@@ -157,8 +156,8 @@ static int eval_chat_endings(const char *ckpt, const char *path, long max_docs, 
         maxP = p > maxP ? p : maxP;
     }
     CHECK(n > 0, "griffin eval: %s has no chat prompts", path);
-    GriffinModel *m = griffin_create_ex(&lm.m->cfg, batch, maxP, 0, 1);
-    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    GriffinModel *m = lm.m; /* the loaded weights, with an arena for this batch (no copy) */
+    griffin_reshape(m, batch, maxP, 1);
     weights_apply(m, wf, ckpt);
     SamplerParams greedy = {0.0f, 0, 1.0f, tokenizer_vocab_size(lm.tok)};
     int stops[2] = {sp.eos, sp.end_of_turn}, ended = 0;
@@ -182,7 +181,6 @@ static int eval_chat_endings(const char *ckpt, const char *path, long max_docs, 
     free(prompts);
     free(lens);
     corpus_close(cp);
-    griffin_free(m);
     loaded_model_free(&lm);
     return 0;
 }
@@ -202,8 +200,8 @@ static int eval_preferences(const char *ckpt, const char *path, long max_docs, i
     Corpus *cp = corpus_open(path, CORPUS_PREFERENCE);
     if (lm.tok) corpus_check_tokenizer(cp, lm.tok, ckpt);
     int T = max_len > 0 ? max_len : lm.cfg->train.seq_len;
-    GriffinModel *m = griffin_create_ex(&lm.m->cfg, 2 * batch, T, 0, GRIFFIN_INFERENCE | GRIFFIN_CHUNKED_LOSS);
-    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    GriffinModel *m = lm.m; /* the loaded weights, with an arena for this batch (no copy) */
+    griffin_reshape(m, 2 * batch, T, GRIFFIN_INFERENCE | GRIFFIN_CHUNKED_LOSS);
     size_t nd = corpus_num_docs(cp);
     if (max_docs >= 0 && (size_t)max_docs < nd) nd = (size_t)max_docs;
     int *tok = mallocCheck(sizeof(int) * 2 * (size_t)batch * T), *pos = mallocCheck(sizeof(int) * 2 * (size_t)batch * T);
@@ -220,7 +218,6 @@ static int eval_preferences(const char *ckpt, const char *path, long max_docs, i
     free(rows);
     free(r);
     corpus_close(cp);
-    griffin_free(m);
     loaded_model_free(&lm);
     return 0;
 }
@@ -359,8 +356,8 @@ static int eval_corpora(const EvalArgs *o) {
     LoadedModel lm;
     load_model(o->ckpt, 1, 1, &lm);
     int T = o->max_len > 0 ? o->max_len : lm.cfg->train.seq_len;
-    GriffinModel *m = griffin_create(&lm.m->cfg, o->batch, T, 0);
-    memcpy(m->params, lm.m->params, m->table.total * sizeof(float));
+    GriffinModel *m = lm.m; /* the loaded weights, with an arena for this batch (no copy) */
+    griffin_reshape(m, o->batch, T, 0);
     weights_apply(m, o->wf, o->ckpt);
     printf("checkpoint: %s (step %lld)\nmax_length: %d\n", o->ckpt, (long long)lm.step, T);
     if (o->wf != WEIGHTS_FP32) printf("weights: %s\n", weight_format_name(o->wf));
@@ -385,7 +382,6 @@ static int eval_corpora(const EvalArgs *o) {
     }
     free(s.bucket_nll);
     free(s.bucket_n);
-    griffin_free(m);
     loaded_model_free(&lm);
     return 0;
 }

@@ -104,8 +104,9 @@ GriffinModel *load_frozen(const char *path, int B, int T, const GriffinConfig *w
     if (want)
         REQUIRE(lm.m->cfg.vocab_size == want->vocab_size, "%s %s has vocabulary %d, the policy %d", what, path,
               lm.m->cfg.vocab_size, want->vocab_size);
-    GriffinModel *m = griffin_create_ex(&lm.m->cfg, B, T, 0, GRIFFIN_INFERENCE | flags);
-    memcpy(m->params, lm.m->params, m->table.total * sizeof(float)); /* a prefix of an adapted model's */
+    GriffinModel *m = lm.m; /* the loaded weights with an inference arena for B x T: one copy */
+    griffin_reshape(m, B, T, GRIFFIN_INFERENCE | flags);
+    lm.m = NULL;
     loaded_model_free(&lm);
     return m;
 }

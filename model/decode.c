@@ -212,15 +212,13 @@ static void step_linear(const DecodeState *s, float *y, const float *x, int l, P
     WeightView w = griffin_weight(m, wi);
     gemv_view(y, x, &w, p, b, B);
     if (!m->lora_active) return;
-    for (int t = 0; t < LORA_NUM; t++) { /* the adapter of this weight, if any */
-        int ia = lora_tensor(&m->table, l, (LoraTarget)t, 0);
-        if (ia < 0 || m->table.t[ia].lora_of != wi) continue;
-        const TensorInfo *W = &m->table.t[wi];
-        int up = slot == P_UP_W, NI = W->shape[1], NO = up ? W->shape[2] : W->shape[0], r = m->cfg.lora_rank;
-        const float *A = m->params + m->table.t[ia].offset + (size_t)p * r * NI;
-        const float *Bm = m->params + m->table.t[ia + 1].offset + (size_t)p * NO * r;
-        lora_forward(y, s->lora_u, x, A, Bm, m->cfg.lora_alpha / (float)r, B, NI, NO, r);
-    }
+    int ia = lora_tensor_of_slot(&m->table, l, slot, 0), ib = lora_tensor_of_slot(&m->table, l, slot, 1);
+    if (ia < 0) return;
+    const TensorInfo *W = &m->table.t[wi];
+    int up = slot == P_UP_W, NI = W->shape[1], NO = up ? W->shape[2] : W->shape[0], r = m->cfg.lora_rank;
+    const float *A = m->params + m->table.t[ia].offset + (size_t)p * r * NI;
+    const float *Bm = m->params + m->table.t[ib].offset + (size_t)p * NO * r;
+    lora_forward(y, s->lora_u, x, A, Bm, m->cfg.lora_alpha / (float)r, B, NI, NO, r);
 }
 
 /* mlp_forward (mlp.c) with the decode products: x [B,D]; layer l's w_up [2,D,F], b_up [2,F];

@@ -42,6 +42,12 @@ int lora_tensor(const ParamTable *pt, int layer, LoraTarget t, int part) {
     return pt->lora_index ? pt->lora_index[((size_t)layer * LORA_NUM + t) * 2 + part] : -1;
 }
 
+int lora_tensor_of_slot(const ParamTable *pt, int layer, ParamSlot s, int part) {
+    for (int t = 0; t < LORA_NUM; t++)
+        if (lora_target_slot((LoraTarget)t) == s) return lora_tensor(pt, layer, (LoraTarget)t, part);
+    return -1;
+}
+
 /* A [r,NI] uniform(±1/sqrt(NI)), B [NO,r] zero (the adapted model starts as the base); per
  * branch for ffw_up. Adapters go in layer order, A before B. */
 static void add_lora(ParamTable *pt, int cap, const GriffinConfig *c) {

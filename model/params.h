@@ -73,6 +73,8 @@ int param_table_find(const ParamTable *pt, const char *name);
 ParamSlot lora_target_slot(LoraTarget t);
 /* tensor index of layer l's adapter part (0 = A, 1 = B) on target t, or -1 */
 int lora_tensor(const ParamTable *pt, int layer, LoraTarget t, int part);
+/* the same for the adapter of layer l's weight slot s (P_Q_W, ...), or -1 */
+int lora_tensor_of_slot(const ParamTable *pt, int layer, ParamSlot s, int part);
 
 /* Pointers of one layer's tensors inside a flat buffer (params or grads); absent slots NULL. */
 typedef struct {

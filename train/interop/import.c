@@ -346,11 +346,9 @@ static int import_peft(Import *x) {
         fprintf(stderr, "griffin import: %s (adapters for the base %s)\n", x->err, x->base);
         goto done;
     }
-    char *out_ini = train_config_to_ini(ac);
-    CkptState s = {.pt = &x->pt, .params = x->params, .config = out_ini, .tokenizer = ld.tokenizer,
+    CkptState s = {.pt = &x->pt, .params = x->params, .config = ini, .tokenizer = ld.tokenizer,
                    .tokenizer_len = ld.tokenizer_len};
     rc = save_as(x->out, &s, x->err, sizeof x->err);
-    free(out_ini);
     if (rc) fprintf(stderr, "griffin import: %s\n", x->err);
     else printf("imported the PEFT adapter %s (rank %d, alpha %g, %d tensors) onto %s -> %s\n", x->weights,
                 x->cfg.lora_rank, (double)x->cfg.lora_alpha, x->n_tensors, x->base, x->out);

@@ -12,7 +12,8 @@ set_source_files_properties(test_gemv_narrow.c PROPERTIES COMPILE_OPTIONS -ffp-c
 add_executable(parity_dump test_model_parity.c)
 target_compile_options(parity_dump PRIVATE ${GRIFFIN_WARNINGS} ${GRIFFIN_C_WARNINGS})
 target_link_libraries(parity_dump PRIVATE griffin_core)
-foreach(case griffin_packed griffin_plain griffin_deep hawk_packed transformer_packed transformer_global)
+foreach(case griffin_packed griffin_plain griffin_deep hawk_packed transformer_packed transformer_global
+    griffin_lora transformer_lora)
   add_test(NAME parity_${case}
     COMMAND bash -c "$<TARGET_FILE:parity_dump> ${case} parity_${case}.dump && ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ref/check_parity.py parity_${case}.dump")
   set_tests_properties(parity_${case} PROPERTIES LABELS "model;reference")

@@ -20,15 +20,23 @@ typedef struct {
     int D, E, F, H, depth, A, V, B, T;
     int packed; /* documents packed into rows, some targets masked */
     float cap;
+    int lora_rank;       /* LoRA adapters (0: none), perturbed like every tensor so B != 0 */
+    float lora_alpha;
+    unsigned lora_targets;
 } ParityCase;
 
 static const ParityCase cases[] = {
-    {"griffin_packed", FAMILY_GRIFFIN, 32, 24, 48, 2, 3, 5, 37, 2, 14, 1, 30.0f},
-    {"griffin_plain", FAMILY_GRIFFIN, 32, 32, 40, 2, 3, 6, 29, 2, 11, 0, 30.0f},
-    {"griffin_deep", FAMILY_GRIFFIN, 16, 20, 24, 2, 6, 3, 23, 3, 9, 1, 0.0f},
-    {"hawk_packed", FAMILY_HAWK, 32, 40, 48, 4, 2, 5, 31, 2, 14, 1, 30.0f},
-    {"transformer_packed", FAMILY_TRANSFORMER, 32, 32, 48, 2, 2, 4, 31, 2, 14, 1, 30.0f},
-    {"transformer_global", FAMILY_TRANSFORMER, 32, 32, 48, 4, 2, 16, 31, 2, 16, 0, 30.0f},
+    {"griffin_packed", FAMILY_GRIFFIN, 32, 24, 48, 2, 3, 5, 37, 2, 14, 1, 30.0f, 0, 0, 0},
+    {"griffin_plain", FAMILY_GRIFFIN, 32, 32, 40, 2, 3, 6, 29, 2, 11, 0, 30.0f, 0, 0, 0},
+    {"griffin_deep", FAMILY_GRIFFIN, 16, 20, 24, 2, 6, 3, 23, 3, 9, 1, 0.0f, 0, 0, 0},
+    {"hawk_packed", FAMILY_HAWK, 32, 40, 48, 4, 2, 5, 31, 2, 14, 1, 30.0f, 0, 0, 0},
+    {"transformer_packed", FAMILY_TRANSFORMER, 32, 32, 48, 2, 2, 4, 31, 2, 14, 1, 30.0f, 0, 0, 0},
+    {"transformer_global", FAMILY_TRANSFORMER, 32, 32, 48, 4, 2, 16, 31, 2, 16, 0, 30.0f, 0, 0, 0},
+    /* adapters on every linear of both temporal blocks and the MLP */
+    {"griffin_lora", FAMILY_GRIFFIN, 32, 24, 48, 2, 3, 5, 37, 2, 14, 1, 30.0f, 3, 6.0f, LORA_ALL},
+    /* a subset (attention K/V and the MLP's down projection only), another rank and scale */
+    {"transformer_lora", FAMILY_TRANSFORMER, 32, 32, 48, 2, 2, 4, 31, 2, 14, 1, 30.0f, 2, 1.0f,
+     (1u << LORA_K) | (1u << LORA_V) | (1u << LORA_DOWN)},
 };
 
 typedef struct {
@@ -79,6 +87,9 @@ int main(int argc, char **argv) {
     cfg.window = pc->A;
     cfg.soft_cap = pc->cap;
     cfg.embed_scale = 1;
+    cfg.lora_rank = pc->lora_rank;
+    cfg.lora_alpha = pc->lora_alpha;
+    cfg.lora_targets = pc->lora_targets;
     GriffinModel *m = griffin_create(&cfg, pc->B, pc->T, 42);
     cfg = m->cfg;
 
@@ -142,7 +153,15 @@ int main(int argc, char **argv) {
             family_name(cfg.family), cfg.vocab_size, cfg.width, cfg.lru_width, cfg.mlp_width, cfg.num_heads,
             cfg.depth, cfg.window, (double)cfg.soft_cap, cfg.embed_scale);
     for (int l = 0; l < cfg.depth; l++) fprintf(f, "%s%d", l ? "," : "", (int)cfg.block_types[l]);
-    fprintf(f, "]},\"B\":%d,\"T\":%d,\"loss\":%.9g,\"tensors\":[%s]}\n", B, T, (double)loss, d.dir);
+    fprintf(f, "]");
+    if (cfg.lora_rank > 0) {
+        fprintf(f, ",\"lora\":{\"rank\":%d,\"alpha\":%.9g,\"targets\":[", cfg.lora_rank, (double)cfg.lora_alpha);
+        int first = 1;
+        for (int t = 0; t < LORA_NUM; t++)
+            if (cfg.lora_targets & (1u << t)) fprintf(f, "%s\"%s\"", first ? "" : ",", lora_target_name((LoraTarget)t)), first = 0;
+        fprintf(f, "]}");
+    }
+    fprintf(f, "},\"B\":%d,\"T\":%d,\"loss\":%.9g,\"tensors\":[%s]}\n", B, T, (double)loss, d.dir);
     FILE *src = fopenCheck(tmp, "rb");
     size_t n;
     while ((n = fread(tmp, 1, sizeof tmp, src)) > 0) CHECK(fwrite(tmp, 1, n, f) == n, "short write");

@@ -9,8 +9,15 @@ Config dict (the "config" object of a griffin-dump, see check_parity.py):
     soft_cap (float, 0 = off), embed_scale (0/1), block_types (list of N ints:
     0 = recurrent, 1 = attention). "family" is informational only.
 
+Optional LoRA adapters (the adapter issue's math, not the C code): config key "lora" =
+{"rank": r, "alpha": alpha, "targets": [official linear names]}. A targeted linear
+W [NO, NI] computes y = x W^T + b + (alpha / r) (x A^T) B^T with A [r, NI] and B [NO, r],
+named <linear stem>.lora_A.weight / .lora_B.weight (e.g. blocks.0.attention_block.proj_q.
+lora_A.weight); ffw_up (stored [2, D, E], in x out) has one pair per branch, A [2, r, D],
+B [2, E, r]. The adapters are applied unmerged, so autograd gives dA and dB directly.
+
 Parameters: a dict of official torch state_dict names (section 15.1) -> tensors, with
-exactly the shapes of section 15.1. Sequential Python loops are used on purpose: sizes
+exactly the shapes of section 15.1 (and the adapters' above). Sequential Python loops are used on purpose: sizes
 are tiny and loops mirror the equations one to one.
 """
 
@@ -78,6 +85,44 @@ def param_shapes(cfg):
             (m + "ffw_down.weight", (D, E)), (m + "ffw_down.bias", (D,)),
         ]
     out.append(("final_norm.scale", (D,)))
+    return out + lora_shapes(cfg, out)
+
+
+LORA_TARGETS = ("proj_q", "proj_k", "proj_v", "proj_final",
+                "linear_x", "linear_y", "linear_out", "ffw_up", "ffw_down")
+
+
+def lora_settings(cfg):
+    """(rank, scale alpha/rank, set of target names), or (0, 0.0, empty) without adapters."""
+    lo = cfg.get("lora")
+    if not lo or not lo.get("rank"):
+        return 0, 0.0, frozenset()
+    r = int(lo["rank"])
+    targets = frozenset(lo.get("targets", LORA_TARGETS))
+    unknown = sorted(targets - set(LORA_TARGETS))
+    if unknown:
+        raise ValueError("lora targets %s are not linear layers (%s)" % (unknown, LORA_TARGETS))
+    return r, float(lo["alpha"]) / r, targets
+
+
+def lora_shapes(cfg, base):
+    """The adapters' (name, shape) for the base table `base`: one A/B pair per targeted
+    linear, the A after the B of the previous one, in the base's order."""
+    r, _, targets = lora_settings(cfg)
+    out = []
+    if not r:
+        return out
+    for name, shape in base:
+        parts = name.split(".")
+        if len(parts) < 4 or parts[-2] not in targets:
+            continue
+        stem = ".".join(parts[:-1])
+        if parts[-2] == "ffw_up" and parts[-1] == "w":            # [2, D, E] stored in x out
+            out += [(stem + ".lora_A.weight", (2, r, shape[1])),
+                    (stem + ".lora_B.weight", (2, shape[2], r))]
+        elif parts[-1] == "weight":                                # torch Linear [NO, NI]
+            out += [(stem + ".lora_A.weight", (r, shape[1])),
+                    (stem + ".lora_B.weight", (shape[0], r))]
     return out
 
 
@@ -107,7 +152,12 @@ def init_params(cfg, gen, perturb=0.0):
     params = {}
     for name, shape in param_shapes(cfg):
         short = ".".join(name.split(".")[-2:])       # e.g. "rg_lru.a_param", "ffw_up.b"
-        if name == "embedder.input_embedding":
+        if short == "lora_A.weight":                  # PEFT: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(NI))
+            bound = 1.0 / math.sqrt(shape[-1])
+            t = (2.0 * torch.rand(shape, generator=gen, dtype=torch.float64) - 1.0) * bound
+        elif short == "lora_B.weight":                # zero: the adapted model starts as the base
+            t = zero(shape)
+        elif name == "embedder.input_embedding":
             t = normal(shape, math.sqrt(1.0 / D))
         elif short.endswith("scale") or short.split(".")[-1] in ("bias", "b"):
             t = zero(shape)
@@ -158,6 +208,16 @@ def linear(x, weight, bias=None):
     """torch-convention Linear: weight [out, in], y = x W^T + b."""
     y = x @ weight.t()
     return y if bias is None else y + bias
+
+
+def adapted_linear(x, p, stem, bias=True):
+    """linear(x, p[stem.weight], p[stem.bias]) plus, when the config puts an adapter on it
+    (p holds stem.lora_A.weight), (alpha / r) (x A^T) B^T. The scale rides in p["lora.scale"]."""
+    y = linear(x, p[stem + ".weight"], p[stem + ".bias"] if bias else None)
+    a = p.get(stem + ".lora_A.weight")
+    if a is None:
+        return y
+    return y + p["lora.scale"] * ((x @ a.t()) @ p[stem + ".lora_B.weight"].t())
 
 
 class ClippedSqrt(torch.autograd.Function):
@@ -237,13 +297,13 @@ def rg_lru(c, segment_pos, a_param, wx, bx, wa, ba):
 def recurrent_block(h, segment_pos, p, prefix):
     """Section 7: out = linear_out(RG-LRU(Conv1D(linear_x(h))) * gelu(linear_y(h)))."""
     g = lambda n: p[prefix + n]
-    y_br = gelu_tanh(linear(h, g("linear_y.weight"), g("linear_y.bias")))
-    x_br = linear(h, g("linear_x.weight"), g("linear_x.bias"))
+    y_br = gelu_tanh(adapted_linear(h, p, prefix + "linear_y"))
+    x_br = adapted_linear(h, p, prefix + "linear_x")
     c = conv1d(x_br, g("conv_1d.w"), g("conv_1d.b"), segment_pos)
     o = rg_lru(c, segment_pos, g("rg_lru.a_param"),
                g("rg_lru.input_gate.w"), g("rg_lru.input_gate.b"),
                g("rg_lru.a_gate.w"), g("rg_lru.a_gate.b"))
-    return linear(o * y_br, g("linear_out.weight"), g("linear_out.bias"))
+    return adapted_linear(o * y_br, p, prefix + "linear_out")
 
 
 # ----------------------------------------------------------------------------------------
@@ -285,17 +345,16 @@ def attention_block(h, segment_pos, p, prefix, cfg):
     B, T, D = h.shape
     H = cfg["num_heads"]
     hd = D // H
-    g = lambda n: p[prefix + n]
-    q = linear(h, g("proj_q.weight")).reshape(B, T, H, hd)
-    k = linear(h, g("proj_k.weight")).reshape(B, T, 1, hd)
-    v = linear(h, g("proj_v.weight"))                               # [B,T,hd]
+    q = adapted_linear(h, p, prefix + "proj_q", bias=False).reshape(B, T, H, hd)
+    k = adapted_linear(h, p, prefix + "proj_k", bias=False).reshape(B, T, 1, hd)
+    v = adapted_linear(h, p, prefix + "proj_v", bias=False)        # [B,T,hd]
     q, k = rope(q, segment_pos), rope(k, segment_pos)[:, :, 0]     # k [B,T,hd]
     s = torch.einsum("btnd,bsd->bnts", q, k) * hd ** -0.5           # [B,H,T,T]
     allowed = attention_mask(segment_pos, cfg["window"])[:, None]   # [B,1,T,T]
     s = s.masked_fill(~allowed, float("-inf"))
     prob = torch.softmax(s, dim=-1)
     o = torch.einsum("bnts,bsd->btnd", prob, v).reshape(B, T, D)
-    return linear(o, g("proj_final.weight"), g("proj_final.bias"))
+    return adapted_linear(o, p, prefix + "proj_final")
 
 
 # ----------------------------------------------------------------------------------------
@@ -304,9 +363,13 @@ def attention_block(h, segment_pos, p, prefix, cfg):
 def mlp_block(n, p, prefix):
     """Section 6: ffw_down(gelu(n w[0] + b[0]) * (n w[1] + b[1]))."""
     w, b = p[prefix + "ffw_up.w"], p[prefix + "ffw_up.b"]
-    gate = gelu_tanh(n @ w[0] + b[0, 0, 0])
-    up = n @ w[1] + b[1, 0, 0]
-    return linear(gate * up, p[prefix + "ffw_down.weight"], p[prefix + "ffw_down.bias"])
+    branch = [n @ w[i] + b[i, 0, 0] for i in range(2)]
+    a = p.get(prefix + "ffw_up.lora_A.weight")
+    if a is not None:                                  # one adapter pair per branch
+        bb = p[prefix + "ffw_up.lora_B.weight"]
+        branch = [branch[i] + p["lora.scale"] * ((n @ a[i].t()) @ bb[i].t()) for i in range(2)]
+    gate, up = gelu_tanh(branch[0]), branch[1]
+    return adapted_linear(gate * up, p, prefix + "ffw_down")
 
 
 def residual_block(x, segment_pos, p, i, cfg):
@@ -325,6 +388,7 @@ def forward(cfg, params, tokens, segment_pos):
     """Soft-capped logits [B,T,V] from tokens [B,T] and segment_pos [B,T] (section 2)."""
     tokens = torch.as_tensor(tokens, dtype=torch.long)
     segment_pos = torch.as_tensor(segment_pos, dtype=torch.long)
+    params = dict(params, **{"lora.scale": lora_settings(cfg)[1]})
     table = params["embedder.input_embedding"]
     D = table.shape[1]
     x = table[tokens]

@@ -140,6 +140,43 @@ def test_gradcheck(family, **kw):
              cfg["soft_cap"], sum(t.numel() for t in inputs)))
 
 
+def test_lora():
+    """Adapters (section: the LoRA issue's math): B = 0 gives the base bitwise; the unmerged
+    adapters equal the merged weight W + (alpha/r) B A; gradcheck through them."""
+    base = tiny_cfg("griffin", depth=3)
+    cfg = dict(base, lora={"rank": 2, "alpha": 3.0, "targets": list(R.LORA_TARGETS)})
+    p = R.init_params(cfg, torch.Generator().manual_seed(11))      # B = 0 here
+    tokens, segpos, targets, mask = packed_inputs(2, 9, cfg["vocab_size"], 11)
+    plain = {n: p[n] for n, _ in R.param_shapes(base)}
+    check(torch.equal(R.forward(cfg, p, tokens, segpos), R.forward(base, plain, tokens, segpos)),
+          "lora: B = 0 gives the base model's logits bitwise")
+    g = torch.Generator().manual_seed(12)
+    for n, _ in R.param_shapes(cfg):
+        if n.endswith("lora_B.weight"):
+            p[n] = 0.3 * torch.randn(p[n].shape, generator=g, dtype=torch.float64)
+    s = 3.0 / 2
+    merged = dict(plain)
+    for n, _ in R.lora_shapes(cfg, R.param_shapes(base)):
+        if not n.endswith("lora_A.weight"):
+            continue
+        stem = n[:-len(".lora_A.weight")]
+        a, b = p[n], p[stem + ".lora_B.weight"]
+        if stem.endswith("ffw_up"):                 # [2, D, E] in x out: W_i += s (B_i A_i)^T
+            merged[stem + ".w"] = p[stem + ".w"] + s * torch.stack([(b[i] @ a[i]).t() for i in range(2)])
+        else:
+            merged[stem + ".weight"] = p[stem + ".weight"] + s * (b @ a)
+    diff = (R.forward(cfg, p, tokens, segpos) - R.forward(base, merged, tokens, segpos)).abs().max()
+    check(float(diff) < 1e-12, "lora: adapted logits equal the merged model's (max diff %.1e)" % float(diff))
+    names = [n for n, _ in R.param_shapes(cfg)]
+
+    def f(*tensors):
+        return R.loss_fn(R.forward(cfg, dict(zip(names, tensors)), tokens, segpos), targets, mask)
+
+    inputs = tuple(p[n].clone().requires_grad_(True) for n in names)
+    ok = torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-7, rtol=1e-5, raise_exception=False)
+    check(ok, "gradcheck with adapters on every linear: rank 2, %d params" % sum(t.numel() for t in inputs))
+
+
 def test_conv_tap_order():
     g = torch.Generator().manual_seed(5)
     B, T, L, K = 2, 7, 5, R.CONV_WIDTH
@@ -232,6 +269,7 @@ def main():
     test_gradcheck("griffin")
     test_gradcheck("griffin", depth=3, H=4, L=8, cap=0.0, emb=0, W=2)
     test_gradcheck("hawk", depth=2)
+    test_lora()
     test_conv_tap_order()
     test_packing()
     test_causality_and_window()

@@ -74,8 +74,8 @@ int eval_rm_answers(const char *ckpt, const char *rm, const char *prompts, const
     REQUIRE(sp.end_of_turn >= 0, "eval: the tokenizer of %s has no <end_of_turn>", ckpt);
     int T = maxP + max_new, G = batch < n ? batch : n;
     const GriffinConfig *cfg = &lm.m->cfg;
-    GriffinModel *pol = griffin_create_ex(cfg, G, T, 0, GRIFFIN_INFERENCE | GRIFFIN_CHUNKED_LOSS);
-    memcpy(pol->params, lm.m->params, pol->table.total * sizeof(float));
+    GriffinModel *pol = lm.m; /* resized in place: one copy of the weights */
+    griffin_reshape(pol, G, T, GRIFFIN_INFERENCE | GRIFFIN_CHUNKED_LOSS);
     GriffinModel *ref = reference ? load_frozen(reference, G, T, cfg, lm.tok, "eval: --reference",
                                                 GRIFFIN_CHUNKED_LOSS) : pol;
     GriffinModel *r = load_frozen(rm, G, T, cfg, lm.tok, "eval: --reward-model", GRIFFIN_CHUNKED_LOSS);
@@ -99,8 +99,7 @@ int eval_rm_answers(const char *ckpt, const char *rm, const char *prompts, const
     free(len);
     corpus_close(c);
     if (ref != pol) griffin_free(ref);
-    griffin_free(pol);
-    griffin_free(r);
+    griffin_free(r); /* pol is lm's */
     loaded_model_free(&lm);
     return 0;
 }

@@ -54,11 +54,11 @@ static void row_sums(const GriffinModel *m, const int *tgt, const uint8_t *mask,
     }
 }
 
-/* an inference copy of a loaded model for R x T rows (logits kept) */
-static GriffinModel *scorer(const LoadedModel *lm, int R, int T) {
-    GriffinModel *m = griffin_create_ex(&lm->m->cfg, R, T, 0, GRIFFIN_INFERENCE);
-    memcpy(m->params, lm->m->params, m->table.total * sizeof(float));
-    return m;
+/* the loaded model itself, its arena resized for R x T rows (logits kept): one copy of the
+ * weights, as `sample` does */
+static GriffinModel *scorer(LoadedModel *lm, int R, int T) {
+    griffin_reshape(lm->m, R, T, GRIFFIN_INFERENCE);
+    return lm->m;
 }
 
 /* batch pairs d0 … d0+nb−1 into rows: chosen row b, rejected row batch + b; empty rows after */
@@ -142,9 +142,7 @@ int eval_policy_preferences(const char *ckpt, const char *path, long max_docs, i
     void *p[] = {tok, tgt, pos, mask, count, lp, lq};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
     corpus_close(cp);
-    griffin_free(m);
-    griffin_free(ref);
-    loaded_model_free(&lm);
+    loaded_model_free(&lm); /* m and ref belong to lm and lr */
     if (reference) loaded_model_free(&lr);
     return 0;
 }

@@ -392,14 +392,13 @@ static int longest_context(const Task *tasks, int n_tasks) {
 /* The prefill model: T columns (--max-length, else the longest context up to MAX_PREFILL) and
  * as many rows as keep rows × T within batch × train.seq_len tokens of activations (the
  * prefill runs a batch's contexts in chunks of those rows). */
-static GriffinModel *prefill_model(const TaskArgs *a, const LoadedModel *lm, int longest, int *T) {
+static GriffinModel *prefill_model(const TaskArgs *a, LoadedModel *lm, int longest, int *T) {
     int seq = lm->cfg->train.seq_len > 0 ? lm->cfg->train.seq_len : 256;
     *T = a->max_len > 0 ? a->max_len : longest > seq ? longest : seq;
     long budget = (long)a->batch * (a->max_len > 0 ? a->max_len : seq), rows = budget / *T;
     rows = rows < 1 ? 1 : rows > a->batch ? a->batch : rows;
-    GriffinModel *m = griffin_create_ex(&lm->m->cfg, (int)rows, *T, 0, GRIFFIN_INFERENCE | GRIFFIN_CHUNKED_LOSS);
-    memcpy(m->params, lm->m->params, m->table.total * sizeof(float));
-    return m;
+    griffin_reshape(lm->m, (int)rows, *T, GRIFFIN_INFERENCE | GRIFFIN_CHUNKED_LOSS); /* no second copy */
+    return lm->m;
 }
 
 static void run_tasks(const TaskArgs *a, LoadedModel *lm, Task *tasks, int n_tasks, FILE *f) {
@@ -419,6 +418,7 @@ static void run_tasks(const TaskArgs *a, LoadedModel *lm, Task *tasks, int n_tas
         long V = lm->m->cfg.vocab_size, rows = (long)m->max_B * T / Tmax, cap = (1L << 28) / ((long)Tmax * V);
         rows = rows < cap ? rows : cap;
         rows = rows < 1 ? 1 : rows > a->batch ? a->batch : rows;
+        /* a second model only for this check mode: it copies the weights */
         scratch = griffin_create_ex(&lm->m->cfg, (int)rows, Tmax, 0, GRIFFIN_INFERENCE);
         memcpy(scratch->params, lm->m->params, m->table.total * sizeof(float));
     }
@@ -431,8 +431,7 @@ static void run_tasks(const TaskArgs *a, LoadedModel *lm, Task *tasks, int n_tas
         else run_choice_task(m, scratch, T, t, a, f);
         fflush(stdout);
     }
-    griffin_free(m);
-    griffin_free(scratch);
+    griffin_free(scratch); /* m is lm's */
 }
 
 int cmd_eval_tasks(int argc, char **argv) {

@@ -49,11 +49,13 @@ void engine_set_base(Engine *e, const char *path, int n) {
     memset(e->base_of, 1, (size_t)(n < e->m->table.count ? n : e->m->table.count));
 }
 
-/* the resumed checkpoint's base, if it is an adapter checkpoint (taken from ld) */
+/* what the resumed checkpoint says: an adapter checkpoint's base and the tensors read from it
+ * (taken from ld), or for a full checkpoint none (tensors trained before may be frozen now) */
 static void take_base(Engine *e, CkptLoaded *ld) {
-    if (e->cfg->train.full_checkpoints || !ld->base || !ld->from_base) return;
     free(e->base);
     free(e->base_of);
+    e->base = NULL, e->base_of = NULL;
+    if (e->cfg->train.full_checkpoints || !ld->base || !ld->from_base) return;
     e->base = ld->base, e->base_of = ld->from_base;
     e->base_crc = ld->base_crc, e->base_size = ld->base_size;
     ld->base = NULL, ld->from_base = NULL;

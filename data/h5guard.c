@@ -124,6 +124,26 @@ int h5guard_check(const char *path, char *err, size_t errlen) { return check(pat
 
 int h5guard_check_header(const char *path, char *err, size_t errlen) { return check(path, 0, err, errlen); }
 
+int h5guard_identity(const char *path, uint32_t *crc, uint64_t *size, char *err, size_t errlen) {
+    int rc = check(path, 0, err, errlen);
+    if (rc < 0) return rc;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open: %s", strerror(errno));
+        return H5GUARD_MISSING;
+    }
+    uint8_t h[H5GUARD_BYTES];
+    if (rc == H5GUARD_OK) { /* checked by check(): the recorded CRC-32 and size */
+        rc = fread(h, 1, sizeof h, f) == sizeof h ? 0 : H5GUARD_MISSING;
+        *crc = get32(h + 20), *size = get64(h + 24);
+    } else { /* legacy: every byte */
+        rc = crc_rest(f, crc, size) ? H5GUARD_MISSING : 0;
+    }
+    if (rc) snprintf(err, errlen, "read error: %s", strerror(errno));
+    fclose(f);
+    return rc;
+}
+
 int h5guard_seal(const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "r+b");
     if (!f) {

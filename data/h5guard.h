@@ -37,6 +37,12 @@ int h5guard_check(const char *path, char *err, size_t errlen);
  * header is intact and the size is right", not that the payload was checked. */
 int h5guard_check_header(const char *path, char *err, size_t errlen);
 
+/* The file's identity without reading it whole when it is guarded: its size and the CRC-32 its
+ * header records (of bytes [H5GUARD_BYTES, size)), after h5guard_check_header; an unguarded
+ * (legacy) HDF5 file gets the CRC-32 of all its bytes computed. 0, or H5GUARD_MISSING /
+ * H5GUARD_BAD with one line (without the path) in err. */
+int h5guard_identity(const char *path, uint32_t *crc, uint64_t *size, char *err, size_t errlen);
+
 /* Fills the header for a payload of payload_size bytes with CRC-32 payload_crc. */
 void h5guard_header(uint8_t hdr[H5GUARD_BYTES], uint32_t payload_crc, uint64_t payload_size);
 

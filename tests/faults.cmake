@@ -11,7 +11,7 @@ add_executable(faults_poison_ckpt faults/poison_ckpt.c)
 target_compile_options(faults_poison_ckpt PRIVATE ${GRIFFIN_WARNINGS} ${GRIFFIN_C_WARNINGS})
 target_link_libraries(faults_poison_ckpt PRIVATE griffin_core)
 
-foreach(t kill corrupt diskfull jsonl corpora rankdeath nonfinite verify)
+foreach(t kill adapterkill corrupt diskfull jsonl corpora rankdeath nonfinite verify)
   add_test(NAME faults_${t}
     COMMAND ${GRIFFIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/faults/test_faults.py $<TARGET_FILE:griffin>
             ${FAULTS_LIC_DIR} ${t} $<TARGET_FILE:faults_make_bad_corpora>

@@ -2,7 +2,8 @@
  * tokenizer); keep-last-K; weights-only files; shape/name mismatch messages; a flipped byte,
  * a stale crc32 and a truncated file are each detected and the previous checkpoint used;
  * a write that fails under RLIMIT_FSIZE leaves no temp file and the previous one intact;
- * moments streamed through a fetch callback in pieces. */
+ * moments streamed through a fetch callback in pieces; adapter checkpoints over a base (and a
+ * chain of two) load bitwise, a changed, damaged, missing or moved base is refused in one line. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <hdf5.h>
@@ -389,6 +390,101 @@ static void test_streamed(const char *root) {
     world_free(&w);
 }
 
+static long file_size(const char *p) {
+    struct stat st;
+    return stat(p, &st) ? -1 : (long)st.st_size;
+}
+
+/* saves w with the tensors marked in omit left to base; 0 or the error code */
+static int save_adapter(const World *w, const char *dir, int64_t step, const char *base, const uint8_t *omit,
+                        char *path, size_t pathlen) {
+    char err[1024];
+    CkptState s = state_of(w, step);
+    CHECK(!h5guard_identity(base, &s.base_crc, &s.base_size, err, sizeof err), "identity of %s: %s", base, err);
+    s.base = base, s.omit = omit;
+    int rc = ckpt_save(dir, &s, 1, path, pathlen, err, sizeof err);
+    if (rc) fprintf(stderr, "(save error: %s)\n", err);
+    return rc;
+}
+
+/* CKPT_ERR_BASE loading path with the base read from `base`, the message naming it and `what` */
+static void expect_base_refused(const World *w, const char *path, const char *base, const char *what) {
+    float *p = mallocCheck(w->pt.total * 4);
+    char err[1024];
+    ckpt_set_base(base);
+    int rc = ckpt_load_weights(path, &w->pt, p, err, sizeof err);
+    ckpt_set_base(NULL);
+    EXPECT(rc == CKPT_ERR_BASE && strstr(err, base) && strstr(err, what) && !strchr(err, '\n'),
+           "adapter checkpoint over %s: rc %d, '%s' (wanted one line naming it and '%s')", base, rc, err, what);
+    free(p);
+}
+
+/* Adapter checkpoints: the tensors omitted are read from the base (checked by size and CRC-32
+ * first), bitwise; a chain of two; a changed, damaged or missing base refused in one line
+ * naming it; --base (ckpt_set_base) reads a moved base. */
+static void test_adapter(const char *root) {
+    World b, a, c;
+    world_init(&b, 11);
+    world_init(&a, 12);
+    world_init(&c, 13);
+    int n = b.pt.count;
+    uint8_t *omit_a = callocCheck((size_t)n, 1), *omit_c = callocCheck((size_t)n, 1);
+    for (int i = 0; i < n; i++) { /* a keeps b's first half; c keeps a's first three quarters */
+        const TensorInfo *t = &b.pt.t[i];
+        if ((omit_a[i] = i < n / 2)) memcpy(a.p + t->offset, b.p + t->offset, t->numel * 4);
+        if ((omit_c[i] = i < 3 * n / 4)) memcpy(c.p + t->offset, a.p + t->offset, t->numel * 4);
+    }
+    char dir[4096], base[4200], apath[4200], cpath[4200], full[4200], err[1024];
+    snprintf(dir, sizeof dir, "%s/adapter/base", root);
+    EXPECT(save(&b, dir, 1, 1) == CKPT_OK, "save the base");
+    snprintf(base, sizeof base, "%s/ckpt-1.h5", dir);
+    snprintf(dir, sizeof dir, "%s/adapter/full", root);
+    EXPECT(save(&a, dir, 2, 1) == CKPT_OK, "save a in full");
+    snprintf(full, sizeof full, "%s/ckpt-2.h5", dir);
+    snprintf(dir, sizeof dir, "%s/adapter/a", root);
+    EXPECT(save_adapter(&a, dir, 2, base, omit_a, apath, sizeof apath) == CKPT_OK, "save a over its base");
+    snprintf(dir, sizeof dir, "%s/adapter/c", root);
+    EXPECT(save_adapter(&c, dir, 3, apath, omit_c, cpath, sizeof cpath) == CKPT_OK, "save c over a");
+    printf("adapter checkpoint: %ld bytes, the full one %ld\n", file_size(apath), file_size(full));
+    EXPECT(file_size(apath) < file_size(full), "the adapter checkpoint is not smaller than the full one");
+
+    EXPECT(load_matches(&a, apath, 2), "a loaded from the adapter checkpoint + base differs");
+    EXPECT(load_matches(&c, cpath, 3), "c loaded through a chain of two differs");
+    float *p = mallocCheck(a.pt.total * 4);
+    CkptLoaded l;
+    EXPECT(ckpt_load(apath, &a.pt, p, NULL, NULL, &l, err, sizeof err) == CKPT_OK && l.base && !strcmp(l.base, base) &&
+           l.from_base && !memcmp(l.from_base, omit_a, (size_t)n), "the tensors read from the base: %s", err);
+    ckpt_loaded_free(&l);
+    EXPECT(ckpt_verify(apath, err, sizeof err) == CKPT_OK, "ckpt_verify of an adapter checkpoint: %s", err);
+
+    /* another model as the base, a flipped byte, a missing file */
+    expect_base_refused(&a, apath, full, "not the file it was trained from");
+    char flipped[4200], moved[4200];
+    size_t len;
+    char *bytes = read_file(base, &len);
+    snprintf(moved, sizeof moved, "%s/adapter/moved.h5", root);
+    write_file(moved, bytes, len);
+    bytes[len / 2] ^= 1;
+    snprintf(flipped, sizeof flipped, "%s/adapter/flipped.h5", root);
+    write_file(flipped, bytes, len);
+    free(bytes);
+    expect_base_refused(&a, apath, flipped, "CRC-32");
+    expect_base_refused(&a, apath, "/nonexistent/base.h5", "cannot open");
+    rename(base, moved);
+    EXPECT(ckpt_load_weights(apath, &a.pt, p, err, sizeof err) == CKPT_ERR_BASE && strstr(err, base),
+           "a moved base: %s", err);
+    ckpt_set_base(moved);
+    EXPECT(ckpt_load_weights(apath, &a.pt, p, err, sizeof err) == CKPT_OK && !memcmp(p, a.p, a.pt.total * 4),
+           "the moved base given with ckpt_set_base: %s", err);
+    ckpt_set_base(NULL);
+    free(p);
+    free(omit_a);
+    free(omit_c);
+    world_free(&a);
+    world_free(&b);
+    world_free(&c);
+}
+
 int main(void) {
     char root[] = "/tmp/griffin_ckpt_XXXXXX";
     CHECK(mkdtemp(root), "mkdtemp: %s", strerror(errno));
@@ -396,6 +492,7 @@ int main(void) {
     test_damage(root);
     test_write_failure(root);
     test_streamed(root);
+    test_adapter(root);
     if (!failures) {
         char cmd[256];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);

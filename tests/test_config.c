@@ -101,8 +101,10 @@ static void test_tiny(void) {
 
     /* overrides, including a stage key and a new corpus */
     char *over[] = {"--optim.lr=3e-4", "--stage.1.steps=5", "--train.steps=12", "--data.extra=/x/extra.h5",
-                    "--stage.2.mix=extra:1, gcide:3", "--model.family=hawk", "--train.out_dir=/tmp/run"};
-    rc = train_config_load(&cfg, path, 7, over, err, sizeof err);
+                    "--stage.2.mix=extra:1, gcide:3", "--model.family=hawk", "--train.out_dir=/tmp/run",
+                    "--train.full_checkpoints=true"};
+    EXPECT(!cfg.train.full_checkpoints, "train.full_checkpoints defaults to false");
+    rc = train_config_load(&cfg, path, 8, over, err, sizeof err);
     EXPECT(rc == 0, "tiny with overrides: %s", err);
     if (!rc) {
         EXPECT(cfg.optim.lr == 3e-4f && cfg.stage[0].steps == 5 && cfg.train.steps == 12, "override values");
@@ -110,6 +112,7 @@ static void test_tiny(void) {
                "mix override replaces the mix");
         EXPECT(cfg.griffin.family == FAMILY_HAWK && cfg.griffin.block_types[2] == BLOCK_RECURRENT, "family override");
         EXPECT(!strcmp(cfg.train.out_dir, "/tmp/run"), "absolute path kept");
+        EXPECT(cfg.train.full_checkpoints == 1, "train.full_checkpoints override");
         FILE *devnull = fopen("/dev/null", "w");
         train_config_print(&cfg, devnull);
         train_config_usage(devnull);

@@ -8,6 +8,8 @@ usage: test_faults.py GRIFFIN_BIN WORK_DIR TEST MAKE_BAD_CORPORA_BIN POISON_CKPT
              file appears (mid-write); the resumed run's per-step losses, grad norms and final
              parameters are bitwise those of the uninterrupted run; no temporary file is ever
              taken for a checkpoint and no checkpoint is ever found damaged
+  adapterkill  the same, 8 kills, for a LoRA run from a base checkpoint: its checkpoints are
+             adapter checkpoints (the adapters, their moments, the base named by path + CRC-32)
   corrupt    a flipped byte (5 places) or a truncation (2 lengths) in the newest checkpoint is
              reported naming the file, the previous one is used, and the run ends bitwise as
              the uninterrupted one
@@ -114,21 +116,21 @@ def reference(steps_args, name="ref"):
 
 
 # ---- kill ---------------------------------------------------------------------------------
-def test_kill():
-    args = ["--train.steps=200", "--stage.1.steps=130", "--stage.2.steps=70", "--train.checkpoint_every=2",
-            "--train.keep_checkpoints=2", "--train.eval_every=0"]
+def kill_many(out, args, want):
+    """SIGKILLs the run `want` times (half the instant a checkpoint's temporary file appears),
+    then lets it finish; returns (kills, mid_write, tmp_left, stderr of every attempt, final run)"""
     t0 = time.time()
-    run(pretrain_cmd(fresh("kill_start"), *args, "--train.steps=1", "--optim.warmup_steps=0"))
+    run(pretrain_cmd(fresh(os.path.basename(out) + "_start"), *args, "--train.steps=1", "--optim.warmup_steps=0"))
     t_start = time.time() - t0  # start-up, one step, one checkpoint
     t0 = time.time()
-    ref = reference(args, "kill_ref")
+    ref = reference(args, os.path.basename(out) + "_ref")
     t_ref = time.time() - t0
-    out = fresh("kill")
+    fresh(os.path.basename(out))
     random.seed(20)
     kills = mid_write = tmp_left = 0
     logs = []
-    for attempt in range(60):
-        if kills == 20:
+    for attempt in range(3 * want):
+        if kills == want:
             break
         p = subprocess.Popen(pretrain_cmd(out, *args), env=ENV, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -167,7 +169,11 @@ def test_kill():
         if p.returncode == 0:
             break  # it finished before it could be killed
     final = run(pretrain_cmd(out, *args))
-    errs = "".join(logs) + final.stderr
+    return ref, kills, mid_write, tmp_left, "".join(logs) + final.stderr, final
+
+
+def check_killed(ref, out, last, want, kills, mid_write, tmp_left, errs, final):
+    """the resumed run is bitwise the uninterrupted one, nothing damaged, no temporary file"""
     if "damaged" in errs:
         fail("a checkpoint was found damaged after a kill:\n" + errs)
     if "resumed from" not in final.stdout:
@@ -179,15 +185,40 @@ def test_kill():
     diff = same_losses(a, b, sorted(a))
     print(f"killed {kills} times ({mid_write} while a checkpoint was being written; a temporary file was "
           f"left behind {tmp_left} times); final run: {resumed.strip()}")
-    if kills < 20:
+    if kills < want:
         fail(f"only {kills} kills (the run finished too early)")
     if diff:
         fail(diff)
-    if not params_equal(os.path.join(ref, "ckpt-200.h5"), os.path.join(out, "ckpt-200.h5")):
+    if not params_equal(os.path.join(ref, last), os.path.join(out, last)):
         fail("final parameters differ")
     if tmp_files(out):
         fail(f"temporary files left after a clean finish: {tmp_files(out)}")
     print(f"{len(a)} steps: losses, grad norms and final parameters bitwise equal to the uninterrupted run")
+
+
+def test_kill():
+    args = ["--train.steps=200", "--stage.1.steps=130", "--stage.2.steps=70", "--train.checkpoint_every=2",
+            "--train.keep_checkpoints=2", "--train.eval_every=0"]
+    out = d("kill")
+    ref, *rest = kill_many(out, args, 20)
+    check_killed(ref, out, "ckpt-200.h5", 20, *rest)
+
+
+def test_adapterkill():
+    """kill -9 a LoRA run whose checkpoints are adapter checkpoints (the base is a file)"""
+    base = fresh("adapter_base")
+    run(pretrain_cmd(base, "--train.steps=10", "--stage.1.steps=6", "--stage.2.steps=4", "--optim.warmup_steps=0"))
+    args = ["--train.steps=100", "--stage.1.steps=60", "--stage.2.steps=40", "--train.checkpoint_every=2",
+            "--train.keep_checkpoints=2", "--train.eval_every=0", f"--train.init={base}/ckpt-10.h5",
+            "--lora.rank=4", "--lora.alpha=8"]
+    out = d("adapterkill")
+    ref, *rest = kill_many(out, args, 8)
+    last = os.path.join(out, "ckpt-100.h5")
+    if f"base: {base}/ckpt-10.h5" not in run([BIN, "inspect", last]).stdout:
+        fail(f"{last} is not an adapter checkpoint over {base}/ckpt-10.h5")
+    check_killed(ref, out, "ckpt-100.h5", 8, *rest)
+
+
 
 
 # ---- corrupt ------------------------------------------------------------------------------
@@ -594,7 +625,7 @@ def test_verify():
     print(f"{total} damaged files: all refused with one line naming the file, none crashed")
 
 
-TESTS = {"kill": test_kill, "corrupt": test_corrupt, "diskfull": test_diskfull, "jsonl": test_jsonl,
+TESTS = {"kill": test_kill, "adapterkill": test_adapterkill, "corrupt": test_corrupt, "diskfull": test_diskfull, "jsonl": test_jsonl,
          "corpora": test_corpora, "rankdeath": test_rankdeath, "nonfinite": test_nonfinite,
          "verify": test_verify}
 if TEST not in TESTS:

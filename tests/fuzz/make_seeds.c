@@ -48,7 +48,9 @@ static void corpus(const char *name, CorpusKind kind, int ndocs) {
     corpus_writer_close(w);
 }
 
-static void checkpoint(const char *name, int64_t step, int with_moments) {
+/* with_moments; adapter: params/ holds the second half of the tensors, the rest left to a base
+ * that is not there (the reader's base path, its identity check, the partial params/) */
+static void checkpoint(const char *name, int64_t step, int with_moments, int adapter) {
     ParamTable pt;
     fuzz_micro_table(&pt);
     float *p = calloc(pt.total, 4), *m = calloc(pt.total, 4), *v = calloc(pt.total, 4);
@@ -63,6 +65,9 @@ static void checkpoint(const char *name, int64_t step, int with_moments) {
                    .adam_m = with_moments ? m : NULL, .adam_v = with_moments ? v : NULL, .rng = rng,
                    .n_rng = 4, .cursors = cursors, .ranks = 1, .cursor_len = 2,
                    .config = "[model]\nwidth = 8\n", .tokenizer = tokz, .tokenizer_len = sizeof tokz};
+    uint8_t *omit = calloc((size_t)pt.count, 1);
+    for (int i = 0; i < pt.count / 2; i++) omit[i] = 1;
+    if (adapter) s.base = "/nonexistent/fuzz-base.h5", s.omit = omit, s.base_crc = 0x12345678u, s.base_size = 4096;
     char dir[8192], path[8192], err[1024];
     snprintf(dir, sizeof dir, "%s/ckpt_tmp", out_dir);
     if (ckpt_save(dir, &s, 1, path, sizeof path, err, sizeof err)) {
@@ -74,6 +79,7 @@ static void checkpoint(const char *name, int64_t step, int with_moments) {
         exit(1);
     }
     rmdir(dir);
+    free(omit);
     free(p);
     free(m);
     free(v);
@@ -169,8 +175,9 @@ int main(int argc, char **argv) {
     corpus("chat.h5", CORPUS_CHAT, 2);
     corpus("preference.h5", CORPUS_PREFERENCE, 2);
     corpus("prompt.h5", CORPUS_PROMPT, 1);
-    checkpoint("full.h5", 5, 1);
-    checkpoint("weights.h5", 2, 0);
+    checkpoint("full.h5", 5, 1, 0);
+    checkpoint("weights.h5", 2, 0, 0);
+    checkpoint("adapter.h5", 7, 1, 1);
     safetensors("f32.safetensors", ST_F32, 1);
     safetensors("bf16.safetensors", ST_BF16, 0);
     external();

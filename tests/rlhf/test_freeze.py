@@ -2,7 +2,8 @@
 """train.freeze / train.trainable in the sft, reward and rlhf stages, on the constructed task
 prepared by test_task.py (its work folder): after training, every frozen tensor is bitwise the
 init checkpoint's, the trainable ones moved, the checkpoint holds moments for the trainable set
-only, and the start-up line counts what is frozen. rlhf also on 2 ranks (ZeRO-1 over the
+only, and the start-up line counts what is frozen; checkpoints are adapter checkpoints (the
+trainable set over the init) unless train.full_checkpoints. rlhf also on 2 ranks (ZeRO-1 over the
 trainable set), resumed at iteration 2 bitwise as the uninterrupted run. A pattern that matches
 no tensor is refused before anything is written.
 
@@ -39,14 +40,19 @@ def same(a, b, name):
                           stderr=subprocess.DEVNULL).returncode == 0
 
 
-def check(what, init, final, frozen_re, log):
-    tensors = names(final, "params")
+def check(what, init, final, frozen_re, log, full):
+    """full (train.full_checkpoints): final holds every tensor, the frozen ones bitwise the
+    init's; else an adapter checkpoint: params/ holds the trainable set, the frozen ones are
+    left to init, its base"""
+    init_names = names(init, "params")
+    tensors = names(final, "params") | (set() if full else init_names)
     frozen = {n for n in tensors if re.fullmatch(frozen_re, n)}
     trainable = tensors - frozen
     if not frozen or not trainable:
         fail(f"{what}: the pattern {frozen_re} should split the tensors")
-    init_names = names(init, "params")
-    changed = [n for n in frozen if n in init_names and not same(init, final, n)]
+    if not full and (names(final, "params") != trainable or f"base: {init} " not in run(["inspect", final]).stdout):
+        fail(f"{what}: {final} is not an adapter checkpoint of the trainable set over {init}")
+    changed = [n for n in frozen if full and n in init_names and not same(init, final, n)]
     moved = [n for n in trainable if n in init_names and not same(init, final, n)]
     moments = names(final, "adam_m")
     line = [l for l in open(log).read().splitlines() if l.startswith("trainable:")]
@@ -72,20 +78,22 @@ def fresh(d):
 
 out = fresh(f"{WORK}/freeze_sft")
 run(["sft", f"{WORK}/task_sft.ini", f"--train.out_dir={out}", f"--train.init={SFT}", "--train.steps=6",
-     "--stage.1.steps=6", "--train.checkpoint_every=6", "--optim.warmup_steps=2", "--train.freeze=embedder.*, blocks.0.*"])
-check("sft", SFT, f"{out}/ckpt-6.h5", r"embedder\..*|blocks\.0\..*", f"{out}/log.txt")
+     "--stage.1.steps=6", "--train.checkpoint_every=6", "--optim.warmup_steps=2", "--train.freeze=embedder.*, blocks.0.*",
+     "--train.full_checkpoints=true"])
+check("sft", SFT, f"{out}/ckpt-6.h5", r"embedder\..*|blocks\.0\..*", f"{out}/log.txt", True)
 
 out = fresh(f"{WORK}/freeze_rm")
 run(["reward", f"{WORK}/task_reward.ini", f"--train.out_dir={out}", "--train.steps=6", "--train.checkpoint_every=6",
      "--train.trainable=reward_head.*,final_norm.*,blocks.2.*"])
 check("reward (head, final norm, last block)", SFT, f"{out}/ckpt-6.h5",
-      r"(?!reward_head|final_norm|blocks\.2\.).*", f"{out}/log.txt")
+      r"(?!reward_head|final_norm|blocks\.2\.).*", f"{out}/log.txt", False)
 
 for ranks, B in ((1, 8), (2, 4)):
     out = fresh(f"{WORK}/freeze_rl{ranks}")
     run(["rlhf", f"{WORK}/task_rlhf.ini", f"--train.out_dir={out}", "--train.steps=4", f"--train.batch_size={B}",
          "--train.checkpoint_every=2", "--train.eval_every=2", "--train.freeze=embedder.*,blocks.*.mlp_block.*"], ranks)
-    check(f"rlhf, {ranks} rank(s)", SFT, f"{out}/ckpt-4.h5", r"embedder\..*|blocks\.\d+\.mlp_block\..*", f"{out}/log.txt")
+    check(f"rlhf, {ranks} rank(s)", SFT, f"{out}/ckpt-4.h5", r"embedder\..*|blocks\.\d+\.mlp_block\..*", f"{out}/log.txt",
+          False)
 keys = ("reward", "rm_score", "kl", "loss", "grad_norm")
 a, b = metrics(f"{WORK}/freeze_rl1"), metrics(f"{WORK}/freeze_rl2")
 # kl is a mean of differences of log-probabilities of size ~1: near zero, its round-off is

@@ -4,6 +4,11 @@ test_task.py (its work folder):
 - sft from a short base run: with adapters the loss falls (reported beside full SFT at the
   same steps); every base tensor stays bitwise the init's, only the adapters move and have
   moments; the start-up line says the adapters start at B = 0; resume is bitwise;
+- its checkpoints are adapter checkpoints (params/ = the adapters, with their moments, and the
+  base's path + CRC-32), much smaller than the full ones of the same run
+  (train.full_checkpoints), and sample / eval / export --merge from them equal those from the
+  full ones bitwise; a missing base (and --base), a changed base (a flipped byte, another
+  model) are refused in one line naming both files, nothing written;
 - sample and eval take the adapter checkpoint (merged at load); export refuses it without
   --merge; with --merge, import of the export evaluates to the same loss;
 - reward (adapters + the head), rlhf (policy = base + adapters, rollouts from a merged copy)
@@ -11,7 +16,7 @@ test_task.py (its work folder):
 - bad [lora] settings are refused in one line naming the key, nothing written.
 
 usage: test_lora.py GRIFFIN_BIN TASK_WORK_DIR"""
-import json, os, re, shutil, struct, subprocess, sys
+import glob, json, os, re, shutil, struct, subprocess, sys
 
 import numpy as np
 
@@ -71,21 +76,27 @@ def read_st(path):
             .reshape(e["shape"]) for k, e in head.items() if k != "__metadata__"}
 
 
-def check_adapted(what, init, final, log):
-    """the base tensors bitwise the init's, adapters moved, moments only for the trainable set"""
+def check_adapted(what, init, final, log, full=None):
+    """an adapter checkpoint: params/ holds the trainable set only (the adapters, a reward head),
+    with moments, and names init as its base; with `full` (the same run with
+    train.full_checkpoints): there the base tensors are bitwise the init's"""
     tensors, base = names(final, "params"), names(init, "params")
     adapters = {n for n in tensors if ".lora_" in n}
     if not adapters or not adapters.isdisjoint(base):
         fail(f"{what}: expected adapter tensors beyond the init's ({len(adapters)})")
-    changed = [n for n in tensors & base if not same(init, final, n) and not n.startswith("reward_head")]
     moments = names(final, "adam_m")
-    if changed:
-        fail(f"{what}: frozen base tensors changed: {changed[:3]}")
-    if not moments or not moments <= adapters | {"reward_head.weight", "reward_head.bias"}:
-        fail(f"{what}: moments for {sorted(moments - adapters)[:3]}")
+    if not moments or moments != tensors or not moments <= adapters | {"reward_head.weight", "reward_head.bias"}:
+        fail(f"{what}: params/ {len(tensors)} tensors, moments {len(moments)}: expected the trainable set in both")
+    if f"base: {init} " not in run("inspect", final).stdout:
+        fail(f"{what}: {final} does not name {init} as its base")
+    if full:
+        changed = [n for n in names(full, "params") & base if not same(init, full, n)]
+        if changed:
+            fail(f"{what}: frozen base tensors changed: {changed[:3]}")
     text = open(log).read()
     line = [l for l in text.splitlines() if l.startswith("trainable:")]
-    print(f"{what}: {len(adapters)} adapter tensors, base bitwise the init's; {line[0] if line else ''}")
+    print(f"{what}: an adapter checkpoint of {len(tensors)} tensors over its base{', bitwise the init' if full else ''}"
+          f"; {line[0] if line else ''}")
 
 
 # 1. a short base run, then 60 steps of SFT with adapters and without
@@ -97,12 +108,15 @@ common = [f"--train.init={BASE}", "--train.steps=60", "--stage.1.steps=60", "--t
           "--optim.warmup_steps=5", "--train.log_every=5", "--optim.schedule=constant"]  # constant: a run stopped at 30 has the same schedule
 lo = fresh(f"{WORK}/lora_sft")
 run("sft", f"{WORK}/task_sft.ini", f"--train.out_dir={lo}", *common, *LORA, "--optim.lr=2e-2")
+lofull = fresh(f"{WORK}/lora_sft_fullckpt")  # the same run, every tensor in its checkpoints
+run("sft", f"{WORK}/task_sft.ini", f"--train.out_dir={lofull}", *common, *LORA, "--optim.lr=2e-2",
+    "--train.full_checkpoints=true")
 full = fresh(f"{WORK}/lora_sft_full")
 run("sft", f"{WORK}/task_sft.ini", f"--train.out_dir={full}", *common)
 log = open(f"{lo}/log.txt").read()
 if "the LoRA adapters start at B = 0" not in log:
     fail("sft with adapters: the start-up log does not say the adapters start at B = 0")
-check_adapted("sft", BASE, f"{lo}/ckpt-60.h5", f"{lo}/log.txt")
+check_adapted("sft", BASE, f"{lo}/ckpt-60.h5", f"{lo}/log.txt", full=f"{lofull}/ckpt-60.h5")
 la, lf = metrics(lo), metrics(full)
 first, last_lora, last_full = la[0]["loss"], sum(m["loss"] for m in la[-3:]) / 3, sum(m["loss"] for m in lf[-3:]) / 3
 print(f"sft from the 20-step base: loss {first:.4f} -> LoRA r4 {last_lora:.4f}, full {last_full:.4f} (60 steps)")
@@ -119,6 +133,85 @@ if strip(metrics(half)) != strip(la) or subprocess.run(["h5diff", f"{lo}/ckpt-60
                                                         "/params"], stdout=subprocess.DEVNULL).returncode:
     fail("LoRA sft resumed at step 30 differs from the uninterrupted run")
 print("sft with adapters: resumed at step 30, bitwise as the uninterrupted run")
+
+# adapter checkpoints against full ones of the same run: smaller, the same run, the same model
+CK, CKF = f"{lo}/ckpt-60.h5", f"{lofull}/ckpt-60.h5"
+size, size_full = os.path.getsize(CK), os.path.getsize(CKF)
+frozen = int(re.search(r"frozen (\d+) in", open(f"{lo}/log.txt").read()).group(1))
+print(f"adapter checkpoint {size} bytes, the full checkpoint of the same run {size_full} bytes "
+      f"({size_full / size:.1f}x; both hold the config and the tokenizer), the base {os.path.getsize(BASE)} bytes")
+if not size < size_full - 4 * frozen:  # at least the frozen tensors' floats less
+    fail("the adapter checkpoint is not smaller than the full one by the frozen tensors")
+if strip(metrics(lofull)) != strip(la) or any(
+        subprocess.run(["h5diff", CK, CKF, f"/{g}", f"/{g}"], stdout=subprocess.DEVNULL).returncode for g in ("adam_m", "adam_v")):
+    fail("train.full_checkpoints changed the run (metrics or moments)")
+for n in names(CK, "params"):
+    if not same(CK, CKF, n):
+        fail(f"params/{n} differs between the adapter and the full checkpoint")
+v = run("inspect", "--verify", CK).stdout.strip()
+print(v[:60] + " ... " + v[-90:])
+if not v.startswith("OK:") or "adapter checkpoint" not in v:
+    fail("inspect --verify of the adapter checkpoint")
+smp = ["--prompt", "Give me 3 colors.", "--chat", "--temperature", "0", "--max-new-tokens", "12"]
+ev = ["--corpus", f"{WORK}/sft.h5", "--max-docs", "64"]
+outs = {}
+for c in (CK, CKF):
+    outs[c] = (run("sample", "--checkpoint", c, *smp).stdout, value(run("eval", "--checkpoint", c, *ev).stdout, "loss"))
+    x = fresh(f"{WORK}/lora_cmp_{len(outs)}")
+    run("export", "--checkpoint", c, "--format", "hf", "--merge", "--out", x)
+    outs[c] += (open(f"{x}/model.safetensors", "rb").read(),)
+if outs[CK] != outs[CKF]:
+    fail("sample / eval / export --merge from the adapter checkpoint differ from the full checkpoint's")
+print(f"sample, eval (loss {outs[CK][1]:.6f}) and export --merge (model.safetensors {len(outs[CK][2])} bytes) from "
+      "the adapter checkpoint: bitwise those of the full checkpoint")
+# the base moved: refused naming it; --base reads it from the new place
+moved = f"{WORK}/lora_base_moved.h5"
+os.rename(BASE, moved)
+try:
+    for cmd in (["sample", "--checkpoint", CK, *smp], ["eval", "--checkpoint", CK, *ev]):
+        p = run(*cmd, ok=False)
+        lines = [l for l in p.stdout.splitlines() if l.strip() and "ERROR" not in l]
+        if p.returncode == 0 or BASE not in p.stdout or "cannot open" not in p.stdout:
+            fail(f"{cmd[0]} with its base missing: exit {p.returncode}: {p.stdout[-500:]}")
+    print(f"the base missing: {lines[-1]}")
+    if run("sample", "--checkpoint", CK, *smp, "--base", moved).stdout != outs[CK][0]:
+        fail("sample --base from the moved base differs")
+finally:
+    os.rename(moved, BASE)
+# a changed base: one byte flipped, or another model; refused in one line, nothing written
+blob = bytearray(open(BASE, "rb").read())
+other = f"{WORK}/lora_base_other.h5"
+for what in ("flipped", "other"):
+    if what == "flipped":
+        b2 = bytearray(blob)
+        b2[len(b2) // 2] ^= 0x10
+        open(other, "wb").write(b2)
+    else:
+        shutil.copy(CKF, other)
+    x = fresh(f"{WORK}/lora_refused")
+    for cmd in (["export", "--checkpoint", CK, "--format", "hf", "--merge", "--out", x, "--base", other],
+                ["sample", "--checkpoint", CK, *smp, "--base", other],
+                ["sft", f"{WORK}/task_sft.ini", f"--train.out_dir={x}", *common, *LORA, f"--train.resume={CK}"]):
+        if cmd[0] == "sft":  # a resume whose base changed under it: the recorded path now holds `other`
+            os.rename(BASE, BASE + ".keep")
+            shutil.copy(other, BASE)
+        try:
+            p = run(*cmd, ok=False)
+        finally:
+            if cmd[0] == "sft":
+                os.replace(BASE + ".keep", BASE)
+        lines = [l for l in p.stdout.splitlines() if l.strip()]
+        if cmd[0] == "sft":  # after the start-up table (which names train.init): the refusal
+            lines = [l for l in lines if l.startswith("griffin")]
+        want = "CRC-32" if what == "flipped" else "not the file it was trained from"
+        base_named = other if cmd[0] != "sft" else BASE
+        if p.returncode == 0 or len([l for l in lines if base_named in l]) != 1 or want not in p.stdout or \
+                CK not in p.stdout or (os.path.exists(x) and os.listdir(x) and cmd[0] != "sft") or \
+                glob.glob(f"{x}/ckpt-*.h5"):
+            fail(f"{cmd[0]} over a base {what}: exit {p.returncode}, wanted one line naming {CK} and {base_named}: "
+                 f"{p.stdout[-800:]}")
+        print(f"{cmd[0]}, base {what}: exit {p.returncode}: {[l for l in lines if base_named in l][0][:160]}")
+os.remove(other)
 
 # dropout: learns, and a resumed run draws the same masks (bitwise)
 dr, drh = fresh(f"{WORK}/lora_sft_dropout"), fresh(f"{WORK}/lora_sft_dropout_resumed")
@@ -137,7 +230,6 @@ if p.returncode == 0 or "lora.dropout" not in p.stdout:
     fail("rlhf must refuse lora.dropout > 0")
 
 # 2. sample, eval, export
-CK = f"{lo}/ckpt-60.h5"
 out = run("sample", "--checkpoint", CK, "--prompt", "Give me 3 colors.", "--chat", "--temperature", "0",
           "--max-new-tokens", "12").stdout
 print("sample from the adapter checkpoint:", out.strip().splitlines()[-1][:80])
@@ -230,6 +322,18 @@ run("rlhf", f"{WORK}/task_rlhf.ini", f"--train.out_dir={rl3}", "--train.steps=2"
     "--rlhf.sampler_weights=bf16")
 m3 = metrics(rl3, "kl")
 print(f"rlhf with adapters and a bf16 sampler (base bf16, adapters fp32): {len(m3)} iterations, kl {m3[-1]['kl']:.4f}")
+
+# rlhf from adapter checkpoints: the policy the adapter SFT checkpoint (its adapters continue, and
+# it is the reference), the reward model the adapter reward checkpoint; the run's checkpoints
+# chain: their base is the SFT adapter checkpoint, whose base is the base run's
+rc = fresh(f"{WORK}/lora_rlhf_chain")
+run("rlhf", f"{WORK}/task_rlhf.ini", f"--train.out_dir={rc}", "--train.steps=2", "--train.checkpoint_every=2",
+    "--train.eval_every=0", f"--rlhf.policy={CK}", f"--rlhf.reward_model={rm}/ckpt-80.h5", *LORA)
+chain = f"{rc}/ckpt-2.h5"
+if f"base: {CK} " not in run("inspect", chain).stdout or not run("inspect", "--verify", chain).stdout.startswith("OK:"):
+    fail(f"rlhf from an adapter checkpoint: {chain} is not a verified adapter checkpoint over {CK}")
+run("sample", "--checkpoint", chain, "--prompt", "Give me 3 colors.", "--chat", "--max-new-tokens", "4")
+print(f"rlhf with policy and reward model adapter checkpoints: {os.path.getsize(chain)} bytes over {CK} over {BASE}")
 
 # 5. dpo with adapters
 dp = fresh(f"{WORK}/lora_dpo")

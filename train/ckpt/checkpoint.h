@@ -1,6 +1,6 @@
 /* Training checkpoints in HDF5 (serial), self-describing and verifiable.
  *
- * File layout (format "griffin-checkpoint", version 1):
+ * File layout (format "griffin-checkpoint", version 1; version 2 is an adapter checkpoint):
  *   root attributes   format, version, step
  *   params/<name>     float32, the tensor's shape (names and shapes of the parameter table)
  *   adam_m/<name>     float32, Adam first moments   (absent in weights-only checkpoints; only
@@ -10,6 +10,16 @@
  *   data_cursor       uint64 [ranks, n]: every rank's data-loader cursor, opaque
  *   config            uint8 [len]: the resolved config INI text (deflate)
  *   tokenizer         uint8 [len]: the tokenizer model bytes, may be empty (deflate)
+ * An adapter checkpoint (version 2; full checkpoints stay version 1) adds
+ *   base_path         uint8 [len]: the base checkpoint's path, as configured (train.init or
+ *                     rlhf.policy) or as given with ckpt_set_base
+ *   base_identity     uint64 [2]: the base's whole-file CRC-32 and its size in bytes
+ *                     (h5guard_identity: the CRC-32 its 512-byte header records, computed over
+ *                     every byte for an unguarded legacy file)
+ * and its params/ holds only some of the model's tensors (the trainable ones, and any others
+ * that are not bitwise the base's); the rest are read from the base, after its size and CRC-32
+ * are checked against base_identity, the base's own checks then applying. A base may itself be
+ * an adapter checkpoint: its missing tensors come from its base in turn (CKPT_MAX_CHAIN deep).
  * Every dataset is chunked with HDF5's Fletcher32 filter and carries an attribute `crc32`
  * (zlib CRC-32 of its bytes) that loading verifies. The first 512 bytes (an HDF5 user block)
  * hold a CRC-32 of the whole file, checked before HDF5 opens it (data/h5guard.h); files
@@ -36,7 +46,8 @@
 #include "model/params.h"
 
 #define CKPT_FORMAT "griffin-checkpoint"
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2
+#define CKPT_MAX_CHAIN 8 /* adapter checkpoints over adapter checkpoints */
 /* the largest piece of fetched moments the writer holds (more only for a tensor's row longer) */
 #define CKPT_PIECE_BYTES (16u << 20)
 
@@ -46,6 +57,7 @@ enum {
     CKPT_ERR_IO = -1,        /* cannot create / write / open */
     CKPT_ERR_DAMAGED = -2,   /* unreadable, truncated, checksum mismatch, not a checkpoint */
     CKPT_ERR_MISMATCH = -3,  /* valid file that does not fit the model / request */
+    CKPT_ERR_BASE = -4,      /* an adapter checkpoint whose base is missing, damaged or another file */
 };
 
 /* What a checkpoint stores. Pointers are borrowed; optional parts may be NULL / 0. */
@@ -69,6 +81,12 @@ typedef struct {
     const char *config;               /* NUL-terminated INI text, or NULL */
     const void *tokenizer;
     size_t tokenizer_len;
+    /* an adapter checkpoint: tensors i with omit[i] set are not stored, the base holds them;
+     * base == NULL (or no tensor omitted): every tensor is stored (version 1) */
+    const char *base;
+    const uint8_t *omit;              /* [pt->count] */
+    uint32_t base_crc;
+    uint64_t base_size;
 } CkptState;
 
 /* What loading returns besides the tensors (heap memory: free with ckpt_loaded_free). */
@@ -83,6 +101,11 @@ typedef struct {
     char *config;                     /* NUL-terminated ("" if none) */
     uint8_t *tokenizer;
     size_t tokenizer_len;
+    char *base;                       /* an adapter checkpoint's base path as recorded, else NULL */
+    uint32_t base_crc;
+    uint64_t base_size;
+    uint8_t *from_base;               /* loaded with a table from an adapter checkpoint: [pt->count],
+                                         1 = the tensor was read from the base; else NULL */
 } CkptLoaded;
 
 /* Writes <dir>/ckpt-<step>.h5 (creating dir if needed) and keeps the newest `keep` (>= 1).
@@ -104,7 +127,9 @@ size_t ckpt_writer_bytes(const ParamTable *pt, const ParamTable *mt, int fetchin
  * naming the tensor otherwise: CKPT_ERR_MISMATCH) and params are read into `params`; adam_m
  * and adam_v too unless NULL (asking for moments of a weights-only file is a mismatch).
  * pt == NULL reads only the metadata (step, rng, cursors, config, tokenizer). `out` may be
- * NULL. Every dataset read is checked against its crc32. */
+ * NULL. Every dataset read is checked against its crc32. An adapter checkpoint's missing
+ * tensors are read from its base (CKPT_ERR_BASE, one line naming both files, when the base is
+ * missing, damaged or not the recorded file). */
 int ckpt_load(const char *path, const ParamTable *pt, float *params, float *adam_m, float *adam_v,
               CkptLoaded *out, char *err, size_t errlen);
 /* The same with the moments laid out by mt, the table of a trainable set (optim/trainable.h):
@@ -112,9 +137,15 @@ int ckpt_load(const char *path, const ParamTable *pt, float *params, float *adam
  * skipped. mt == pt is ckpt_load. */
 int ckpt_load_set(const char *path, const ParamTable *pt, float *params, const ParamTable *mt, float *adam_m,
                   float *adam_v, CkptLoaded *out, char *err, size_t errlen);
+/* Where the base of the adapter checkpoints loaded from now on is read from, instead of the
+ * path each records (`--base PATH`: the base moved); NULL or "" = the recorded path. It applies
+ * to the checkpoint loaded, not to the bases of its base. The identity check still applies. */
+void ckpt_set_base(const char *path);
 /* params only, for `init = CKPT` */
 int ckpt_load_weights(const char *path, const ParamTable *pt, float *params, char *err, size_t errlen);
 void ckpt_loaded_free(CkptLoaded *l);
+/* a message of these functions without its leading "path: ", for a caller that names the file */
+const char *ckpt_why(const char *err, const char *path);
 
 /* Reads every dataset of the file and checks the checksums (no parameter table needed). */
 int ckpt_verify(const char *path, char *err, size_t errlen);

@@ -168,10 +168,12 @@ static int check_values(CkCtx *x, const char *label, const float *v, size_t n, i
 
 /* Validates group against the table (names and shapes) and reads it into buf; buf == NULL:
  * reads tensor by tensor into a scratch buffer and checks every value (ckpt_verify_full).
- * known != NULL: pt is the trainable part of the model `known` (moments of a trainable set),
- * so the group may also hold tensors of `known` that are not in pt (frozen now: skipped). */
+ * known != NULL: pt is a part of the model `known` (the moments of a trainable set, the tensors
+ * an adapter checkpoint leaves to its base), so the group may also hold tensors of `known` that
+ * are not in pt (skipped). missing != NULL (an adapter checkpoint's params/): a tensor the
+ * group lacks sets missing[i] instead of failing. */
 static int read_tensors(CkCtx *x, hid_t f, const char *group, const ParamTable *pt, float *buf,
-                        const ParamTable *known) {
+                        const ParamTable *known, uint8_t *missing) {
     if (H5Lexists(f, group, H5P_DEFAULT) <= 0)
         return ck_fail(x, strcmp(group, "params") ? CKPT_ERR_MISMATCH : CKPT_ERR_DAMAGED, "%s/ is missing%s", group,
                     strcmp(group, "params") ? " (a weights-only checkpoint has no optimizer state)" : "");
@@ -189,13 +191,17 @@ static int read_tensors(CkCtx *x, hid_t f, const char *group, const ParamTable *
     for (int i = 0; i < pt->count && !rc; i++) {
         const TensorInfo *t = &pt->t[i];
         snprintf(label, sizeof label, "%s/%s", group, t->name);
+        if (missing && H5Lexists(g, t->name, H5P_DEFAULT) <= 0) {
+            missing[i] = 1;
+            continue;
+        }
         int nd;
         hsize_t dims[CK_MAX_DIMS], exp[CK_MAX_DIMS];
         hid_t d = open_ds(x, g, t->name, label, &nd, dims, CKPT_ERR_MISMATCH);
         if (d < 0) {
             if (x->code == CKPT_ERR_MISMATCH) {
                 x->code = 0;
-                rc = known ? ck_fail(x, CKPT_ERR_MISMATCH, "%s is missing: the tensor was frozen (train.freeze / "
+                rc = known && strcmp(group, "params") ? ck_fail(x, CKPT_ERR_MISMATCH, "%s is missing: the tensor was frozen (train.freeze / "
                                      "train.trainable) when the checkpoint was saved", label)
                            : ck_fail(x, CKPT_ERR_MISMATCH, "%s is missing: the checkpoint was made for a different model", label);
             } else {
@@ -276,12 +282,19 @@ static int verify_group(CkCtx *x, hid_t f, const char *group, int required) {
     return rc;
 }
 
+const char *ckpt_why(const char *err, const char *path) {
+    size_t n = strlen(path);
+    return !strncmp(err, path, n) && !strncmp(err + n, ": ", 2) ? err + n + 2 : err;
+}
+
 void ckpt_loaded_free(CkptLoaded *l) {
     if (!l) return;
     free(l->rng);
     free(l->cursors);
     free(l->config);
     free(l->tokenizer);
+    free(l->base);
+    free(l->from_base);
     memset(l, 0, sizeof *l);
 }
 
@@ -306,8 +319,70 @@ static int read_meta(CkCtx *x, hid_t f, CkptLoaded *o) {
         o->tokenizer = p;
         o->tokenizer_len = (size_t)dims[0];
     }
+    if (!rc && H5Lexists(f, "base_path", H5P_DEFAULT) > 0) { /* an adapter checkpoint */
+        uint64_t *id = NULL;
+        rc = read_alloc(x, f, "base_path", H5T_NATIVE_UINT8, 1, 1, &p, dims);
+        if (!rc) o->base = p; /* NUL added */
+        if (!rc) rc = read_alloc(x, f, "base_identity", H5T_NATIVE_UINT64, 8, 1, (void **)&id, dims);
+        if (!rc && (dims[0] != 2 || !o->base[0] || id[0] > UINT32_MAX))
+            rc = ck_fail(x, CKPT_ERR_DAMAGED, "base_identity: expected a path, a CRC-32 and a size");
+        if (!rc) o->base_crc = (uint32_t)id[0], o->base_size = id[1];
+        free(id);
+    }
     o->has_moments = H5Lexists(f, "adam_m", H5P_DEFAULT) > 0 && H5Lexists(f, "adam_v", H5P_DEFAULT) > 0;
     if (rc) ckpt_loaded_free(o);
+    return rc;
+}
+
+static char base_override[4096];
+
+void ckpt_set_base(const char *path) { snprintf(base_override, sizeof base_override, "%s", path ? path : ""); }
+
+static int read_params(CkCtx *x, hid_t f, const CkptLoaded *meta, const ParamTable *pt, float *buf,
+                       const ParamTable *known, uint8_t *from_base, int depth);
+
+/* the tensors of sub (a part of the model `known`) into buf from meta's base: its size and
+ * CRC-32 first (h5guard_identity: cheap for a guarded file), then its params/ */
+static int read_base(CkCtx *x, const CkptLoaded *meta, const ParamTable *sub, float *buf, const ParamTable *known,
+                     int depth) {
+    const char *bp = depth == 0 && base_override[0] ? base_override : meta->base;
+    const char *hint = depth == 0 ? " (the base it was trained from; --base PATH if it moved)" : "";
+    if (depth + 1 >= CKPT_MAX_CHAIN)
+        return ck_fail(x, CKPT_ERR_BASE, "its base %s: more than %d adapter checkpoints chained", bp, CKPT_MAX_CHAIN);
+    uint32_t crc;
+    uint64_t size;
+    char e[1024];
+    if (h5guard_identity(bp, &crc, &size, e, sizeof e))
+        return ck_fail(x, CKPT_ERR_BASE, "its base %s: %s%s", bp, e, hint);
+    if (crc != meta->base_crc || size != meta->base_size)
+        return ck_fail(x, CKPT_ERR_BASE, "its base %s is not the file it was trained from: CRC-32 %08x, %" PRIu64
+                       " bytes, recorded %08x, %" PRIu64 " bytes%s", bp, crc, size, meta->base_crc, meta->base_size, hint);
+    CkCtx y = {.path = bp, .err = e, .errlen = sizeof e};
+    hid_t g = open_file(&y, bp);
+    if (g < 0) return ck_fail(x, CKPT_ERR_BASE, "its base %s", e);
+    CkptLoaded m;
+    int rc = read_meta(&y, g, &m);
+    if (!rc) rc = read_params(&y, g, &m, sub, buf, known, NULL, depth + 1);
+    if (rc) rc = ck_fail(x, CKPT_ERR_BASE, "its base %s", e); /* e: "BASE: what" */
+    ckpt_loaded_free(&m);
+    H5Fclose(g);
+    return rc;
+}
+
+/* pt's tensors (a part of `known`, or known == NULL: the model) into buf; an adapter
+ * checkpoint's missing ones from its base (marked in from_base, if not NULL) */
+static int read_params(CkCtx *x, hid_t f, const CkptLoaded *meta, const ParamTable *pt, float *buf,
+                       const ParamTable *known, uint8_t *from_base, int depth) {
+    if (!meta->base) return read_tensors(x, f, "params", pt, buf, known, NULL);
+    uint8_t *miss = callocCheck((size_t)pt->count + 1, 1);
+    int rc = read_tensors(x, f, "params", pt, buf, known, miss);
+    ParamTable sub = {.t = callocCheck((size_t)pt->count + 1, sizeof(TensorInfo))};
+    for (int i = 0; i < pt->count; i++)
+        if (miss[i]) sub.t[sub.count++] = pt->t[i], sub.total += pt->t[i].numel;
+    if (!rc && sub.count) rc = read_base(x, meta, &sub, buf, known ? known : pt, depth);
+    if (!rc && from_base) memcpy(from_base, miss, (size_t)pt->count);
+    free(sub.t);
+    free(miss);
     return rc;
 }
 
@@ -327,11 +402,12 @@ int ckpt_load_set(const char *path, const ParamTable *pt, float *params, const P
     CkptLoaded meta;
     int rc = read_meta(&x, f, &meta);
     if (!rc && pt) {
-        rc = read_tensors(&x, f, "params", pt, params, NULL);
+        if (meta.base) meta.from_base = callocCheck((size_t)pt->count + 1, 1);
+        rc = read_params(&x, f, &meta, pt, params, NULL, meta.from_base, 0);
         if (!rc && (adam_m || adam_v)) {
             if (!meta.has_moments) rc = ck_fail(&x, CKPT_ERR_MISMATCH, "weights-only checkpoint: no optimizer moments to resume from");
-            if (!rc && adam_m) rc = read_tensors(&x, f, "adam_m", mt, adam_m, known);
-            if (!rc && adam_v) rc = read_tensors(&x, f, "adam_v", mt, adam_v, known);
+            if (!rc && adam_m) rc = read_tensors(&x, f, "adam_m", mt, adam_m, known, NULL);
+            if (!rc && adam_v) rc = read_tensors(&x, f, "adam_v", mt, adam_v, known, NULL);
         }
     }
     H5Fclose(f);
@@ -366,6 +442,30 @@ int ckpt_verify(const char *path, char *err, size_t errlen) {
     return rc;
 }
 
+/* an adapter checkpoint's params/ lacks only frozen tensors (miss), and its base is the file
+ * it records (size and CRC-32: the base's own --verify reads it whole) */
+static int verify_base_part(CkCtx *x, const CkptLoaded *m, const ParamTable *pt, const TrainableSet *ts,
+                            const uint8_t *miss, char *note, size_t notelen) {
+    int n = 0;
+    for (int i = 0; i < pt->count; i++) {
+        if (miss[i] && ts->on[i])
+            return ck_fail(x, CKPT_ERR_DAMAGED, "params/%s is missing, and the stored config trains it", pt->t[i].name);
+        n += miss[i];
+    }
+    const char *bp = base_override[0] ? base_override : m->base;
+    uint32_t crc;
+    uint64_t size;
+    char e[1024];
+    if (h5guard_identity(bp, &crc, &size, e, sizeof e))
+        return ck_fail(x, CKPT_ERR_BASE, "its base %s: %s (--base PATH if it moved)", bp, e);
+    if (crc != m->base_crc || size != m->base_size)
+        return ck_fail(x, CKPT_ERR_BASE, "its base %s is not the file it was trained from: CRC-32 %08x, %" PRIu64
+                       " bytes, recorded %08x, %" PRIu64 " bytes", bp, crc, size, m->base_crc, m->base_size);
+    snprintf(note, notelen, "; an adapter checkpoint: %d frozen tensor(s) from its base %.900s (CRC-32 %08x and size "
+             "match)", n, bp, crc);
+    return CKPT_OK;
+}
+
 int ckpt_verify_full(const char *path, char *summary, size_t summary_len, char *err, size_t errlen) {
     int rc = ckpt_verify(path, err, errlen);
     if (rc) return rc;
@@ -397,15 +497,20 @@ int ckpt_verify_full(const char *path, char *summary, size_t summary_len, char *
         int built = trainable_build(&ts, &pt, cfg->train.freeze, cfg->train.trainable, cerr, sizeof cerr) == 0;
         if (!built) rc = ck_fail(&x, CKPT_ERR_DAMAGED, "config: %s", cerr);
         const ParamTable *known = built && !ts.all ? &pt : NULL;
-        if (!rc) rc = read_tensors(&x, f, "params", &pt, NULL, NULL);
-        if (!rc && m.has_moments) rc = read_tensors(&x, f, "adam_m", &ts.mt, NULL, known);
-        if (!rc && m.has_moments) rc = read_tensors(&x, f, "adam_v", &ts.mt, NULL, known);
+        uint8_t *miss = m.base ? callocCheck((size_t)pt.count + 1, 1) : NULL;
+        if (!rc) rc = read_tensors(&x, f, "params", &pt, NULL, NULL, miss);
+        char base_note[1200] = "";
+        if (!rc && miss) rc = verify_base_part(&x, &m, &pt, &ts, miss, base_note, sizeof base_note);
+        free(miss);
+        if (!rc && m.has_moments) rc = read_tensors(&x, f, "adam_m", &ts.mt, NULL, known, NULL);
+        if (!rc && m.has_moments) rc = read_tensors(&x, f, "adam_v", &ts.mt, NULL, known, NULL);
         if (built) trainable_free(&ts);
         if (!rc)
             snprintf(summary, summary_len, "%s: griffin checkpoint, %s model, step %" PRId64 ", %d tensors, %zu parameters%s, "
-                     "every checksum%s, shape and value good", path, family_name(cfg->griffin.family), m.step, pt.count,
+                     "every checksum%s, shape and value good%s", path, family_name(cfg->griffin.family), m.step, pt.count,
                      pt.total, m.has_moments ? " + Adam moments" : " (weights only)",
-                     x.guarded ? " (whole file and per dataset)" : " (per dataset; no whole-file checksum: an older file)");
+                     x.guarded ? " (whole file and per dataset)" : " (per dataset; no whole-file checksum: an older file)",
+                     base_note);
         param_table_free(&pt);
     }
     free(cfg);
@@ -427,8 +532,7 @@ int ckpt_latest(const char *dir, char *path_out, size_t path_len, FILE *log) {
             free(steps);
             return CKPT_OK;
         }
-        size_t pl = strlen(path);
-        const char *why = !strncmp(err, path, pl) && !strncmp(err + pl, ": ", 2) ? err + pl + 2 : err;
+        const char *why = ckpt_why(err, path);
         if (log) fprintf(log, "checkpoint: %s is damaged (%s)%s\n", path, why,
                          i + 1 < n ? "; trying the previous one" : "");
     }
@@ -450,7 +554,7 @@ int ckpt_describe(const char *path, FILE *out, char *err, size_t errlen) {
         H5Fclose(f);
         return rc;
     }
-    fprintf(out, "%s: %s version %d\n", path, CKPT_FORMAT, CKPT_VERSION);
+    fprintf(out, "%s: %s version %d\n", path, CKPT_FORMAT, m.base ? 2 : 1);
     fprintf(out, "  step %" PRId64 ", stage %" PRId64 ", tokens %" PRId64 "\n", m.step, m.stage, m.tokens);
     hid_t g = H5Gopen2(f, "params", H5P_DEFAULT);
     if (g >= 0) {
@@ -476,6 +580,9 @@ int ckpt_describe(const char *path, FILE *out, char *err, size_t errlen) {
         fprintf(out, "  parameters: %zu (%.2f M)\n", total, (double)total / 1e6);
         H5Gclose(g);
     }
+    if (m.base)
+        fprintf(out, "  base: %s (CRC-32 %08x, %" PRIu64 " bytes): an adapter checkpoint, the tensors params/ lacks are "
+                "the base's\n", m.base, m.base_crc, m.base_size);
     fprintf(out, "  optimizer moments: %s\n", m.has_moments ? "adam_m, adam_v" : "none (weights only)");
     fprintf(out, "  rng: %zu words; data cursors: %d rank(s) x %zu words\n", m.n_rng, m.ranks, m.cursor_len);
     fprintf(out, "  config: %zu bytes; tokenizer: %zu bytes\n", strlen(m.config), m.tokenizer_len);

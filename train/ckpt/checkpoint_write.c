@@ -125,11 +125,14 @@ static int write_pieces(CkCtx *x, hid_t did, const char *label, const TensorInfo
     return rc;
 }
 
-static int write_tensors(CkCtx *x, hid_t file, const char *group, const ParamTable *pt, const Source *src) {
+/* the group's tensors, but those with omit[i] set (omit may be NULL) */
+static int write_tensors(CkCtx *x, hid_t file, const char *group, const ParamTable *pt, const uint8_t *omit,
+                         const Source *src) {
     hid_t g = H5Gcreate2(file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return ck_fail_h5(x, CKPT_ERR_IO, group);
     int rc = CKPT_OK;
     for (int i = 0; i < pt->count && rc == CKPT_OK; i++) {
+        if (omit && omit[i]) continue;
         const TensorInfo *t = &pt->t[i];
         hsize_t dims[CK_MAX_DIMS];
         for (int d = 0; d < t->ndim; d++) dims[d] = (hsize_t)t->shape[d];
@@ -173,6 +176,14 @@ static int write_attr_i64(CkCtx *x, hid_t loc, const char *name, int64_t v) {
 
 static int has_moments(const CkptState *s) { return s->fetch || (s->adam_m && s->adam_v); }
 
+/* the tensors not stored (an adapter checkpoint), or NULL when every one is */
+static const uint8_t *omitted(const CkptState *s) {
+    if (!s->base || !s->omit) return NULL;
+    for (int i = 0; i < s->pt->count; i++)
+        if (s->omit[i]) return s->omit;
+    return NULL;
+}
+
 /* An upper bound of the file's size: the user block, the data (whole chunks: HDF5 stores the
  * last one whole), 4 bytes of Fletcher32 per chunk
  * and HDF5's metadata, bounded per chunk (its B-tree entry, nodes half full at worst) and per
@@ -194,9 +205,10 @@ static uint64_t ds_bound(size_t elsize, int ndim, const hsize_t *dims, int defla
     return bytes + BOUND_PER_CHUNK * chunks + BOUND_PER_DATASET;
 }
 
-static uint64_t tensors_bound(const ParamTable *pt) {
+static uint64_t tensors_bound(const ParamTable *pt, const uint8_t *omit) {
     uint64_t b = 0;
     for (int i = 0; i < pt->count; i++) {
+        if (omit && omit[i]) continue;
         hsize_t dims[CK_MAX_DIMS];
         for (int d = 0; d < pt->t[i].ndim; d++) dims[d] = (hsize_t)pt->t[i].shape[d];
         b += ds_bound(4, pt->t[i].ndim, dims, 0);
@@ -208,9 +220,11 @@ uint64_t ckpt_file_bound(const CkptState *s) {
     const ParamTable *mt = s->mt ? s->mt : s->pt;
     hsize_t rng = s->n_rng, cur[2] = {(hsize_t)(s->cursors ? s->ranks : 0), s->cursors ? s->cursor_len : 0};
     hsize_t cfg = s->config ? strlen(s->config) : 0, tok = s->tokenizer ? s->tokenizer_len : 0, one = 1;
-    return H5GUARD_BYTES + BOUND_FIXED + tensors_bound(s->pt) + (has_moments(s) ? 2 * tensors_bound(mt) : 0) +
-           3 * ds_bound(8, 1, &one, 0) + ds_bound(8, 1, &rng, 0) + ds_bound(8, 2, cur, 0) + ds_bound(1, 1, &cfg, 1) +
-           ds_bound(1, 1, &tok, 1);
+    hsize_t base = omitted(s) ? strlen(s->base) : 0, two = 2;
+    return H5GUARD_BYTES + BOUND_FIXED + tensors_bound(s->pt, omitted(s)) +
+           (has_moments(s) ? 2 * tensors_bound(mt, NULL) : 0) + 3 * ds_bound(8, 1, &one, 0) + ds_bound(8, 1, &rng, 0) +
+           ds_bound(8, 2, cur, 0) + ds_bound(1, 1, &cfg, 1) + ds_bound(1, 1, &tok, 1) +
+           (omitted(s) ? ds_bound(1, 1, &base, 0) + ds_bound(8, 1, &two, 0) : 0);
 }
 
 static void mb_text(char *buf, size_t n, double bytes) { snprintf(buf, n, "%.1f MB", bytes / 1e6); }
@@ -267,19 +281,20 @@ size_t ckpt_writer_bytes(const ParamTable *pt, const ParamTable *mt, int fetchin
 }
 
 static int write_contents(CkCtx *x, hid_t f, const CkptState *s) {
+    const uint8_t *omit = omitted(s); /* an adapter checkpoint: version 2 */
     int rc = write_attr_str(x, f, "format", CKPT_FORMAT);
-    if (!rc) rc = write_attr_i64(x, f, "version", CKPT_VERSION);
+    if (!rc) rc = write_attr_i64(x, f, "version", omit ? 2 : 1);
     if (!rc) rc = write_attr_i64(x, f, "step", s->step);
     Source src = {.buf = s->params, .s = s};
-    if (!rc) rc = write_tensors(x, f, "params", s->pt, &src);
+    if (!rc) rc = write_tensors(x, f, "params", s->pt, omit, &src);
     const ParamTable *mt = s->mt ? s->mt : s->pt; /* the moments' layout */
     if (!rc && has_moments(s)) {
         Source m = {.buf = s->fetch ? NULL : s->adam_m, .s = s, .which = 0, .piece_floats = piece_floats(mt)};
         if (s->fetch) m.piece = mallocCheck(m.piece_floats * sizeof(float));
         Source v = m;
         v.buf = s->fetch ? NULL : s->adam_v, v.which = 1;
-        rc = write_tensors(x, f, "adam_m", mt, &m);
-        if (!rc) rc = write_tensors(x, f, "adam_v", mt, &v);
+        rc = write_tensors(x, f, "adam_m", mt, NULL, &m);
+        if (!rc) rc = write_tensors(x, f, "adam_v", mt, NULL, &v);
         free(m.piece);
     }
     if (!rc) rc = write_i64(x, f, "step", s->step);
@@ -306,6 +321,12 @@ static int write_contents(CkCtx *x, hid_t f, const CkptState *s) {
         static const uint8_t none = 0;
         rc = write_ds(x, f, "tokenizer", "tokenizer", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, 1, &d,
                       s->tokenizer ? s->tokenizer : &none, 1);
+    }
+    if (!rc && omit) {
+        hsize_t d = strlen(s->base), two = 2;
+        uint64_t id[2] = {s->base_crc, s->base_size};
+        rc = write_ds(x, f, "base_path", "base_path", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, 1, &d, s->base, 0);
+        if (!rc) rc = write_ds(x, f, "base_identity", "base_identity", H5T_STD_U64LE, H5T_NATIVE_UINT64, 8, 1, &two, id, 0);
     }
     return rc;
 }

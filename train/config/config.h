@@ -66,6 +66,7 @@ typedef struct {
     int checkpoint_every, keep_checkpoints, eval_every, eval_batches, log_every, threads;
     int precision;     /* GemmPrecision (model/griffin.h), in the order of the key's names */
     int recompute;     /* bool: activation checkpointing (GRIFFIN_RECOMPUTE) */
+    int full_checkpoints; /* bool: every tensor in every checkpoint, even with a frozen base */
     char freeze[CFG_STR], trainable[CFG_STR]; /* the trainable set (optim/trainable.h) */
     int data_cache_mb; /* token-chunk cache per corpus (data/corpus.h) */
 } TrainSection;

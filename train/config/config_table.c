@@ -49,6 +49,7 @@ const CfgKey cfg_keys[] = {
     {"train", "trainable", CT_STRING, OFF(train.trainable), "", 0, 0, 0, 0, NULL, "train only these tensors (globs; \"\" = all); train.freeze then removes from them"},
     {"train", "data_cache_mb", CT_INT, OFF(train.data_cache_mb), "32", 0, 1, 1 << 20, 0, NULL, "MiB of token chunks each corpus caches per rank (corpora are streamed, never loaded whole)"},
     {"train", "recompute", CT_BOOL, OFF(train.recompute), "false", 0, 0, 0, 0, NULL, "keep only each block's input and recompute its activations in backward (less memory, one more forward)"},
+    {"train", "full_checkpoints", CT_BOOL, OFF(train.full_checkpoints), "false", 0, 0, 0, 0, NULL, "store every tensor in each checkpoint; false: a run whose frozen tensors came from a checkpoint file (train.init, rlhf.policy) stores the others and names that file"},
     {"train", "precision", CT_ENUM, OFF(train.precision), "fp32", 0, 0, 0, 0, "fp32|bf16|bf16-emulated", "GEMM precision: bf16 products, fp32 sums (AVX-512 BF16; else fp32); weights stay fp32"},
     /* [optim] */
     {"optim", "lr", CT_FLOAT, OFF(optim.lr), "1e-3", 0, 0, 10, R_MIN_OPEN, NULL, "peak learning rate"},

@@ -29,7 +29,8 @@
 static void export_usage(FILE *f) {
     fprintf(f,
             "usage: griffin export --checkpoint CKPT.h5 --format official|hf|peft --dtype fp32|bf16 --out DIR\n"
-            "                      [--max-shard-size BYTES] [--force] [--merge]\n"
+            "                      [--max-shard-size BYTES] [--force] [--merge] [--base BASE.h5]\n"
+            "  --base BASE.h5     an adapter checkpoint's base from BASE.h5, not the path it records\n"
             "  --format official  official torch state_dict names (embedder.input_embedding, blocks.N....)\n"
             "                     and a config.json with the GriffinConfig fields\n"
             "  --format hf        HuggingFace RecurrentGemmaForCausalLM names and config.json\n"
@@ -135,6 +136,7 @@ static int parse_args(Export *x, int argc, char **argv) {
         if (i + 1 >= argc) return fprintf(stderr, "griffin export: %s needs a value (see --help)\n", a), 3;
         const char *v = argv[++i];
         if (!strcmp(a, "--checkpoint")) x->ckpt = v;
+        else if (!strcmp(a, "--base")) ckpt_set_base(v);
         else if (!strcmp(a, "--format")) format = v;
         else if (!strcmp(a, "--dtype")) dtype_s = v;
         else if (!strcmp(a, "--out")) x->out = v;
@@ -157,7 +159,7 @@ static int parse_args(Export *x, int argc, char **argv) {
 /* the checkpoint: config, weights, the tokenizer's special ids; 0 or -1 (message printed) */
 static int load_source(Export *x) {
     if (ckpt_load(x->ckpt, NULL, NULL, NULL, NULL, &x->ld, x->err, sizeof x->err) != CKPT_OK)
-        return fprintf(stderr, "griffin export: %s: %s\n", x->ckpt, x->err), -1;
+        return fprintf(stderr, "griffin export: %s: %s\n", x->ckpt, ckpt_why(x->err, x->ckpt)), -1;
     if (!x->ld.config || !x->ld.config[0])
         return fprintf(stderr, "griffin export: %s stores no config; it was not written by griffin\n", x->ckpt), -1;
     TrainConfig *tc = callocCheck(1, sizeof *tc);
@@ -179,7 +181,7 @@ static int load_source(Export *x) {
     param_table_build(&x->pt, &x->cfg);
     x->params = alignedCallocCheck(x->pt.total * sizeof(float));
     if (ckpt_load_weights(x->ckpt, &x->pt, x->params, x->err, sizeof x->err) != CKPT_OK)
-        return fprintf(stderr, "griffin export: %s: %s\n", x->ckpt, x->err), -1;
+        return fprintf(stderr, "griffin export: %s: %s\n", x->ckpt, ckpt_why(x->err, x->ckpt)), -1;
     if (x->cfg.lora_rank > 0 && x->merge) { /* merged: the base tensors, a prefix of the table, are the plain model */
         lora_merge_all(&x->pt, &x->cfg, x->params);
         param_table_free(&x->pt);

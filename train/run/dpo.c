@@ -395,7 +395,9 @@ static void init(void *st, Engine *e) {
     (void)st;
     char how[128];
     const char *init = e->cfg->train.init;
-    load_init_weights(init, e->m, "train.init", how, sizeof how);
+    int n;
+    load_init_weights(init, e->m, "train.init", how, sizeof how, &n);
+    engine_set_base(e, init, n);
     run_say(&e->out, "policy from %s (%s), reference %s\n", init, how, ref_path(e->cfg));
 }
 

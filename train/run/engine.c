@@ -11,6 +11,7 @@
 
 #include "common/check.h"
 #include "common/sys.h"
+#include "data/h5guard.h"
 #include "optim/clip.h"
 #include "optim/dist.h"
 #include "train/ckpt/ckpt_zero.h"
@@ -34,6 +35,40 @@ int engine_unreadable(const char *key, const char *path, char *err, size_t errle
 void engine_require_file(const char *key, const char *path) {
     char err[CFG_STR + 256];
     REQUIRE(!engine_unreadable(key, path, err, sizeof err), "%s", err);
+}
+
+void engine_set_base(Engine *e, const char *path, int n) {
+    if (e->cfg->train.full_checkpoints || n <= 0) return;
+    char err[1024];
+    REQUIRE(!h5guard_identity(path, &e->base_crc, &e->base_size, err, sizeof err), "%s: %s", path, err);
+    free(e->base);
+    free(e->base_of);
+    e->base = strdup(path);
+    CHECK(e->base, "out of memory");
+    e->base_of = callocCheck((size_t)e->m->table.count, 1);
+    memset(e->base_of, 1, (size_t)(n < e->m->table.count ? n : e->m->table.count));
+}
+
+/* what the resumed checkpoint says: an adapter checkpoint's base and the tensors read from it
+ * (taken from ld), or for a full checkpoint none (tensors trained before may be frozen now) */
+static void take_base(Engine *e, CkptLoaded *ld) {
+    free(e->base);
+    free(e->base_of);
+    e->base = NULL, e->base_of = NULL;
+    if (e->cfg->train.full_checkpoints || !ld->base || !ld->from_base) return;
+    e->base = ld->base, e->base_of = ld->from_base;
+    e->base_crc = ld->base_crc, e->base_size = ld->base_size;
+    ld->base = NULL, ld->from_base = NULL;
+}
+
+/* the tensors a checkpoint leaves to the base: frozen and bitwise the base's; NULL for none */
+static uint8_t *omitted(const Engine *e) {
+    if (!e->base || e->set.all) return NULL;
+    int n = e->m->table.count, any = 0;
+    uint8_t *omit = callocCheck((size_t)n, 1);
+    for (int i = 0; i < n; i++) any |= omit[i] = e->base_of[i] && !e->set.on[i];
+    if (!any) free(omit);
+    return any ? omit : NULL;
 }
 
 void engine_read_tokenizer(Engine *e) {
@@ -135,7 +170,7 @@ static void resume_or_init(Engine *e, void *st) {
     if (run_resume_path(ts->resume, ts->out_dir, e->rank == 0, ckpt, sizeof ckpt)) {
         CkptLoaded ld;
         int rc = zero_load(&e->zs, ckpt, e->m->params, &ld, err, sizeof err);
-        REQUIRE(rc == CKPT_OK, "resume from %s: %s", ckpt, err);
+        REQUIRE(rc == CKPT_OK, "resume from %s: %s", ckpt, ckpt_why(err, ckpt));
         snprintf(what, sizeof what, "resume from %s: it", ckpt);
         engine_check_tokenizer(e, &ld, what);
         uint64_t *cursor;
@@ -147,10 +182,19 @@ static void resume_or_init(Engine *e, void *st) {
         e->tokens = ld.tokens;
         e->resumed = 1;
         if (e->def->resumed) e->def->resumed(st, e);
+        take_base(e, &ld);
         ckpt_loaded_free(&ld);
         run_say(&e->out, "resumed from %s at step %lld\n", ckpt, (long long)e->step);
     } else if (e->def->init) {
         e->def->init(st, e);
+    }
+    uint8_t *omit = omitted(e);
+    if (omit) {
+        int n = 0;
+        for (int i = 0; i < e->m->table.count; i++) n += omit[i];
+        run_say(&e->out, "checkpoints: adapter checkpoints, %d frozen tensor(s) left to the base %s (CRC-32 %08x, "
+                "%llu bytes)\n", n, e->base, e->base_crc, (unsigned long long)e->base_size);
+        free(omit);
     }
     dist_broadcast_f32(e->m->params, e->m->table.total, 0);
 }
@@ -164,13 +208,16 @@ static int save(Engine *e, void *st) {
     int64_t stage = e->cfg->n_stages > 0 ? train_config_stage_at(e->cfg, e->step - 1) : 0;
     char *ini = train_config_to_ini(e->cfg);
     uint64_t rng[1] = {(uint64_t)ts->seed};
+    uint8_t *omit = omitted(e);
     CkptState cs = {.step = e->step, .stage = stage, .tokens = e->tokens, .pt = &e->m->table,
                     .params = e->m->params,
                     .mt = e->set.all ? NULL : &e->set.mt, .rng = rng, .n_rng = 1, .cursors = cursor, .ranks = 1,
-                    .cursor_len = n, .config = ini, .tokenizer = e->tok_bytes, .tokenizer_len = e->tok_len};
+                    .cursor_len = n, .config = ini, .tokenizer = e->tok_bytes, .tokenizer_len = e->tok_len,
+                    .base = e->base, .omit = omit, .base_crc = e->base_crc, .base_size = e->base_size};
     char path[CFG_STR + 64], err[2048] = "";
     int rc = zero_save(&e->zs, ts->out_dir, &cs, ts->keep_checkpoints, path, sizeof path, err, sizeof err);
     free(ini);
+    free(omit);
     if (dist_sum_i64(rc != CKPT_OK)) {
         if (e->rank == 0)
             fprintf(stderr, "griffin %s: checkpoint at step %lld failed: %s; the previous checkpoint is kept\n",
@@ -328,6 +375,8 @@ int engine_main(const StageDef *def, int argc, char **argv) {
     int status = run_loop(&e, st);
     def->teardown(st);
     free(e.tok_bytes);
+    free(e.base);
+    free(e.base_of);
     zero_free(&e.zs);
     trainable_free(&e.set);
     griffin_free(e.m);

@@ -108,6 +108,13 @@ struct Engine {
     NonfiniteFault fault;
     double t_start;
     double plan_bytes;        /* the memory plan's total (train/run/plan.h) */
+    /* adapter checkpoints (train/ckpt/checkpoint.h): the file the frozen tensors marked in
+     * base_of are bitwise copies of (engine_set_base, or the adapter checkpoint resumed);
+     * base == NULL: full checkpoints */
+    char *base;
+    uint8_t *base_of;         /* [m->table.count] */
+    uint32_t base_crc;
+    uint64_t base_size;
 };
 
 /* The whole command: argv = [command, config.ini, --section.key=value ...]. Returns the exit
@@ -121,6 +128,11 @@ void engine_apply_precision(Engine *e);
  * engine_require_file, that line and exit 2 (REQUIRE). */
 int engine_unreadable(const char *key, const char *path, char *err, size_t errlen);
 void engine_require_file(const char *key, const char *path);
+/* A stage's init loaded the first n tensors of e->m bitwise from the checkpoint path: the
+ * checkpoints of the run leave those that stay frozen to that file (adapter checkpoints),
+ * unless train.full_checkpoints or n == 0. Records the file's size and CRC-32 (cheap: its
+ * header), dying with one line if it cannot be read. */
+void engine_set_base(Engine *e, const char *path, int n);
 /* Reads the tokenizer bytes of model.tokenizer into e->tok_bytes (if set). */
 void engine_read_tokenizer(Engine *e);
 /* Dies with "NAME: what was trained with another tokenizer than model.tokenizer" unless the

@@ -205,7 +205,9 @@ static void init(void *st, Engine *e) {
     if (!path[0]) return;
     char err[2048], what[CFG_STR + 32], how[128];
     engine_require_file("train.init", path);
-    load_init_weights(path, e->m, "train.init", how, sizeof how);
+    int n;
+    load_init_weights(path, e->m, "train.init", how, sizeof how, &n);
+    engine_set_base(e, path, n);
     CkptLoaded meta;
     REQUIRE(ckpt_load(path, NULL, NULL, NULL, NULL, &meta, err, sizeof err) == CKPT_OK, "train.init = %s: %s", path, err);
     snprintf(what, sizeof what, "train.init = %s", path);

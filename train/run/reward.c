@@ -28,10 +28,12 @@
 #include "train/tools/model_io.h"
 
 /* Weights of train.init: a reward model's own, else a language model's (the prefix). */
-static void init_from(GriffinModel *m, const char *path, RunOut *out) {
+static void init_from(Engine *e, const char *path) {
     char how[128];
-    load_init_weights(path, m, "train.init", how, sizeof how);
-    run_say(out, "initialised %s from %s\n", how, path);
+    int n;
+    load_init_weights(path, e->m, "train.init", how, sizeof how, &n);
+    engine_set_base(e, path, n);
+    run_say(&e->out, "initialised %s from %s\n", how, path);
 }
 
 /* The tokenizer bytes: model.tokenizer, else the one stored in train.init; when both exist
@@ -139,7 +141,7 @@ static void teardown(void *st) {
 
 static void init(void *st, Engine *e) {
     (void)st;
-    if (e->cfg->train.init[0]) init_from(e->m, e->cfg->train.init, &e->out);
+    if (e->cfg->train.init[0]) init_from(e, e->cfg->train.init);
 }
 
 /* one integer: the pairs (prompts) consumed by every rank so far */

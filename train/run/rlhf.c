@@ -184,7 +184,8 @@ static int load_policy(Engine *e, int Sm) {
     e->m = griffin_create_ex(&e->cfg->griffin, Sm, ts->seq_len, (uint64_t)ts->seed,
                              ts->recompute ? GRIFFIN_RECOMPUTE | GRIFFIN_CHUNKED_LOSS : 0);
     char how[128];
-    int fresh = load_init_weights(init, e->m, "policy", how, sizeof how);
+    int n, fresh = load_init_weights(init, e->m, "policy", how, sizeof how, &n);
+    engine_set_base(e, init, n);
     CkptLoaded meta;
     REQUIRE(ckpt_load(init, NULL, NULL, NULL, NULL, &meta, err, sizeof err) == CKPT_OK, "policy %s: %s", init, err);
     REQUIRE(meta.tokenizer_len > 0, "policy %s carries no tokenizer", init);

@@ -20,6 +20,7 @@
 #include "train/tools/eval_policy.h"
 #include "train/tools/eval_tasks.h"
 #include "train/tools/eval_weights.h"
+#include "train/ckpt/checkpoint.h"
 #include "train/tools/model_io.h"
 #include "train/tools/weights_opt.h"
 
@@ -61,7 +62,9 @@ static void eval_usage(FILE *f) {
                "  scores them), log_ratio_to_reference: (log p - log p_ref summed per answer; 0 without --reference),\n"
                "  ended_with_end_of_turn: and mean_answer_tokens:\n"
                "       griffin eval --checkpoint CKPT.h5 --tasks FILE.jsonl[,FILE2...] [...]\n"
-               "  multiple-choice and generation tasks as lm-evaluation-harness scores them (griffin eval --tasks --help)\n");
+               "  multiple-choice and generation tasks as lm-evaluation-harness scores them (griffin eval --tasks --help)\n"
+               "  every form: --base BASE.h5 reads an adapter checkpoint's base from BASE.h5 instead of the\n"
+               "  path it records (the base moved); its size and CRC-32 must still match\n");
 }
 
 /* -log softmax(row)[target] */
@@ -244,6 +247,7 @@ static int eval_args(EvalArgs *o, int argc, char **argv) {
         CHECK(i + 1 < argc, "griffin eval: %s needs a value", a);
         const char *v = argv[++i];
         if (!strcmp(a, "--checkpoint")) o->ckpt = v;
+        else if (!strcmp(a, "--base")) ckpt_set_base(v);
         else if (!strcmp(a, "--corpus")) {
             CHECK(o->n_corpora < 64, "griffin eval: at most 64 corpora");
             o->corpora[o->n_corpora++] = v;

@@ -19,6 +19,7 @@
 #include "common/sys.h"
 #include "data/task_prompt.h"
 #include "data/tasks.h"
+#include "train/ckpt/checkpoint.h"
 #include "train/tools/model_io.h"
 #include "train/run/runlog.h"
 #include "train/tools/task_score.h"
@@ -61,7 +62,8 @@ static void tasks_usage(FILE *f) {
             "                     parallel prefill row (default: the longest context, at most 8192;\n"
             "                     a longer context continues by decode steps: never refused)\n"
             "  --limit N          the first N examples of each file\n"
-            "  --compare-scratch  also score every choice from scratch: speed-up and largest difference\n");
+            "  --compare-scratch  also score every choice from scratch: speed-up and largest difference\n"
+            "  --base BASE.h5     an adapter checkpoint's base from BASE.h5, not the path it records\n");
 }
 
 /* 0: parsed; 1: --help printed; 2: bad usage (message printed) */
@@ -81,6 +83,7 @@ static int parse_task_args(int argc, char **argv, TaskArgs *a) {
         else {
             const char *v = argv[++i];
             if (!strcmp(k, "--checkpoint")) a->ckpt = v;
+            else if (!strcmp(k, "--base")) ckpt_set_base(v);
             else if (!strcmp(k, "--tasks")) a->tasks = v;
             else if (!strcmp(k, "--fewshot")) a->fewshot = atoi(v);
             else if (!strcmp(k, "--fewshot-file")) a->fewshot_file = v;

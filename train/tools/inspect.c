@@ -17,7 +17,7 @@
 
 static void inspect_usage(FILE *f) {
     fprintf(f, "usage: griffin inspect FILE.h5 [--show N] [--tokenizer M.model]\n"
-               "       griffin inspect --verify FILE.h5\n"
+               "       griffin inspect --verify FILE.h5 [--base BASE.h5]\n"
                "       griffin inspect [--verify] megatron:PREFIX | llmc:GLOB | nanogpt:FILE\n"
                "                       [--vocab V] [--eot ID] [--show N --tokenizer M.model]\n"
                "  describes a corpus or a checkpoint; external corpora (read in place) take the\n"
@@ -30,7 +30,9 @@ static void inspect_usage(FILE *f) {
                "               byte counts and loss masks; an external corpus's header, sizes, index\n"
                "               and every token id. Prints 'OK: ...' and exits 0, or one\n"
                "               line naming the file and what is wrong and exits 1 (also when\n"
-               "               HDF5 crashes on an older file that has no whole-file checksum)\n"
+               "               HDF5 crashes on an older file that has no whole-file checksum); an\n"
+               "               adapter checkpoint's base is checked by size and CRC-32 (--base\n"
+               "               BASE.h5: from there instead of the path it records)\n"
                "  --show N     decode the first N documents (control tokens shown as <...>;\n"
                "               in chat corpora the loss-masked part is wrapped in [[ ]])\n"
                "  --tokenizer  the model to decode with (default: the one recorded in the file)\n");
@@ -207,6 +209,8 @@ int cmd_inspect(int argc, char **argv) {
             eot = strtoll(argv[++i], &end, 10);
             CHECK(*end == '\0' && eot >= 0 && eot <= (long long)UINT32_MAX, "inspect: --eot needs a token id, got '%s'",
                   argv[i]);
+        } else if (!strcmp(argv[i], "--base") && i + 1 < argc) {
+            ckpt_set_base(argv[++i]);
         } else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
             tok_path = argv[++i];
         } else if (argv[i][0] != '-' && !path) {

@@ -11,14 +11,14 @@ void load_model(const char *path, int max_B, int max_T, LoadedModel *out) {
     memset(out, 0, sizeof *out);
     CkptLoaded ld;
     int rc = ckpt_load(path, NULL, NULL, NULL, NULL, &ld, err, sizeof err);
-    REQUIRE(rc == CKPT_OK, "checkpoint %s: %s", path, err);
+    REQUIRE(rc == CKPT_OK, "checkpoint %s: %s", path, ckpt_why(err, path));
     REQUIRE(ld.config && ld.config[0], "checkpoint %s stores no config; it was not written by griffin", path);
     out->cfg = callocCheck(1, sizeof(TrainConfig));
     rc = train_config_parse_string(out->cfg, ld.config, path, NULL, 0, NULL, err, sizeof err);
     REQUIRE(rc == 0, "checkpoint %s: its stored config does not parse: %s", path, err);
     out->m = griffin_create(&out->cfg->griffin, max_B, max_T, 0);
     rc = ckpt_load_weights(path, &out->m->table, out->m->params, err, sizeof err);
-    REQUIRE(rc == CKPT_OK, "checkpoint %s: %s", path, err);
+    REQUIRE(rc == CKPT_OK, "checkpoint %s: %s", path, ckpt_why(err, path));
     if (out->cfg->griffin.lora_rank > 0) { /* merged in place: decode needs plain weights */
         griffin_merge_adapters(out->m);
         /* from here on a plain model (the adapter tensors stay after the base ones, unused):
@@ -59,28 +59,44 @@ static int same_tensors(const ParamTable *a, const ParamTable *b, int count) {
     return 1;
 }
 
-int load_init_weights(const char *path, GriffinModel *m, const char *what, char *how, size_t howlen) {
+/* the tensors of c's table (a prefix of m's) */
+static int prefix_count(GriffinConfig c) {
+    ParamTable pt;
+    param_table_build(&pt, &c);
+    int n = pt.count;
+    param_table_free(&pt);
+    return n;
+}
+
+int load_init_weights(const char *path, GriffinModel *m, const char *what, char *how, size_t howlen, int *from_file) {
     char err[2048], e2[2048];
+    int dummy;
+    if (!from_file) from_file = &dummy;
+    *from_file = 0;
     int rc = ckpt_load_weights(path, &m->table, m->params, err, sizeof err);
     if (rc == CKPT_OK) {
         snprintf(how, howlen, "weights");
+        *from_file = m->table.count;
         return 0;
     }
-    REQUIRE(rc == CKPT_ERR_MISMATCH, "%s = %s: %s", what, path, err);
+    REQUIRE(rc == CKPT_ERR_MISMATCH, "%s = %s: %s", what, path, ckpt_why(err, path));
     const GriffinConfig *c = &m->cfg;
     GriffinConfig nolora = *c, nohead = *c, neither = *c;
     nolora.lora_rank = neither.lora_rank = 0;
     nohead.reward_head = neither.reward_head = 0;
     if (c->lora_rank > 0 && load_prefix(path, m, nolora, e2, sizeof e2) == CKPT_OK) {
         snprintf(how, howlen, "the base weights (the LoRA adapters start at B = 0)");
+        *from_file = prefix_count(nolora);
         return 1;
     }
     if (c->reward_head && load_prefix(path, m, nohead, e2, sizeof e2) == CKPT_OK) {
         snprintf(how, howlen, "the backbone (reward head: zero)");
+        *from_file = prefix_count(nohead);
         return 0;
     }
     if (c->reward_head && c->lora_rank > 0 && load_prefix(path, m, neither, e2, sizeof e2) == CKPT_OK) {
         snprintf(how, howlen, "the backbone (reward head: zero; the LoRA adapters start at B = 0)");
+        *from_file = prefix_count(neither);
         return 1;
     }
     /* a checkpoint with adapters of its own: merged, then its plain tensors are a prefix */

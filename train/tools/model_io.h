@@ -31,8 +31,10 @@ void loaded_model_free(LoadedModel *lm);
  * initialisation, B = 0: the adapted model starts as that model) and/or without m's reward
  * head (zero) — or it holds adapters m lacks, which are merged into their weights first.
  * Writes what it loaded into how; dies with one line naming `what` = path otherwise. Returns 1
- * when m has adapters that kept their initialisation (switched off, m is the checkpoint's model). */
-int load_init_weights(const char *path, GriffinModel *m, const char *what, char *how, size_t howlen);
+ * when m has adapters that kept their initialisation (switched off, m is the checkpoint's model).
+ * *from_file (if not NULL): how many of m's first tensors are now bitwise the file's (all, a
+ * prefix, or 0 when adapters were merged): those an adapter checkpoint may leave to the file. */
+int load_init_weights(const char *path, GriffinModel *m, const char *what, char *how, size_t howlen, int *from_file);
 
 /* An inference-only copy (GRIFFIN_INFERENCE | flags) of a checkpoint's model for batches up
  * to B x T: a frozen reference or reward model. Dies with "WHAT PATH was trained with another

@@ -10,6 +10,7 @@
 #include "data/chat.h"
 #include "model/sampler.h"
 #include "train/commands.h"
+#include "train/ckpt/checkpoint.h"
 #include "train/tools/model_io.h"
 #include "train/tools/weights_opt.h"
 
@@ -18,6 +19,9 @@ static void sample_usage(FILE *f) {
                "                      [--config CONFIG.ini [--sample.KEY=VALUE ...]]\n"
                "                      [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]\n"
                "                      [--seed S] [--num-samples M] [--batch B] [--weights fp32|bf16|int8]\n"
+               "                      [--base BASE.h5]\n"
+               "  --base             an adapter checkpoint's base read from BASE.h5 instead of the path it\n"
+               "                     records (the base moved); its size and CRC-32 must still match\n"
                "  --prompt-file      one prompt per line, generated in batches of --batch (default 16)\n"
                "  --chat             wrap each prompt in the chat format and stop at <end_of_turn>\n"
                "  --weights          how the weights are held for generation (default fp32): bf16 (round\n"
@@ -121,6 +125,7 @@ int cmd_sample(int argc, char **argv) {
         char *end = NULL;
         if (!strcmp(a, "--config")) continue; /* read by sample_config */
         if (!strcmp(a, "--checkpoint")) ckpt = v;
+        else if (!strcmp(a, "--base")) ckpt_set_base(v);
         else if (!strcmp(a, "--prompt")) prompt = v;
         else if (!strcmp(a, "--prompt-file")) prompt_file = v;
         else if (!strcmp(a, "--max-new-tokens") || !strcmp(a, "--max-tokens")) max_new = (int)strtol(v, &end, 10);

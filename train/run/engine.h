@@ -3,9 +3,10 @@
  * The engine owns what every stage shares: MPI and the config, the output folder and its
  * logs, the trainable set (train.freeze / train.trainable) and the ZeRO-1 AdamW state over
  * it, resume (weights, moments, step, data cursor, tokenizer identity checked in one place)
- * or initialisation, the loop itself, the non-finite check, clipping, the learning-rate
- * schedule, the evaluation and checkpoint cadence, keep-last-K, fault injection and the exit
- * codes. A stage (one file in train/run/) supplies a StageDef: its checks, its models and data,
+ * or initialisation, adapter checkpoints (the frozen tensors a stage's init read from a file
+ * are left to that file: engine_set_base), the loop itself, the non-finite check, clipping,
+ * the learning-rate schedule, the evaluation and checkpoint cadence, keep-last-K, fault
+ * injection and the exit codes. A stage (one file in train/run/) supplies a StageDef: its checks, its models and data,
  * its data cursor, the loss + backward of one micro-batch, its evaluation and its metrics.
  *
  * One run, on every rank:

@@ -372,13 +372,13 @@ def seed_figures(d):
 
 
 def mean_sd(xs):
-    """mean and sample standard deviation (n - 1; None for one value) of the known values"""
+    """mean, sample standard deviation (n - 1; None for one value) and count of the known values"""
     xs = [x for x in xs if x is not None]
     if not xs:
-        return None, None
+        return None, None, 0
     m = sum(xs) / len(xs)
     sd = (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 if len(xs) > 1 else None
-    return m, sd
+    return m, sd, len(xs)
 
 
 SEED_ROWS = [  # (figure key, label, format)
@@ -404,40 +404,41 @@ def verdicts(stats, base, sft, shortcuts):
     """one sentence per stage: did it do what it is for (the targets of the demo's preference stages)"""
     out = []
     def have(*ks):
-        return all(stats.get(k, (None, None))[0] is not None for k in ks)
+        return all(stats.get(k, (None, None, 0))[0] is not None for k in ks)
     def sd(k):
         return stats[k][1] or 0.0
-    n = stats.get("_n", 1)
+    def over(k):  # ", spread S over N seeds", or nothing for one seed
+        return f" ± {sd(k):.4f} over {stats[k][2]} seeds" if stats[k][2] > 1 else " (one seed: no spread)"
     if have("sft gold loss", "sft closed") and base.get("gold") is not None:
         ok = stats["sft closed"][0] > (base.get("closed") or 0) and stats["sft gold loss"][0] < base["gold"]
         out.append(f"- **SFT** {'did' if ok else 'did not do'} what it is for: greedy answers close their turn "
-                   f"{stats['sft closed'][0]:.0%} of the time (base {base.get('closed') or 0:.0%}) and the gold "
-                   f"WordNet loss is {stats['sft gold loss'][0]:.3f} (base {base['gold']:.3f}).")
+                   f"{stats['sft closed'][0]:.0%} of the time (base {base.get('closed') or 0:.0%}; spread "
+                   f"{sd('sft closed'):.0%} over {stats['sft closed'][2]} seeds) and the gold WordNet loss is "
+                   f"{stats['sft gold loss'][0]:.3f}{over('sft gold loss')} (base {base['gold']:.3f}).")
     if have("rm accuracy"):
         best = max(shortcuts.values()) if shortcuts else 0.5
         m = stats["rm accuracy"][0]
         ok = m >= 0.65 and m - best > 3 * sd("rm accuracy")
         out.append(f"- **Reward model** {'learned' if ok else 'did not learn'} the preference well enough "
-                   f"(target: held-out accuracy >= 0.65, clear of every shortcut): {m:.3f} against the best "
-                   f"shortcut {best:.3f}" + (f", spread {sd('rm accuracy'):.3f} over {n} seeds." if n > 1 else "."))
+                   f"(target: held-out accuracy >= 0.65, clear of every shortcut): {m:.3f}{over('rm accuracy')}, "
+                   f"against the best shortcut {best:.3f}.")
     if have("rlhf val score rise", "rlhf own accuracy", "rlhf gold loss") and sft.get("gold") is not None:
         rise, spread = stats["rlhf val score rise"][0], sd("rlhf val score rise")
         own_ok = sft.get("own") is None or stats["rlhf own accuracy"][0] >= sft["own"]
         gold = stats["rlhf gold loss"][0] / sft["gold"] - 1
-        ok = rise > 3 * spread and rise > 0 and own_ok and gold <= 0.01 and n > 1
+        ok = rise > 3 * spread and rise > 0 and own_ok and gold <= 0.01 and stats["rlhf val score rise"][2] > 1
         out.append(f"- **RLHF** {'did' if ok else 'did not do'} what it is for (a held-out reward-model score rise "
                    f"over 3x its spread over seeds, own preference accuracy not falling, gold loss up <= 1%): rise "
-                   f"{rise:+.4f}" + (f" ± {spread:.4f} over {n} seeds" if n > 1 else " (one seed: no spread)") +
+                   f"{rise:+.4f}{over('rlhf val score rise')}" +
                    f", own accuracy {stats['rlhf own accuracy'][0]:.3f}" +
                    (f" (SFT {sft['own']:.3f})" if sft.get("own") is not None else "") +
                    f", gold loss {gold:+.1%} over SFT's.")
     if have("dpo accuracy"):
         m = stats["dpo accuracy"][0]
-        closed = stats.get("dpo greedy closed", (None, None))[0]
+        closed = stats.get("dpo greedy closed", (None, None, 0))[0]
         ok = m >= 0.60 and (closed is None or sft.get("greedy closed") is None or closed >= sft["greedy closed"] / 2)
         out.append(f"- **DPO** {'did' if ok else 'did not do'} what it is for (held-out implicit-reward accuracy "
-                   f">= 0.60 while still closing its turn): {m:.3f}" +
-                   (f" ± {sd('dpo accuracy'):.3f}" if n > 1 else "") +
+                   f">= 0.60 while still closing its turn): {m:.3f}{over('dpo accuracy')}" +
                    (f", greedy answers closed {closed:.0%} (SFT {sft['greedy closed']:.0%})"
                     if closed is not None and sft.get("greedy closed") is not None else "") + ".")
     return out
@@ -447,7 +448,6 @@ def seeds_section(run, data=None):
     seeds = seed_dirs(run)
     figs = [(k, seed_figures(d)) for k, d in seeds]
     stats = {key: mean_sd([f[key] for _, f in figs]) for key, _, _ in SEED_ROWS}
-    stats["_n"] = len(seeds)
     base = {"gold": eval_fields(os.path.join(run, "eval_base.txt"), "corpus", "loss", "wordnet_sft.heldout.h5"),
             "closed": eval_fields(os.path.join(run, "eval_base.txt"), "chat_prompts", "ended_with_end_of_turn")}
     sft = {"gold": eval_fields(os.path.join(run, "eval_sft.txt"), "corpus", "loss", "wordnet_sft.heldout.h5"),
@@ -465,7 +465,7 @@ def seeds_section(run, data=None):
         vals = [fg[key] for _, fg in figs]
         if all(v is None for v in vals):
             continue
-        m, sd = stats[key]
+        m, sd, _ = stats[key]
         pct = "%" in f
         spread = "" if sd is None else " ± " + (f"{sd:.0%}" if pct else f"{sd:.4f}")
         out.append(f"| {label} | " + " | ".join(fmt(v, f) for v in vals) + f" | {fmt(m, f)}{spread} |")

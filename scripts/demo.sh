@@ -4,18 +4,25 @@
 # and samples, in runs/demo-<date>/ with report.md and plots.
 #   scripts/demo.sh            the demo model (configs/small.ini, sft.ini, reward.ini, rlhf.ini, dpo.ini) on the full data
 #   scripts/demo.sh --quick    the tiny model on the small data, a few minutes
+#   scripts/demo.sh --seeds 3  also runs SFT, reward model, RLHF and DPO with seeds 2 and 3 (train.seed = 2, 3;
+#                              seed 1 is the configs' own), in RUN/seed<k>/, reusing the pretrained model, and
+#                              the tuned model and reward model of seed 1; the report gives mean ± spread
 # Stop it at any time and run it again: finished stages are skipped, an interrupted one resumes.
 # GRIFFIN_DEMO_RUN=DIR picks the run folder; GRIFFIN_DEMO_RANKS=N trains on N MPI ranks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-quick=0
-for a in "$@"; do
-  case "$a" in
+quick=0 seeds=1
+while [ $# -gt 0 ]; do
+  case "$1" in
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-    *) echo "demo: unknown argument $a" >&2; exit 2 ;;
+    --seeds) [ $# -ge 2 ] || { echo "demo: --seeds wants a number" >&2; exit 2; }; seeds=$2; shift ;;
+    --seeds=*) seeds=${1#--seeds=} ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "demo: unknown argument $1" >&2; exit 2 ;;
   esac
+  shift
 done
+case "$seeds" in ''|*[!0-9]*|0) echo "demo: --seeds wants a positive whole number" >&2; exit 2 ;; esac
 
 scripts/setup.sh
 if [ $quick = 1 ]; then
@@ -42,49 +49,52 @@ griffin() {
 }
 newest() { ls "$1"/ckpt-*.h5 2>/dev/null | sed 's/.*ckpt-\([0-9]*\)\.h5/\1 &/' | sort -n | tail -1 | cut -d' ' -f2; }
 
+# a training stage into DIR, skipped when DIR/DONE says it finished, else resumed from its newest checkpoint
+stage() {  # DIR TITLE COMMAND CONFIG [OVERRIDES...]
+  local dir=$1 title=$2
+  shift 2
+  if [ ! -f "$dir/DONE" ]; then
+    echo "== $title =="
+    griffin "$@" --train.out_dir="$dir" --train.resume=auto
+    touch "$dir/DONE"
+  fi
+}
+# the stages after pretraining, into OUT/<stage>; SEED (optional) overrides train.seed
+sft_stage() {  # OUT [SEED]
+  stage "$1/sft" "instruction tuning ($SFT) from $BASE${2:+, seed $2}" sft "$SFT" --train.init="$BASE" ${2:+--train.seed=$2}
+}
+reward_stage() {
+  stage "$1/reward" "reward model ($REW) from $TUNED${2:+, seed $2}" reward "$REW" --train.init="$TUNED" \
+    --data.pairs="$DATA/preference.train.h5" --data.valid="$DATA/preference.heldout.h5" ${2:+--train.seed=$2}
+}
+rlhf_stage() {
+  stage "$1/rlhf" "RLHF ($RL)${2:+, seed $2}" rlhf "$RL" --train.init="$TUNED" --rlhf.reward_model="$RM" \
+    --rlhf.prompts="$DATA/prompts.train.h5" --rlhf.valid_prompts="$DATA/preference.heldout.h5" ${2:+--train.seed=$2}
+}
+dpo_stage() {
+  stage "$1/dpo" "DPO ($DPOC) from $TUNED${2:+, seed $2}" dpo "$DPOC" --train.init="$TUNED" \
+    --data.pairs="$DATA/preference.train.h5" --data.valid="$DATA/preference.heldout.h5" ${2:+--train.seed=$2}
+}
+
 # 1. pretraining: a broad mixture, then a smaller higher-quality one
-if [ ! -f "$RUN/pretrain/DONE" ]; then
-  echo "== pretraining ($PRE) =="
-  griffin pretrain "$PRE" --train.out_dir="$RUN/pretrain" --train.resume=auto --train.init=
-  touch "$RUN/pretrain/DONE"
-fi
+stage "$RUN/pretrain" "pretraining ($PRE)" pretrain "$PRE" --train.init=
 BASE=$(newest "$RUN/pretrain")
 
 # 2. instruction tuning from the pretrained weights
-if [ ! -f "$RUN/sft/DONE" ]; then
-  echo "== instruction tuning ($SFT) from $BASE =="
-  griffin sft "$SFT" --train.out_dir="$RUN/sft" --train.resume=auto --train.init="$BASE"
-  touch "$RUN/sft/DONE"
-fi
+sft_stage "$RUN"
 TUNED=$(newest "$RUN/sft")
 
 # 3. reward model (Bradley-Terry on preference pairs) from the tuned weights
-if [ ! -f "$RUN/reward/DONE" ]; then
-  echo "== reward model ($REW) from $TUNED =="
-  griffin reward "$REW" --train.out_dir="$RUN/reward" --train.resume=auto --train.init="$TUNED" \
-    --data.pairs="$DATA/preference.train.h5" --data.valid="$DATA/preference.heldout.h5"
-  touch "$RUN/reward/DONE"
-fi
+reward_stage "$RUN"
 RM=$(newest "$RUN/reward")
 build/griffin eval --checkpoint "$RM" --preferences "$DATA/preference.heldout.h5" > "$RUN/eval_reward.txt"
 
 # 4. RLHF: the tuned policy against the reward model under a KL penalty to the tuned model
-if [ ! -f "$RUN/rlhf/DONE" ]; then
-  echo "== RLHF ($RL) =="
-  griffin rlhf "$RL" --train.out_dir="$RUN/rlhf" --train.resume=auto --train.init="$TUNED" \
-    --rlhf.reward_model="$RM" --rlhf.prompts="$DATA/prompts.train.h5" \
-    --rlhf.valid_prompts="$DATA/preference.heldout.h5"
-  touch "$RUN/rlhf/DONE"
-fi
+rlhf_stage "$RUN"
 POLICY=$(newest "$RUN/rlhf")
 
 # 5. DPO: the tuned policy directly on the reward model's preference pairs, against the tuned model
-if [ ! -f "$RUN/dpo/DONE" ]; then
-  echo "== DPO ($DPOC) from $TUNED =="
-  griffin dpo "$DPOC" --train.out_dir="$RUN/dpo" --train.resume=auto --train.init="$TUNED" \
-    --data.pairs="$DATA/preference.train.h5" --data.valid="$DATA/preference.heldout.h5"
-  touch "$RUN/dpo/DONE"
-fi
+dpo_stage "$RUN"
 DPO=$(newest "$RUN/dpo")
 
 # 6. evaluation and samples of the models on held-out data
@@ -121,6 +131,36 @@ if [ -f "$DATA/tasks/wordnet_gloss.jsonl" ]; then
       > "$RUN/tasks_${name}_chat.txt"
   done
 fi
+
+# 7. seeds 2..N of the stages after pretraining (--seeds N), each in RUN/seed<k>/ with train.seed = k:
+# SFT from the same pretrained model; reward model, RLHF and DPO from the seed-1 tuned model, RLHF
+# against the seed-1 reward model (one scale for every seed's score); the evaluations the report
+# averages over seeds
+seed_eval() {  # OUT NAME CKPT: the gold WordNet loss; SFT: the closing share; RLHF, DPO: own preference accuracy
+  build/griffin eval --checkpoint "$3" --corpus "$DATA/wordnet_sft.heldout.h5" --max-docs 300 > "$1/eval_$2.txt"
+  if [ "$2" = sft ]; then
+    build/griffin eval --checkpoint "$3" --chat-prompts "$DATA/wordnet_sft.heldout.h5" --max-docs 100 \
+      --max-new-tokens 128 >> "$1/eval_$2.txt"
+  else
+    build/griffin eval --checkpoint "$3" --preferences "$DATA/preference.heldout.h5" --max-length 128 --batch 16 \
+      >> "$1/eval_$2.txt"
+  fi
+}
+for k in $(seq 2 "$seeds"); do
+  S="$RUN/seed$k"
+  mkdir -p "$S"
+  sft_stage "$S" "$k"
+  reward_stage "$S" "$k"
+  rlhf_stage "$S" "$k"
+  dpo_stage "$S" "$k"
+  seed_eval "$S" sft "$(newest "$S/sft")"
+  for m in rlhf dpo; do
+    seed_eval "$S" $m "$(newest "$S/$m")"
+    build/griffin eval --checkpoint "$(newest "$S/$m")" --reward-model "$RM" --prompts "$DATA/preference.heldout.h5" \
+      --reference "$TUNED" --max-docs 128 --max-new-tokens 48 --batch 16 > "$S/answers_$m.txt"
+  done
+done
+
 /usr/bin/python3 scripts/demo_report.py prompts "$DATA" > "$RUN/prompts.txt"
 for m in "${MODELS[@]}"; do
   name=${m%%:*} ckpt=${m#*:}

@@ -142,8 +142,9 @@ def dpoplot(run, out):
 
 
 def shortcut_baselines(data):
-    """accuracy of two rules that need no model on the held-out preference pairs (ties count 1/2):
-    the longer reply wins; the reply sharing more words with the prompt wins"""
+    """accuracy of three rules that need no model on the held-out preference pairs (ties count 1/2):
+    the longer reply wins; the reply sharing more words with the prompt wins; the reply holding more
+    4-letter stems of the asked word wins ("alligator" → "leather made from alligator's hide")"""
     path = os.path.join(data or "", "jsonl", "preference.heldout.jsonl")
     if not data or not os.path.exists(path):
         return {}
@@ -153,8 +154,13 @@ def shortcut_baselines(data):
         s = sum(1.0 if f(r, "chosen") > f(r, "rejected") else 0.5 if f(r, "chosen") == f(r, "rejected") else 0.0
                 for r in rows)
         return s / max(len(rows), 1)
+    def stems(r, k):  # 4-letter word stems of the asked word (the quoted part of the prompt) found in the reply
+        asked = re.search(r'"(.*)"', r["prompt"])
+        own = {w[:4] for w in re.findall(r"[a-z]+", (asked.group(1) if asked else "").lower()) if len(w) >= 4}
+        return len(own & {w[:4] for w in re.findall(r"[a-z]+", r[k].lower()) if len(w) >= 4})
     return {"longer reply wins": acc(lambda r, k: len(r[k])),
-            "more words shared with the prompt wins": acc(lambda r, k: len(words(r["prompt"]) & words(r[k])))}
+            "more words shared with the prompt wins": acc(lambda r, k: len(words(r["prompt"]) & words(r[k]))),
+            "more 4-letter stems of the asked word wins": acc(stems)}
 
 
 def reward_rlhf_tables(run, data=None):
@@ -310,12 +316,173 @@ def task_tables(run):
     return out
 
 
+def seed_dirs(run):
+    """[(k, folder)] of the seeds of a run: seed 1 is the run folder itself, seed k >= 2 RUN/seed<k>
+    (scripts/demo.sh --seeds N)"""
+    out = [(1, run)]
+    for name in os.listdir(run):
+        m = re.fullmatch(r"seed(\d+)", name)
+        if m and os.path.isdir(os.path.join(run, name)):
+            out.append((int(m.group(1)), os.path.join(run, name)))
+    return sorted(out)
+
+
+def eval_fields(path, kind, key, name=None):
+    """one number of a `griffin eval` output file: key of the first block of that kind (and corpus name)"""
+    if not os.path.exists(path):
+        return None
+    for b in parse_eval(path):
+        if b["kind"] == kind and (name is None or b.get("name") == name) and key in b:
+            return float(b[key].split()[0])
+    return None
+
+
+def answers_field(path, key):
+    if not os.path.exists(path):
+        return None
+    for line in open(path):
+        k, _, v = line.strip().partition(": ")
+        if k == key:
+            return float(v.split()[0])
+    return None
+
+
+def val_points(path, key):
+    v = [r[key] for r in jsonl(path) if key in r]
+    return (v[0], v[-1]) if v else (None, None)
+
+
+def seed_figures(d):
+    """the before/after figures of one seed's folder (None where a file is missing)"""
+    gold = lambda m: eval_fields(os.path.join(d, f"eval_{m}.txt"), "corpus", "loss", "wordnet_sft.heldout.h5")
+    closed = lambda m: eval_fields(os.path.join(d, f"eval_{m}.txt"), "chat_prompts", "ended_with_end_of_turn")
+    pref = lambda m, k: eval_fields(os.path.join(d, f"eval_{m}.txt"), "preferences", k)
+    ans = lambda m, k: answers_field(os.path.join(d, f"answers_{m}.txt"), k)
+    rl0, rl1 = val_points(os.path.join(d, "rlhf", "metrics.jsonl"), "val_rm_score")
+    f = {"sft gold loss": gold("sft"), "sft closed": closed("sft"),
+         "rm accuracy": val_points(os.path.join(d, "reward", "metrics.jsonl"), "val_accuracy")[1],
+         "rlhf val score before": rl0, "rlhf val score after": rl1,
+         "rlhf val score rise": None if rl0 is None or rl1 is None else rl1 - rl0,
+         "rlhf greedy score": ans("rlhf", "rm_score"), "rlhf own accuracy": pref("rlhf", "policy_accuracy"),
+         "rlhf gold loss": gold("rlhf"), "rlhf greedy closed": ans("rlhf", "ended_with_end_of_turn"),
+         "dpo accuracy": val_points(os.path.join(d, "dpo", "metrics.jsonl"), "val_accuracy")[1],
+         "dpo own accuracy": pref("dpo", "policy_accuracy"), "dpo gold loss": gold("dpo"),
+         "dpo greedy score": ans("dpo", "rm_score"), "dpo greedy closed": ans("dpo", "ended_with_end_of_turn")}
+    return f
+
+
+def mean_sd(xs):
+    """mean, sample standard deviation (n - 1; None for one value) and count of the known values"""
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None, None, 0
+    m = sum(xs) / len(xs)
+    sd = (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 if len(xs) > 1 else None
+    return m, sd, len(xs)
+
+
+SEED_ROWS = [  # (figure key, label, format)
+    ("sft gold loss", "SFT: held-out WordNet chat loss (gold replies)", "{:.3f}"),
+    ("sft closed", "SFT: 100 held-out chat prompts closed within 128 tokens", "{:.0%}"),
+    ("rm accuracy", "reward model: held-out pair accuracy", "{:.3f}"),
+    ("rlhf val score before", "RLHF: held-out RM score, iteration 0 (one sample per prompt)", "{:+.4f}"),
+    ("rlhf val score after", "RLHF: held-out RM score, last iteration", "{:+.4f}"),
+    ("rlhf val score rise", "RLHF: rise of the held-out RM score", "{:+.4f}"),
+    ("rlhf greedy score", "RLHF: RM score of greedy answers (SFT's in the comparison table)", "{:+.4f}"),
+    ("rlhf own accuracy", "RLHF: own held-out preference accuracy (SFT's: see below)", "{:.3f}"),
+    ("rlhf gold loss", "RLHF: held-out WordNet chat loss", "{:.3f}"),
+    ("rlhf greedy closed", "RLHF: greedy answers to the pairs' prompts closed within 48 tokens", "{:.0%}"),
+    ("dpo accuracy", "DPO: held-out implicit-reward accuracy", "{:.3f}"),
+    ("dpo own accuracy", "DPO: own held-out preference accuracy", "{:.3f}"),
+    ("dpo gold loss", "DPO: held-out WordNet chat loss", "{:.3f}"),
+    ("dpo greedy score", "DPO: RM score of greedy answers", "{:+.4f}"),
+    ("dpo greedy closed", "DPO: greedy answers to the pairs' prompts closed within 48 tokens", "{:.0%}"),
+]
+
+
+def verdicts(stats, base, sft, shortcuts):
+    """one sentence per stage: did it do what it is for (the targets of the demo's preference stages)"""
+    out = []
+    def have(*ks):
+        return all(stats.get(k, (None, None, 0))[0] is not None for k in ks)
+    def sd(k):
+        return stats[k][1] or 0.0
+    def over(k):  # ", spread S over N seeds", or nothing for one seed
+        return f" ± {sd(k):.4f} over {stats[k][2]} seeds" if stats[k][2] > 1 else " (one seed: no spread)"
+    if have("sft gold loss", "sft closed") and base.get("gold") is not None:
+        ok = stats["sft closed"][0] > (base.get("closed") or 0) and stats["sft gold loss"][0] < base["gold"]
+        out.append(f"- **SFT** {'did' if ok else 'did not do'} what it is for: greedy answers close their turn "
+                   f"{stats['sft closed'][0]:.0%} of the time (base {base.get('closed') or 0:.0%}; spread "
+                   f"{sd('sft closed'):.0%} over {stats['sft closed'][2]} seeds) and the gold WordNet loss is "
+                   f"{stats['sft gold loss'][0]:.3f}{over('sft gold loss')} (base {base['gold']:.3f}).")
+    if have("rm accuracy"):
+        best = max(shortcuts.values()) if shortcuts else 0.5
+        m = stats["rm accuracy"][0]
+        ok = m >= 0.65 and m - best > 3 * sd("rm accuracy")
+        out.append(f"- **Reward model** {'learned' if ok else 'did not learn'} the preference well enough "
+                   f"(target: held-out accuracy >= 0.65, clear of every shortcut): {m:.3f}{over('rm accuracy')}, "
+                   f"against the best shortcut {best:.3f}.")
+    if have("rlhf val score rise", "rlhf own accuracy", "rlhf gold loss") and sft.get("gold") is not None:
+        rise, spread = stats["rlhf val score rise"][0], sd("rlhf val score rise")
+        own_ok = sft.get("own") is None or stats["rlhf own accuracy"][0] >= sft["own"]
+        gold = stats["rlhf gold loss"][0] / sft["gold"] - 1
+        ok = rise > 3 * spread and rise > 0 and own_ok and gold <= 0.01 and stats["rlhf val score rise"][2] > 1
+        out.append(f"- **RLHF** {'did' if ok else 'did not do'} what it is for (a held-out reward-model score rise "
+                   f"over 3x its spread over seeds, own preference accuracy not falling, gold loss up <= 1%): rise "
+                   f"{rise:+.4f}{over('rlhf val score rise')}" +
+                   f", own accuracy {stats['rlhf own accuracy'][0]:.3f}" +
+                   (f" (SFT {sft['own']:.3f})" if sft.get("own") is not None else "") +
+                   f", gold loss {gold:+.1%} over SFT's.")
+    if have("dpo accuracy"):
+        m = stats["dpo accuracy"][0]
+        closed = stats.get("dpo greedy closed", (None, None, 0))[0]
+        ok = m >= 0.60 and (closed is None or sft.get("greedy closed") is None or closed >= sft["greedy closed"] / 2)
+        out.append(f"- **DPO** {'did' if ok else 'did not do'} what it is for (held-out implicit-reward accuracy "
+                   f">= 0.60 while still closing its turn): {m:.3f}{over('dpo accuracy')}" +
+                   (f", greedy answers closed {closed:.0%} (SFT {sft['greedy closed']:.0%})"
+                    if closed is not None and sft.get("greedy closed") is not None else "") + ".")
+    return out
+
+
+def seeds_section(run, data=None):
+    seeds = seed_dirs(run)
+    figs = [(k, seed_figures(d)) for k, d in seeds]
+    stats = {key: mean_sd([f[key] for _, f in figs]) for key, _, _ in SEED_ROWS}
+    base = {"gold": eval_fields(os.path.join(run, "eval_base.txt"), "corpus", "loss", "wordnet_sft.heldout.h5"),
+            "closed": eval_fields(os.path.join(run, "eval_base.txt"), "chat_prompts", "ended_with_end_of_turn")}
+    sft = {"gold": eval_fields(os.path.join(run, "eval_sft.txt"), "corpus", "loss", "wordnet_sft.heldout.h5"),
+           "own": eval_fields(os.path.join(run, "eval_sft.txt"), "preferences", "policy_accuracy"),
+           "greedy closed": answers_field(os.path.join(run, "answers_sft.txt"), "ended_with_end_of_turn")}
+    fmt = lambda v, f: "-" if v is None else f.format(v)
+    out = ["## Over seeds", "",
+           f"{len(seeds)} seed(s) of the stages after pretraining (`scripts/demo.sh --seeds N`; seed 1 is this "
+           "folder, seed k its `seed<k>/`, train.seed = k; every seed starts from the same pretrained model, "
+           "the preference stages from seed 1's tuned model, RLHF against seed 1's reward model). Spread: the "
+           "sample standard deviation over seeds.", "",
+           "| figure | " + " | ".join(f"seed {k}" for k, _ in figs) + " | mean ± spread |",
+           "|---|" + "---:|" * (len(figs) + 1)]
+    for key, label, f in SEED_ROWS:
+        vals = [fg[key] for _, fg in figs]
+        if all(v is None for v in vals):
+            continue
+        m, sd, _ = stats[key]
+        pct = "%" in f
+        spread = "" if sd is None else " ± " + (f"{sd:.0%}" if pct else f"{sd:.4f}")
+        out.append(f"| {label} | " + " | ".join(fmt(v, f) for v in vals) + f" | {fmt(m, f)}{spread} |")
+    out += ["", f"Reference figures (one model each): base gold loss {fmt(base['gold'], '{:.3f}')}, base closing "
+                f"share {fmt(base['closed'], '{:.0%}')}; seed-1 SFT own preference accuracy "
+                f"{fmt(sft['own'], '{:.3f}')}, its greedy answers closed {fmt(sft['greedy closed'], '{:.0%}')}.", ""]
+    out += verdicts(stats, base, sft, shortcut_baselines(data)) + [""]
+    return out
+
+
 def report(run, data=None):
     out = [f"# griffin.c demo: {os.path.basename(os.path.abspath(run))}", ""]
     out.append(stage_table("Pretraining (two mixture stages)", os.path.join(run, "pretrain")))
     out.append(stage_table("Instruction tuning", os.path.join(run, "sft")))
     out += reward_rlhf_tables(run, data)
     out += policy_table(run)
+    out += seeds_section(run, data)
     evals = {m: parse_eval(os.path.join(run, f"eval_{m}.txt")) for m in ("base", "sft", "rlhf", "dpo")
              if os.path.exists(os.path.join(run, f"eval_{m}.txt"))}
     if evals:

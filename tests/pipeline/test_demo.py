@@ -8,7 +8,9 @@ score with KL to the reference under 10 nats per reply, and the log-probabilitie
 while sampling equal the trainer's to 1e-3; DPO on the same preference pairs raised the held-out
 implicit-reward accuracy above one half (0.5 at step 0: the reference is the SFT model), and
 `griffin eval` reports it, and the reward model's score of every tuned policy's greedy answers,
-in the report's comparison table.
+in the report's comparison table. It runs with `--seeds 2`: the stages after pretraining again
+with seed 2 in RUN/seed2/, and the report's table over seeds gives mean ± spread and one verdict
+per stage.
 
 usage: test_demo.py PROJECT_ROOT PREPARED_SMALL_DIR RUN_DIR
 The small data the data tests prepared is reused (linked as data/prepared/small when that is
@@ -39,7 +41,7 @@ def rows(stage):
 link_small_data(ROOT, PREP)
 shutil.rmtree(RUN, ignore_errors=True)
 env = dict(os.environ, GRIFFIN_DEMO_RUN=RUN)
-p = subprocess.run([os.path.join(ROOT, "scripts", "demo.sh"), "--quick"], env=env, stdout=subprocess.PIPE,
+p = subprocess.run([os.path.join(ROOT, "scripts", "demo.sh"), "--quick", "--seeds", "2"], env=env, stdout=subprocess.PIPE,
                    stderr=subprocess.STDOUT, text=True)
 if p.returncode != 0:
     print(p.stdout[-6000:])
@@ -121,7 +123,16 @@ if implicit["sft"] != 0.5 or field("answers_sft.txt", "log_ratio_to_reference") 
     fail("the SFT model against itself should tie every pair and have log-ratio 0")
 if not implicit["dpo"] > 0.5:
     fail("griffin eval --reference does not see DPO's gain")
-for h in ("## DPO", "## SFT, RLHF and DPO compared", "reward-model score of greedy answers"):
+for stage in ("sft", "reward", "rlhf", "dpo"):
+    if not glob.glob(os.path.join(RUN, "seed2", stage, "ckpt-*.h5")):
+        fail(f"no seed-2 {stage} checkpoint")
+seed_rows = [l for l in report.splitlines() if l.startswith("| reward model: held-out pair accuracy |")]
+if not seed_rows or seed_rows[0].count("±") != 1:
+    fail("report.md's table over seeds lacks the reward model's mean ± spread")
+for stage in ("SFT", "Reward model", "RLHF", "DPO"):
+    if f"- **{stage}** " not in report:
+        fail(f"report.md has no verdict sentence for {stage}")
+for h in ("## DPO", "## SFT, RLHF and DPO compared", "reward-model score of greedy answers", "## Over seeds"):
     if h not in report:
         fail(f"report.md lacks {h}")
 print("ok")
